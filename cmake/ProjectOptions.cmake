@@ -1,0 +1,27 @@
+# Warnings, sanitizers and clang compatibility for project targets.
+
+# g++ 12's libstdc++ guards <expected> behind __cpp_concepts >= 202002; clang
+# 16 implements what it needs but still reports 201907. Clang builds (fuzzers,
+# clang-tidy) raise the macro so std::expected is usable there too.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  add_compile_options(-Wno-builtin-macro-redefined -U__cpp_concepts -D__cpp_concepts=202002L)
+endif()
+
+if(SHMYOLO_SANITIZE)
+  add_compile_options(-fsanitize=${SHMYOLO_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${SHMYOLO_SANITIZE})
+  if(SHMYOLO_SANITIZE MATCHES "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # g++ warns that TSan does not model std::atomic_thread_fence. The only
+    # fences order the seqlock of peek_latest, which TSan is told to skip
+    # (no_sanitize("thread")); slot handoffs use the control word, which it sees.
+    add_compile_options(-Wno-tsan)
+  endif()
+endif()
+
+function(shmyolo_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                            -Wcast-align -Wnull-dereference -Wimplicit-fallthrough)
+  if(SHMYOLO_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()

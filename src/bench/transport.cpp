@@ -1,0 +1,492 @@
+// Each transport runs in two forked processes: the producer stamps the time
+// it hands a frame over; the consumer notes the time it holds a usable copy
+// (a claimed slot, or a fully received buffer) and writes the difference into
+// an anonymous shared array the parent reads afterwards.
+#include "transport.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <shmyolo/bus/ring.hpp>
+
+namespace shmyolo::bench {
+namespace {
+
+using bus::monotonic_ns;
+
+struct Shared {  // lives in MAP_SHARED|MAP_ANONYMOUS memory, seen by both children
+  std::uint64_t latency_ns[4096];
+  std::uint64_t first_ns;
+  std::uint64_t last_ns;
+  std::uint64_t received;
+  double cpu_seconds;
+  char error[256];
+};
+
+void set_error(Shared& s, const std::string& text) {
+  std::snprintf(s.error, sizeof(s.error), "%s", text.c_str());
+}
+
+double cpu_seconds_self() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+bool read_full(int fd, std::byte* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR) continue;
+      return false;
+    }
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_full(int fd, const std::byte* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::write(fd, p, n);
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR) continue;
+      return false;
+    }
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// A transport's two ends. open_* run in the child after fork.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual int copies() const = 0;
+  virtual void open_producer() {}
+  virtual void open_consumer() {}
+  // Hands over `frame`, whose first 8 bytes the caller stamped.
+  virtual bool send(std::byte* frame, std::size_t bytes) = 0;
+  // Returns the stamp of the frame now usable, or 0 on failure.
+  virtual std::uint64_t receive(std::size_t bytes) = 0;
+  virtual void close_producer() {}
+};
+
+// The frame bus: the producer writes straight into the slot.
+class ShmTransport final : public Transport {
+ public:
+  ShmTransport(const TransportOptions& o, bus::ConsumerOptions c) : consumer_options_(c) {
+    bus::RingOptions ro;
+    ro.name = fmt::format("shmyolo.bench.{}", ::getpid());
+    if (!o.shm_dir.empty()) ro.dir = o.shm_dir;
+    ro.width = o.width;
+    ro.height = o.height;
+    ro.slot_count = 4;
+    ro.delivery = bus::Delivery::queue;
+    ro.queue_wait = std::chrono::milliseconds(10000);
+    auto r = bus::FrameRing::create(ro);
+    if (!r) throw std::runtime_error(r.error().message);
+    ring_ = std::make_unique<bus::FrameRing>(std::move(*r));
+  }
+  int copies() const override { return 0; }
+  void open_producer() override { producer_ = std::make_unique<bus::Producer>(bus::Producer::attach(*ring_).value()); }
+  void open_consumer() override { consumer_ = std::make_unique<bus::Consumer>(*ring_, consumer_options_); }
+  bool send(std::byte* frame, std::size_t bytes) override {
+    auto slot = producer_->acquire();
+    if (!slot) return false;
+    // Rendering/decoding into the slot is the producer's own work; the
+    // handoff starts when the frame is complete.
+    std::memcpy(slot->pixels().data(), frame, bytes);
+    producer_->publish(*slot, {});
+    return true;
+  }
+  std::uint64_t receive(std::size_t) override {
+    auto claim = consumer_->claim(std::chrono::seconds(10));
+    if (!claim) return 0;
+    return claim->info().publish_mono_ns;  // the claim releases on scope exit
+  }
+  void close_producer() override { producer_.reset(); }
+
+ private:
+  bus::ConsumerOptions consumer_options_;
+  std::unique_ptr<bus::FrameRing> ring_;
+  std::unique_ptr<bus::Producer> producer_;
+  std::unique_ptr<bus::Consumer> consumer_;
+};
+
+// A stream of [stamp][frame] records over a file descriptor pair.
+class StreamTransport final : public Transport {
+ public:
+  enum class Kind { unix_socket, pipe };
+  StreamTransport(Kind kind, std::size_t bytes) : buffer_(bytes) {
+    int fds[2];
+    if (kind == Kind::unix_socket) {
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
+    } else {
+      if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+      ::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);  // the default maximum (/proc/sys/fs/pipe-max-size)
+    }
+    read_fd_ = fds[0];
+    write_fd_ = fds[1];
+  }
+  ~StreamTransport() override {
+    ::close(read_fd_);
+    ::close(write_fd_);
+  }
+  int copies() const override { return 2; }  // into the kernel, out of it
+  bool send(std::byte* frame, std::size_t bytes) override { return write_full(write_fd_, frame, bytes); }
+  std::uint64_t receive(std::size_t bytes) override {
+    if (!read_full(read_fd_, buffer_.data(), bytes)) return 0;
+    std::uint64_t stamp = 0;
+    std::memcpy(&stamp, buffer_.data(), sizeof(stamp));
+    return stamp;
+  }
+
+ private:
+  std::vector<std::byte> buffer_;
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+};
+
+// "Write a temp file, read it back": write + rename, inotify wakes the reader.
+class FileTransport final : public Transport {
+ public:
+  FileTransport(const std::filesystem::path& parent, std::size_t bytes) : buffer_(bytes) {
+    dir_ = parent / fmt::format("shmyolo-bench-{}", ::getpid());
+    std::filesystem::create_directories(dir_);
+  }
+  ~FileTransport() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  int copies() const override { return 2; }  // into the page cache, out of it
+  void open_consumer() override {
+    inotify_ = ::inotify_init1(IN_CLOEXEC);
+    ::inotify_add_watch(inotify_, dir_.c_str(), IN_MOVED_TO);
+  }
+  bool send(std::byte* frame, std::size_t bytes) override {
+    const auto tmp = dir_ / fmt::format("{}.tmp", counter_);
+    const auto done = dir_ / fmt::format("{}.raw", counter_++);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const bool ok = write_full(fd, frame, bytes);
+    ::close(fd);
+    return ok && ::rename(tmp.c_str(), done.c_str()) == 0;
+  }
+  std::uint64_t receive(std::size_t bytes) override {
+    const auto path = dir_ / fmt::format("{}.raw", counter_++);
+    while (::access(path.c_str(), F_OK) != 0) {
+      alignas(inotify_event) char events[4096];
+      if (::read(inotify_, events, sizeof(events)) <= 0) return 0;
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    const bool ok = read_full(fd, buffer_.data(), bytes);
+    ::close(fd);
+    ::unlink(path.c_str());
+    if (!ok) return 0;
+    std::uint64_t stamp = 0;
+    std::memcpy(&stamp, buffer_.data(), sizeof(stamp));
+    return stamp;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::byte> buffer_;
+  int inotify_ = -1;
+  std::uint64_t counter_ = 0;
+};
+
+// ZeroMQ PUSH/PULL over ipc://.
+class ZmqTransport final : public Transport {
+ public:
+  ZmqTransport() : endpoint_(fmt::format("ipc:///tmp/shmyolo-bench-{}.ipc", ::getpid())) {}
+  ~ZmqTransport() override {
+    if (socket_ != nullptr) zmq_close(socket_);
+    if (context_ != nullptr) zmq_ctx_term(context_);
+  }
+  int copies() const override { return 3; }  // into the message, into the kernel, out of it
+  void open_producer() override {
+    context_ = zmq_ctx_new();
+    socket_ = zmq_socket(context_, ZMQ_PUSH);
+    int linger = 5000;
+    zmq_setsockopt(socket_, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_connect(socket_, endpoint_.c_str());
+  }
+  void open_consumer() override {
+    context_ = zmq_ctx_new();
+    socket_ = zmq_socket(context_, ZMQ_PULL);
+    zmq_bind(socket_, endpoint_.c_str());
+  }
+  bool send(std::byte* frame, std::size_t bytes) override { return zmq_send(socket_, frame, bytes, 0) >= 0; }
+  std::uint64_t receive(std::size_t) override {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, socket_, 0) < 0) return 0;
+    std::uint64_t stamp = 0;
+    std::memcpy(&stamp, zmq_msg_data(&msg), sizeof(stamp));
+    zmq_msg_close(&msg);
+    return stamp;
+  }
+  void close_producer() override {
+    zmq_close(socket_);
+    socket_ = nullptr;
+    zmq_ctx_term(context_);
+    context_ = nullptr;
+  }
+
+ private:
+  std::string endpoint_;
+  void* context_ = nullptr;
+  void* socket_ = nullptr;
+};
+
+void pin_to(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+}
+
+struct Phase {
+  int frames;
+  double rate_hz;  // 0: back to back
+};
+
+[[noreturn]] void run_consumer(Transport& t, Shared& s, const Phase& phase, std::size_t bytes, int cpu) {
+  pin_to(cpu);
+  t.open_consumer();
+  const double cpu_start = cpu_seconds_self();
+  for (int i = 0; i < phase.frames; ++i) {
+    const std::uint64_t stamp = t.receive(bytes);
+    const std::uint64_t now = monotonic_ns();
+    if (stamp == 0) {
+      set_error(s, fmt::format("consumer lost the stream after {} frames", i));
+      _exit(1);
+    }
+    if (i == 0) s.first_ns = now;
+    s.last_ns = now;
+    s.latency_ns[i] = now - stamp;
+    s.received = static_cast<std::uint64_t>(i) + 1;
+  }
+  s.cpu_seconds = cpu_seconds_self() - cpu_start;
+  _exit(0);
+}
+
+[[noreturn]] void run_producer(Transport& t, Shared& s, const Phase& phase, std::size_t bytes, int cpu) {
+  pin_to(cpu);
+  t.open_producer();
+  std::vector<std::byte> frame(bytes);
+  for (std::size_t i = 0; i < bytes; i += 4096) frame[i] = static_cast<std::byte>(i >> 12);
+  // Let the consumer reach its wait before the first frame.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < phase.frames; ++i) {
+    if (phase.rate_hz > 0) {
+      std::this_thread::sleep_until(start + std::chrono::duration<double>(i / phase.rate_hz));
+    }
+    const std::uint64_t stamp = monotonic_ns();
+    std::memcpy(frame.data(), &stamp, sizeof(stamp));
+    if (!t.send(frame.data(), bytes)) {
+      set_error(s, fmt::format("producer failed at frame {}: {}", i, std::strerror(errno)));
+      _exit(1);
+    }
+  }
+  t.close_producer();
+  _exit(0);
+}
+
+std::unique_ptr<Transport> make_transport(const std::string& name, const TransportOptions& o, std::size_t bytes,
+                                          bus::ConsumerOptions consumer) {
+  if (name == "shm") return std::make_unique<ShmTransport>(o, consumer);
+  if (name == "file-tmpfs")
+    return std::make_unique<FileTransport>(o.shm_dir.empty() ? bus::default_shm_dir() : o.shm_dir, bytes);
+  if (name == "file-disk") return std::make_unique<FileTransport>(o.disk_dir, bytes);
+  if (name == "unix-socket") return std::make_unique<StreamTransport>(StreamTransport::Kind::unix_socket, bytes);
+  if (name == "pipe") return std::make_unique<StreamTransport>(StreamTransport::Kind::pipe, bytes);
+  if (name == "zeromq") return std::make_unique<ZmqTransport>();
+  throw std::invalid_argument("unknown transport " + name);
+}
+
+// Runs one phase in two fresh processes; returns the shared results.
+bool run_phase(const std::string& name, const TransportOptions& o, const Phase& phase, bus::ConsumerOptions consumer,
+               std::pair<int, int> cpus, Shared& s, int& copies) {
+  const std::size_t bytes = static_cast<std::size_t>(o.width) * o.height * 3;
+  std::memset(&s, 0, sizeof(s));
+  auto transport = make_transport(name, o, bytes, consumer);
+  copies = transport->copies();
+  const pid_t consumer_pid = fork();
+  if (consumer_pid == 0) run_consumer(*transport, s, phase, bytes, cpus.second);
+  const pid_t producer_pid = fork();
+  if (producer_pid == 0) run_producer(*transport, s, phase, bytes, cpus.first);
+  int status_c = 0;
+  int status_p = 0;
+  waitpid(producer_pid, &status_p, 0);
+  waitpid(consumer_pid, &status_c, 0);
+  return WIFEXITED(status_c) && WEXITSTATUS(status_c) == 0 && WIFEXITED(status_p) && WEXITSTATUS(status_p) == 0;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto idx =
+      static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1), p * static_cast<double>(v.size())));
+  return v[idx];
+}
+
+double memcpy_floor_us(std::size_t bytes) {
+  std::vector<std::byte> a(bytes, std::byte{1});
+  std::vector<std::byte> b(bytes, std::byte{2});
+  std::vector<double> times;
+  for (int i = 0; i < 30; ++i) {
+    const std::uint64_t t0 = monotonic_ns();
+    std::memcpy(b.data(), a.data(), bytes);
+    const std::uint64_t t1 = monotonic_ns();
+    times.push_back(static_cast<double>(t1 - t0) / 1e3);
+    a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i) + 1];  // keep the copy observable
+  }
+  return percentile(times, 0.5);
+}
+
+struct Variant {
+  std::string transport;
+  std::string placement;
+  std::pair<int, int> cpus;
+  bus::ConsumerOptions consumer;
+};
+
+TransportResult run_variant(const Variant& v, const TransportOptions& o, Shared& s) {
+  TransportResult r;
+  r.transport = v.transport;
+  r.placement = v.placement;
+  try {
+    const Phase paced{std::min(o.latency_frames, 4096), o.rate_hz};
+    if (!run_phase(v.transport, o, paced, v.consumer, v.cpus, s, r.copies)) {
+      r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
+      return r;
+    }
+    std::vector<double> lat;
+    for (std::uint64_t i = 0; i < s.received; ++i) lat.push_back(static_cast<double>(s.latency_ns[i]) / 1e3);
+    r.p50_us = percentile(lat, 0.5);
+    r.p99_us = percentile(lat, 0.99);
+    r.max_us = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+    r.mean_us = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / static_cast<double>(lat.size());
+    const double wall = static_cast<double>(paced.frames) / o.rate_hz;
+    r.consumer_cpu_pct = 100.0 * s.cpu_seconds / wall;
+    const Phase flat{std::min(o.throughput_frames, 4096), 0};
+    if (!run_phase(v.transport, o, flat, v.consumer, v.cpus, s, r.copies)) {
+      r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
+      return r;
+    }
+    const double seconds = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
+    r.fps = seconds > 0 ? static_cast<double>(s.received - 1) / seconds : 0;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> transport_names() {
+  return {"shm", "file-tmpfs", "file-disk", "unix-socket", "pipe", "zeromq"};
+}
+
+TransportReport run_transport_bench(const TransportOptions& o,
+                                    const std::function<void(const TransportResult&)>& progress) {
+  TransportReport report;
+  report.frame_bytes = static_cast<std::uint64_t>(o.width) * o.height * 3;
+  report.memcpy_us = memcpy_floor_us(report.frame_bytes);
+  report.cpus = static_cast<int>(std::thread::hardware_concurrency());
+  void* mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw std::runtime_error("cannot map the results area");
+  auto& shared = *static_cast<Shared*>(mem);
+  const auto wanted = [&](const std::string& n) {
+    return o.only.empty() || std::find(o.only.begin(), o.only.end(), n) != o.only.end();
+  };
+  std::vector<Variant> variants;
+  const std::pair<int, int> unpinned{-1, -1};
+  const std::pair<int, int> apart{0, 1};
+  for (const auto& name : transport_names()) {
+    if (!wanted(name)) continue;
+    variants.push_back({name, "unpinned", unpinned, {}});
+    if (report.cpus >= 2 && (name == "shm" || name == "unix-socket")) {
+      variants.push_back({name, "pinned apart (cpu0 -> cpu1)", apart, {}});
+      variants.push_back({name, "pinned together (cpu1 -> cpu1)", {1, 1}, {}});
+    }
+    if (name == "shm") {
+      // Spin long enough to cover the gap between paced frames: pure polling.
+      const auto gap = std::chrono::microseconds(static_cast<long>(2e6 / o.rate_hz));
+      variants.push_back({name, "spin-before-sleep, pinned apart", report.cpus >= 2 ? apart : unpinned, {gap}});
+    }
+  }
+  for (const auto& v : variants) {
+    report.results.push_back(run_variant(v, o, shared));
+    if (progress) progress(report.results.back());
+  }
+  munmap(mem, sizeof(Shared));
+  return report;
+}
+
+std::string report_table(const TransportReport& r) {
+  std::string out = fmt::format("frame: {} bytes (1920x1080x3 = 1080p BGR); one memcpy: {:.0f} us; {} CPUs\n\n",
+                                r.frame_bytes, r.memcpy_us, r.cpus);
+  out += fmt::format("| {:<11} | {:<32} | {:>6} | {:>9} | {:>9} | {:>9} | {:>8} | {:>13} |\n", "transport", "placement",
+                     "copies", "p50 us", "p99 us", "max us", "fps", "consumer CPU%");
+  out +=
+      "|-------------|----------------------------------|--------|-----------|-----------|-----------|----------|------"
+      "---------|\n";
+  for (const auto& t : r.results) {
+    if (!t.error.empty()) {
+      out += fmt::format("| {:<11} | {:<32} | failed: {} |\n", t.transport, t.placement, t.error);
+      continue;
+    }
+    out += fmt::format("| {:<11} | {:<32} | {:>6} | {:>9.1f} | {:>9.1f} | {:>9.1f} | {:>8.1f} | {:>13.1f} |\n",
+                       t.transport, t.placement, t.copies, t.p50_us, t.p99_us, t.max_us, t.fps, t.consumer_cpu_pct);
+  }
+  return out;
+}
+
+std::string report_json(const TransportReport& r) {
+  nlohmann::json j;
+  j["frame_bytes"] = r.frame_bytes;
+  j["memcpy_us"] = r.memcpy_us;
+  j["cpus"] = r.cpus;
+  j["results"] = nlohmann::json::array();
+  for (const auto& t : r.results) {
+    nlohmann::json e{{"transport", t.transport},
+                     {"placement", t.placement},
+                     {"copies", t.copies},
+                     {"p50_us", t.p50_us},
+                     {"p99_us", t.p99_us},
+                     {"max_us", t.max_us},
+                     {"mean_us", t.mean_us},
+                     {"fps", t.fps},
+                     {"consumer_cpu_pct", t.consumer_cpu_pct}};
+    if (!t.error.empty()) e["error"] = t.error;
+    j["results"].push_back(e);
+  }
+  return j.dump(2);
+}
+
+}  // namespace shmyolo::bench

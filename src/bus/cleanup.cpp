@@ -1,0 +1,107 @@
+#include <shmyolo/bus/cleanup.hpp>
+
+#include <unistd.h>
+#include <array>
+#include <atomic>
+#include <climits>
+#include <csignal>
+#include <cstring>
+
+#include "cleanup_registry.hpp"
+#include "futex.hpp"
+
+namespace shmyolo::bus {
+namespace detail {
+namespace {
+
+constexpr int kMaxOwned = 256;
+constexpr std::size_t kMaxPath = 512;
+
+struct OwnedSegment {
+  // 0 free, 1 being filled, 2 registered. A slot goes 0->1 by CAS (acquire),
+  // 1->2 with release so a signal handler that sees 2 also sees path/header.
+  std::atomic<int> state{0};
+  pid_t creator = 0;  // a forked child inherits the table but owns none of it
+  RingHeader* header = nullptr;
+  std::array<char, kMaxPath> path{};
+};
+
+std::array<OwnedSegment, kMaxOwned>& table() {
+  static std::array<OwnedSegment, kMaxOwned> owned;
+  return owned;
+}
+
+}  // namespace
+
+int register_owned_segment(RingHeader* header, const char* path) noexcept {
+  if (std::strlen(path) >= kMaxPath) return -1;
+  auto& owned = table();
+  for (int i = 0; i < kMaxOwned; ++i) {
+    int expected = 0;
+    // acquire: pairs with the release in unregister, so the old contents are done with.
+    if (owned[i].state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+      owned[i].header = header;
+      owned[i].creator = ::getpid();
+      std::strncpy(owned[i].path.data(), path, kMaxPath - 1);
+      // release: publishes header and path to a signal handler reading state == 2.
+      owned[i].state.store(2, std::memory_order_release);
+      return i;
+    }
+  }
+  return -1;
+}
+
+bool unregister_owned_segment(int entry) noexcept {
+  if (entry < 0 || entry >= kMaxOwned) return true;
+  auto& slot = table()[entry];
+  int expected = 2;
+  // acq_rel: the slot may be reused only after this thread is done with it.
+  const bool still_registered = slot.state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  if (!still_registered) slot.state.store(0, std::memory_order_release);
+  return still_registered;
+}
+
+void mark_closed(RingHeader& header) noexcept {
+  // release: a waiter that sees `closed` sees everything published before it.
+  header.state.store(RingState::closed, std::memory_order_release);
+  header.frame_bell.fetch_add(1, std::memory_order_seq_cst);
+  header.space_bell.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake(header.frame_bell, INT_MAX);
+  futex_wake(header.space_bell, INT_MAX);
+}
+
+}  // namespace detail
+
+void cleanup_owned_segments() noexcept {
+  auto& owned = detail::table();
+  const pid_t self = ::getpid();
+  for (auto& entry : owned) {
+    if (entry.creator != self) continue;
+    int expected = 2;
+    // acquire: see the header and path the registering thread wrote.
+    if (!entry.state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+    detail::mark_closed(*entry.header);
+    ::unlink(entry.path.data());
+    // Leave it at 1: the ring's destructor must not unlink a file of the same
+    // name that someone else may create after this point.
+  }
+}
+
+namespace {
+void on_stop_signal(int sig) {
+  cleanup_owned_segments();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+}  // namespace
+
+void install_signal_cleanup() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace shmyolo::bus

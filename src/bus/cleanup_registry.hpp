@@ -1,0 +1,16 @@
+// The segments this process created, for unlinking from a signal handler.
+#pragma once
+
+#include <shmyolo/bus/layout.hpp>
+
+namespace shmyolo::bus::detail {
+
+// Returns an entry id, or -1 when the table is full or the path too long
+// (the ring then still works; only signal-time cleanup misses it).
+int register_owned_segment(RingHeader* header, const char* path) noexcept;
+// Returns false when a signal-time cleanup already closed and unlinked it.
+bool unregister_owned_segment(int entry) noexcept;
+// Marks the ring closed and wakes everyone waiting on it.
+void mark_closed(RingHeader& header) noexcept;
+
+}  // namespace shmyolo::bus::detail

@@ -1,0 +1,515 @@
+// FrameRing: creating, attaching to, validating and closing ring segments.
+#include <shmyolo/bus/ring.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <optional>
+#include <random>
+#include <utility>
+
+#include "cleanup_registry.hpp"
+#include "futex.hpp"
+#include "process.hpp"
+#include "text.hpp"
+
+namespace shmyolo::bus {
+
+using detail::format_bytes;
+using detail::strf;
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t unix_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::filesystem::path default_shm_dir() {
+  const char* env = std::getenv("SHMYOLO_SHM_DIR");
+  if (env != nullptr && *env != '\0') return env;
+  return "/dev/shm";
+}
+
+BusResult<void> check_ring_name(std::string_view name) {
+  if (name.empty() || name.size() >= kNameBytes) {
+    return bus_error(BusErrc::invalid_argument, strf("ring name '%.*s' must be 1 to %zu characters",
+                                                     static_cast<int>(name.size()), name.data(), kNameBytes - 1));
+  }
+  for (const char c : name) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return bus_error(BusErrc::invalid_argument,
+                       strf("ring name '%.*s' may hold only letters, digits, '.', '_' and '-'",
+                            static_cast<int>(name.size()), name.data()));
+    }
+  }
+  if (name == "." || name == "..") return bus_error(BusErrc::invalid_argument, "ring name may not be '.' or '..'");
+  return {};
+}
+
+std::uint32_t bytes_per_pixel(PixelFormat format) {
+  switch (format) {
+    case PixelFormat::gray8: return 1;
+    case PixelFormat::bgr8:
+    case PixelFormat::rgb8: return 3;
+    case PixelFormat::bgra8:
+    case PixelFormat::rgb_f32_planar: return 4;
+    case PixelFormat::opaque: return 1;
+  }
+  return 0;
+}
+
+std::uint32_t plane_count(PixelFormat format) {
+  return format == PixelFormat::rgb_f32_planar ? 3 : 1;
+}
+
+std::string_view to_string(PixelFormat format) {
+  switch (format) {
+    case PixelFormat::gray8: return "gray8";
+    case PixelFormat::bgr8: return "bgr8";
+    case PixelFormat::rgb8: return "rgb8";
+    case PixelFormat::bgra8: return "bgra8";
+    case PixelFormat::rgb_f32_planar: return "rgb_f32_planar";
+    case PixelFormat::opaque: return "opaque";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Delivery delivery) {
+  switch (delivery) {
+    case Delivery::latest: return "latest";
+    case Delivery::queue: return "queue";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(SlotState state) {
+  switch (state) {
+    case SlotState::free: return "free";
+    case SlotState::writing: return "writing";
+    case SlotState::ready: return "ready";
+    case SlotState::claimed: return "claimed";
+  }
+  return "invalid";
+}
+
+namespace {
+
+constexpr std::uint64_t round_up(std::uint64_t value, std::uint64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+bool known_format(PixelFormat f) {
+  return f >= PixelFormat::gray8 && f <= PixelFormat::opaque;
+}
+
+// Fixed-point bounds that keep every product below 2^63 without overflow checks.
+constexpr std::uint32_t kMaxRowStride = 1U << 26;
+constexpr std::uint32_t kMaxPolicyMs = 24U * 3600U * 1000U;
+
+}  // namespace
+
+BusResult<RingGeometry> plan_geometry(const RingOptions& o) {
+  if (auto ok = check_ring_name(o.name); !ok) return std::unexpected(ok.error());
+  if (!known_format(o.format)) return bus_error(BusErrc::invalid_argument, "unknown pixel format");
+  if (o.width == 0 || o.height == 0 || o.width > kMaxDimension || o.height > kMaxDimension) {
+    return bus_error(BusErrc::invalid_argument, strf("ring %s: frame size %ux%u is outside 1..%u", o.name.c_str(),
+                                                     o.width, o.height, kMaxDimension));
+  }
+  if (o.slot_count == 0 || o.slot_count > kMaxSlots) {
+    return bus_error(BusErrc::invalid_argument,
+                     strf("ring %s: %u slots is outside 1..%u", o.name.c_str(), o.slot_count, kMaxSlots));
+  }
+  const std::uint32_t packed = o.width * bytes_per_pixel(o.format);
+  const std::uint32_t stride = o.row_stride == 0 ? packed : o.row_stride;
+  if (stride < packed || stride > kMaxRowStride) {
+    return bus_error(BusErrc::invalid_argument,
+                     strf("ring %s: row stride %u must be at least %u bytes", o.name.c_str(), stride, packed));
+  }
+  RingGeometry g{};
+  g.width = o.width;
+  g.height = o.height;
+  g.pixel_format = o.format;
+  g.row_stride = stride;
+  g.frame_bytes = static_cast<std::uint64_t>(stride) * o.height * plane_count(o.format);
+  if (g.frame_bytes > kMaxFrameBytes) {
+    return bus_error(BusErrc::invalid_argument,
+                     strf("ring %s: a frame of %s exceeds the %s limit", o.name.c_str(),
+                          format_bytes(g.frame_bytes).c_str(), format_bytes(kMaxFrameBytes).c_str()));
+  }
+  g.slot_count = o.slot_count;
+  g.slot_stride = static_cast<std::uint32_t>(round_up(g.frame_bytes, kPageBytes));
+  g.descriptors_offset = kPageBytes;
+  g.slots_offset =
+      round_up(g.descriptors_offset + static_cast<std::uint64_t>(o.slot_count) * kDescriptorBytes, kPageBytes);
+  g.total_bytes = g.slots_offset + static_cast<std::uint64_t>(g.slot_stride) * o.slot_count;
+  return g;
+}
+
+BusResult<std::uint64_t> bytes_needed(const RingOptions& options) {
+  auto g = plan_geometry(options);
+  if (!g) return std::unexpected(g.error());
+  return g->total_bytes;
+}
+
+BusResult<void> validate_header(const RingHeader& h, std::uint64_t mapping_bytes, std::string_view segment) {
+  const auto bad = [&](const std::string& why) {
+    return bus_error(BusErrc::invalid_header,
+                     strf("segment %.*s is not a valid shmyolo ring: %s; remove it with 'shmyolo gc --invalid' if "
+                          "nothing else owns it",
+                          static_cast<int>(segment.size()), segment.data(), why.c_str()));
+  };
+  if (mapping_bytes < sizeof(RingHeader)) {
+    return bad(strf("file is %llu bytes, shorter than the %zu-byte header",
+                    static_cast<unsigned long long>(mapping_bytes), sizeof(RingHeader)));
+  }
+  const std::uint64_t magic = h.magic.load(std::memory_order_acquire);
+  if (magic == 0) {
+    return bus_error(BusErrc::not_ready,
+                     strf("segment %.*s is still being created (or its creator died while creating it)",
+                          static_cast<int>(segment.size()), segment.data()));
+  }
+  if (magic != kRingMagic) return bad(strf("magic is 0x%016llx", static_cast<unsigned long long>(magic)));
+  if (h.layout_version != kLayoutVersion) {
+    return bus_error(BusErrc::version_mismatch,
+                     strf("segment %.*s has layout version %u; this shmyolo reads version %u: run the same "
+                          "shmyolo version on both sides",
+                          static_cast<int>(segment.size()), segment.data(), h.layout_version, kLayoutVersion));
+  }
+  if (h.header_bytes != sizeof(RingHeader)) return bad(strf("header size is %u", h.header_bytes));
+  if (std::memchr(h.name, '\0', kNameBytes) == nullptr) return bad("name is not terminated");
+  const RingGeometry& g = h.geometry;
+  if (!known_format(g.pixel_format))
+    return bad(strf("pixel format %u is unknown", static_cast<unsigned>(g.pixel_format)));
+  if (g.width == 0 || g.height == 0 || g.width > kMaxDimension || g.height > kMaxDimension) {
+    return bad(strf("frame size %ux%u is impossible", g.width, g.height));
+  }
+  const std::uint64_t packed = static_cast<std::uint64_t>(g.width) * bytes_per_pixel(g.pixel_format);
+  if (g.row_stride < packed || g.row_stride > kMaxRowStride)
+    return bad(strf("row stride %u is impossible", g.row_stride));
+  const std::uint64_t frame = static_cast<std::uint64_t>(g.row_stride) * g.height * plane_count(g.pixel_format);
+  if (g.frame_bytes != frame || frame > kMaxFrameBytes) {
+    return bad(
+        strf("frame bytes %llu do not match %ux%u", static_cast<unsigned long long>(g.frame_bytes), g.width, g.height));
+  }
+  if (g.slot_count == 0 || g.slot_count > kMaxSlots) return bad(strf("slot count %u is impossible", g.slot_count));
+  if (g.slot_stride % kPageBytes != 0 || g.slot_stride < g.frame_bytes) {
+    return bad(strf("slot stride %u is not a page multiple holding a frame", g.slot_stride));
+  }
+  if (g.descriptors_offset != kPageBytes) return bad("descriptor table is not right after the header page");
+  if (g.slots_offset % kPageBytes != 0 ||
+      g.slots_offset < g.descriptors_offset + static_cast<std::uint64_t>(g.slot_count) * kDescriptorBytes ||
+      g.slots_offset > kMaxFrameBytes) {
+    return bad("slots overlap the descriptor table");
+  }
+  // Every term is bounded above (stride < 2^31, count <= 2^10), so this cannot overflow.
+  const std::uint64_t end = g.slots_offset + static_cast<std::uint64_t>(g.slot_stride) * g.slot_count;
+  if (end > g.total_bytes || g.total_bytes > mapping_bytes) {
+    return bad(strf("%u slots of %u bytes end at byte %llu, beyond the %llu-byte file", g.slot_count, g.slot_stride,
+                    static_cast<unsigned long long>(end), static_cast<unsigned long long>(mapping_bytes)));
+  }
+  const RingPolicy& p = h.policy;
+  if (p.delivery != Delivery::latest && p.delivery != Delivery::queue) return bad("delivery mode is unknown");
+  if (p.full_policy != FullPolicy::drop_oldest && p.full_policy != FullPolicy::fail)
+    return bad("full policy is unknown");
+  if (p.lease_ms == 0 || p.lease_ms > kMaxPolicyMs || p.stale_ms == 0 || p.stale_ms > kMaxPolicyMs ||
+      p.queue_wait_ms > kMaxPolicyMs) {
+    return bad("lease, stale or wait time out of range");
+  }
+  return {};
+}
+
+namespace {
+
+BusError errno_error(int err, const std::string& what, const std::filesystem::path& path) {
+  if (err == EACCES || err == EPERM) {
+    return BusError{BusErrc::permission_denied,
+                    strf("%s %s: permission denied; run as the user that created it, or create the ring with "
+                         "group access (mode 0660) and share the group",
+                         what.c_str(), path.c_str())};
+  }
+  return BusError{BusErrc::system_error, strf("%s %s: %s", what.c_str(), path.c_str(), std::strerror(err))};
+}
+
+// Free bytes on the filesystem holding `dir`, and its block size.
+struct FsSpace {
+  std::uint64_t free_bytes = 0;
+  std::uint64_t block_bytes = kPageBytes;
+};
+
+std::optional<FsSpace> fs_space(const std::filesystem::path& dir) {
+  struct statvfs sv {};
+  if (::statvfs(dir.c_str(), &sv) != 0) return std::nullopt;
+  FsSpace s;
+  s.free_bytes = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+  s.block_bytes = std::max<std::uint64_t>(sv.f_bsize, kPageBytes);
+  return s;
+}
+
+BusError no_space_error(const std::string& name, const std::filesystem::path& dir, std::uint64_t needed,
+                        std::uint64_t free_bytes) {
+  return BusError{BusErrc::no_space,
+                  strf("cannot create ring %s in %s: it needs %s (%llu bytes) but only %s (%llu bytes) are free; "
+                       "enlarge %s (docker: --shm-size, Kubernetes: emptyDir sizeLimit), use fewer or smaller "
+                       "slots, or point --shm-dir at a larger tmpfs",
+                       name.c_str(), dir.c_str(), format_bytes(needed).c_str(), static_cast<unsigned long long>(needed),
+                       format_bytes(free_bytes).c_str(), static_cast<unsigned long long>(free_bytes), dir.c_str())};
+}
+
+std::uint64_t random_generation() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ monotonic_ns();
+}
+
+void fill_header(RingHeader& h, const RingOptions& o, const RingGeometry& g) {
+  h.layout_version = kLayoutVersion;
+  h.header_bytes = sizeof(RingHeader);
+  std::memset(h.name, 0, kNameBytes);
+  std::memcpy(h.name, o.name.data(), o.name.size());
+  h.geometry = g;
+  const auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<std::uint32_t>(std::clamp<long long>(d.count(), 1, kMaxPolicyMs));
+  };
+  h.policy = RingPolicy{o.delivery, o.full_policy, ms(o.queue_wait), ms(o.lease), ms(o.stale_after), 0};
+  h.creator = RingCreator{detail::self_pid(),         static_cast<std::uint32_t>(::getuid()),
+                          detail::self_start_ticks(), detail::self_pid_namespace(),
+                          random_generation(),        unix_ns()};
+  h.mode = o.mode;
+}
+
+}  // namespace
+
+BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
+  auto planned = plan_geometry(o);
+  if (!planned) return std::unexpected(planned.error());
+  RingGeometry g = *planned;
+  const std::filesystem::path path = o.dir / o.name;
+  const auto space = fs_space(o.dir);
+  if (!space) {
+    return bus_error(BusErrc::not_found,
+                     strf("cannot create ring %s: directory %s is not usable (%s); create it or pass --shm-dir",
+                          o.name.c_str(), o.dir.c_str(), std::strerror(errno)));
+  }
+  // hugetlbfs only maps whole huge pages: round the file up to the block size.
+  g.total_bytes = round_up(g.total_bytes, space->block_bytes);
+
+  int fd = -1;
+  for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, o.mode);
+    if (fd >= 0 || errno != EEXIST) break;
+    const auto existing = FrameRing::attach(o.name, o.dir, Access::read_only);
+    bool creator_dead = false;
+    std::string holder = "another process";
+    if (existing) {
+      const RingCreator& c = existing->creator();
+      creator_dead = !detail::process_alive(c.pid, c.start_ticks) ||
+                     existing->header().state.load(std::memory_order_acquire) == RingState::closed;
+      holder = strf("pid %d", c.pid);
+    } else if (existing.error().code != BusErrc::permission_denied) {
+      creator_dead = true;  // a file nobody can use as a ring under our name: a leftover
+    }
+    if (!(o.replace_stale && creator_dead)) {
+      return bus_error(BusErrc::already_exists,
+                       strf("ring %s already exists in %s and is held by %s; stop that pipeline, remove the "
+                            "segment with 'shmyolo gc', or use another name",
+                            o.name.c_str(), o.dir.c_str(), holder.c_str()));
+    }
+    ::unlink(path.c_str());  // stale: never reused, always recreated with the new geometry
+  }
+  if (fd < 0) return std::unexpected(errno_error(errno, "cannot create ring", path));
+  ::fchmod(fd, o.mode);  // the umask must not narrow or widen what the caller asked for
+
+  const auto fail = [&](BusError e) -> BusResult<FrameRing> {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return std::unexpected(std::move(e));
+  };
+  if (space->free_bytes < g.total_bytes) return fail(no_space_error(o.name, o.dir, g.total_bytes, space->free_bytes));
+  // Reserve every page now: a full tmpfs fails here, not with SIGBUS on first touch.
+  if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(g.total_bytes)); err != 0) {
+    if (err == ENOSPC)
+      return fail(no_space_error(o.name, o.dir, g.total_bytes, fs_space(o.dir).value_or(FsSpace{}).free_bytes));
+    return fail(errno_error(err, "cannot reserve space for ring", path));
+  }
+  // MAP_POPULATE pre-faults the pages: a first write into a fresh page costs ~4x a memcpy.
+  void* mem = ::mmap(nullptr, g.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  struct stat st {};
+  ::fstat(fd, &st);
+  if (mem == MAP_FAILED) return fail(errno_error(errno, "cannot map ring", path));
+  ::close(fd);
+
+  FrameRing ring;
+  ring.name_ = o.name;
+  ring.path_ = path;
+  ring.base_ = static_cast<std::byte*>(mem);
+  ring.mapped_bytes_ = g.total_bytes;
+  ring.header_ = new (mem) RingHeader{};
+  fill_header(*ring.header_, o, g);
+  ring.geometry_ = g;
+  ring.header_->heartbeat_mono_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < g.slot_count; ++i) new (&ring.descriptor(i)) SlotDescriptor{};
+  ring.header_->state.store(RingState::active, std::memory_order_relaxed);
+  // release: an attacher that reads the magic (acquire) sees the whole header.
+  ring.header_->magic.store(kRingMagic, std::memory_order_release);
+  ring.policy_ = ring.header_->policy;
+  ring.creator_ = ring.header_->creator;
+  ring.device_ = st.st_dev;
+  ring.inode_ = st.st_ino;
+  ring.owner_ = true;
+  ring.cleanup_entry_ = detail::register_owned_segment(ring.header_, path.c_str());
+  return ring;
+}
+
+BusResult<FrameRing> FrameRing::attach(std::string_view name, const std::filesystem::path& dir, Access access) {
+  if (auto ok = check_ring_name(name); !ok) return std::unexpected(ok.error());
+  const std::filesystem::path path = dir / std::string(name);
+  const bool ro = access == Access::read_only;
+  const int fd = ::open(path.c_str(), (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return bus_error(BusErrc::not_found,
+                       strf("no ring named %.*s in %s: is its pipeline running, and does this process see the "
+                            "same %s (same IPC namespace or volume; in containers share /dev/shm or use "
+                            "--shm-dir on a common mount)?",
+                            static_cast<int>(name.size()), name.data(), dir.c_str(), dir.c_str()));
+    }
+    return std::unexpected(errno_error(errno, "cannot open ring", path));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return bus_error(BusErrc::invalid_header, strf("segment %s is not a regular file", path.c_str()));
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < sizeof(RingHeader)) {
+    ::close(fd);
+    return bus_error(BusErrc::invalid_header,
+                     strf("segment %s is not a valid shmyolo ring: the file is %llu bytes, shorter than its header; "
+                          "remove it with 'shmyolo gc --invalid' if nothing else owns it",
+                          path.c_str(), static_cast<unsigned long long>(size)));
+  }
+  void* mem = ::mmap(nullptr, size, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  ::close(fd);
+  if (mem == MAP_FAILED) return std::unexpected(errno_error(errno, "cannot map ring", path));
+
+  FrameRing ring;
+  ring.name_ = std::string(name);
+  ring.path_ = path;
+  ring.base_ = static_cast<std::byte*>(mem);
+  ring.mapped_bytes_ = size;
+  ring.header_ = static_cast<RingHeader*>(mem);
+  ring.read_only_ = ro;
+  ring.device_ = st.st_dev;
+  ring.inode_ = st.st_ino;
+  // Validate a private copy: a scribbler cannot change a field between check and use.
+  alignas(RingHeader) std::array<std::byte, sizeof(RingHeader)> copy{};
+  std::memcpy(copy.data(), mem, sizeof(RingHeader));
+  const auto* snapshot = reinterpret_cast<const RingHeader*>(copy.data());  // NOLINT
+  if (auto ok = validate_header(*snapshot, size, path.native()); !ok) return std::unexpected(ok.error());
+  ring.geometry_ = snapshot->geometry;
+  ring.policy_ = snapshot->policy;
+  ring.creator_ = snapshot->creator;
+  if (!ro && ring.creator_.pid_namespace != detail::self_pid_namespace()) {
+    // relaxed: a hint read by reclaimers; a late view only delays a reclaim to the lease.
+    ring.header_->mixed_pid_namespaces.store(1, std::memory_order_relaxed);
+  }
+  return ring;
+}
+
+FrameRing::FrameRing(FrameRing&& other) noexcept {
+  *this = std::move(other);
+}
+
+FrameRing& FrameRing::operator=(FrameRing&& other) noexcept {
+  if (this == &other) return *this;
+  release_mapping();
+  name_ = std::move(other.name_);
+  path_ = std::move(other.path_);
+  header_ = std::exchange(other.header_, nullptr);
+  base_ = std::exchange(other.base_, nullptr);
+  mapped_bytes_ = std::exchange(other.mapped_bytes_, 0);
+  geometry_ = other.geometry_;
+  policy_ = other.policy_;
+  creator_ = other.creator_;
+  device_ = other.device_;
+  inode_ = other.inode_;
+  owner_ = std::exchange(other.owner_, false);
+  read_only_ = other.read_only_;
+  cleanup_entry_ = std::exchange(other.cleanup_entry_, -1);
+  return *this;
+}
+
+FrameRing::~FrameRing() {
+  release_mapping();
+}
+
+void FrameRing::release_mapping() noexcept {
+  if (base_ == nullptr) return;
+  if (owner_) close();
+  ::munmap(base_, mapped_bytes_);
+  base_ = nullptr;
+  header_ = nullptr;
+}
+
+void FrameRing::close() {
+  if (!owner_ || header_ == nullptr) return;
+  owner_ = false;
+  const bool still_ours = detail::unregister_owned_segment(cleanup_entry_);
+  cleanup_entry_ = -1;
+  if (!still_ours) return;  // a signal handler already closed and unlinked it
+  detail::mark_closed(*header_);
+  // Unlink only the file this ring created: a successor may own the name now.
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) ::unlink(path_.c_str());
+}
+
+bool FrameRing::superseded() const {
+  struct stat st {};
+  return ::stat(path_.c_str(), &st) != 0 || st.st_dev != device_ || st.st_ino != inode_;
+}
+
+SlotDescriptor& FrameRing::descriptor(std::uint32_t slot) const {
+  // slot < geometry_.slot_count is the caller's duty; the table fits the mapping (validated).
+  auto* table = reinterpret_cast<SlotDescriptor*>(base_ + geometry_.descriptors_offset);  // NOLINT
+  return table[slot];
+}
+
+std::byte* FrameRing::slot_pixels(std::uint32_t slot) const {
+  return base_ + geometry_.slots_offset + static_cast<std::uint64_t>(slot) * geometry_.slot_stride;
+}
+
+RingHealth FrameRing::health() const {
+  // acquire: pairs with mark_closed's release.
+  if (header_->state.load(std::memory_order_acquire) == RingState::closed) return RingHealth::closed;
+  // relaxed: liveness hints; a stale read only delays the verdict to the next check.
+  const std::int32_t pid = header_->producer_pid.load(std::memory_order_relaxed);
+  if (pid == 0) return RingHealth::no_producer;
+  const bool comparable = header_->mixed_pid_namespaces.load(std::memory_order_relaxed) == 0;
+  if (comparable && !detail::pid_exists(pid)) return RingHealth::stale;
+  const std::uint64_t beat = header_->heartbeat_mono_ns.load(std::memory_order_relaxed);
+  const std::uint64_t now = monotonic_ns();
+  if (now > beat && now - beat > static_cast<std::uint64_t>(policy_.stale_ms) * 1'000'000ULL) {
+    return RingHealth::stale;
+  }
+  return RingHealth::active;
+}
+
+}  // namespace shmyolo::bus

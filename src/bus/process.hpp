@@ -1,0 +1,29 @@
+// Facts about processes that the ring protocol relies on: whether a pid is
+// still the process that wrote it, and which pid namespace a process is in.
+#pragma once
+
+#include <sys/types.h>
+#include <cstdint>
+#include <optional>
+
+namespace shmyolo::bus::detail {
+
+struct ProcStat {
+  char state = '?';  // field 3: R, S, D, Z (zombie), ...
+  std::uint64_t start_ticks = 0;
+};
+std::optional<ProcStat> read_proc_stat(pid_t pid);
+
+// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or
+// nothing when the process does not exist.
+std::optional<std::uint64_t> process_start_ticks(pid_t pid);
+std::uint64_t self_start_ticks();
+// Inode of /proc/self/ns/pid: equal values mean pids are comparable.
+std::uint64_t self_pid_namespace();
+// kill(pid, 0): false only when the pid does not exist (ESRCH).
+bool pid_exists(pid_t pid);
+// The pid exists and, when start_ticks is non-zero, is the same process.
+bool process_alive(pid_t pid, std::uint64_t start_ticks);
+std::int32_t self_pid();
+
+}  // namespace shmyolo::bus::detail

@@ -1,0 +1,17 @@
+// Subcommands of the `shmyolo` program. Each add_* registers its subcommand;
+// the callback stores the process exit code in `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace shmyolo::cli {
+
+void add_segment_commands(CLI::App& app, int& exit_code);  // ls, inspect, gc
+void add_bench_commands(CLI::App& app, int& exit_code);    // bench transport
+void add_demo_command(CLI::App& app, int& exit_code);      // demo
+
+// "shmyolo: <message>" on stderr; returns the exit code for a failure.
+int fail(const std::string& message);
+
+}  // namespace shmyolo::cli

@@ -1,0 +1,112 @@
+#include "test_support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <random>
+#include <thread>
+
+namespace shmyolo::test {
+
+TempShmDir::TempShmDir() {
+  std::random_device rd;
+  path_ =
+      std::filesystem::path("/dev/shm") / ("shmyolo-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+}
+
+TempShmDir::~TempShmDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::vector<std::string> TempShmDir::entries() const {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(path_)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("shmyolo.")) out.push_back(name);
+  }
+  return out;
+}
+
+Spawned spawn(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  ::close(fds[1]);
+  return {pid, fds[0]};
+}
+
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return -1;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::string read_output(int fd, std::chrono::milliseconds timeout) {
+  std::string out;
+  read_until(fd, std::string(1, '\0'), timeout, &out);
+  return out;
+}
+
+bool read_until(int fd, const std::string& needle, std::chrono::milliseconds timeout, std::string* seen) {
+  std::string buf;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (buf.find(needle) == std::string::npos) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char chunk[4096];
+    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n <= 0) break;
+    buf.append(chunk, static_cast<std::size_t>(n));
+  }
+  if (seen != nullptr) *seen += buf;
+  return buf.find(needle) != std::string::npos;
+}
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  const Spawned s = spawn(argv);
+  RunResult r;
+  r.output = read_output(s.stdout_fd, timeout);
+  ::close(s.stdout_fd);
+  r.exit_code = wait_exit(s.pid, timeout).value_or(-1);
+  return r;
+}
+
+std::string shmyolo_bin() {
+  return SHMYOLO_BIN;
+}
+std::string bus_peer_bin() {
+  return BUS_PEER_BIN;
+}
+
+}  // namespace shmyolo::test
