@@ -9,7 +9,9 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -260,6 +262,51 @@ class ZmqTransport final : public Transport {
   void* socket_ = nullptr;
 };
 
+// The floor under any blocking hand-off: one process FUTEX_WAKEs another
+// that sleeps in FUTEX_WAIT on a shared page. No frame moves.
+class BareFutexTransport final : public Transport {
+ public:
+  BareFutexTransport() {
+    void* mem = mmap(nullptr, sizeof(Words), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) throw std::runtime_error("cannot map the futex page");
+    words_ = new (mem) Words{};
+  }
+  ~BareFutexTransport() override { munmap(words_, sizeof(Words)); }
+  int copies() const override { return 0; }
+  bool send(std::byte* frame, std::size_t) override {
+    // One frame in flight: wait until the consumer took the previous one.
+    while (words_->taken.load(std::memory_order_acquire) != words_->bell.load(std::memory_order_relaxed)) {
+      sched_yield();
+    }
+    std::uint64_t stamp = 0;
+    std::memcpy(&stamp, frame, sizeof(stamp));
+    // relaxed: the seq_cst increment of the bell below orders it.
+    words_->stamp.store(stamp, std::memory_order_relaxed);
+    words_->bell.fetch_add(1, std::memory_order_seq_cst);
+    syscall(SYS_futex, &words_->bell, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+    return true;
+  }
+  std::uint64_t receive(std::size_t) override {
+    std::uint32_t v = 0;
+    while ((v = words_->bell.load(std::memory_order_seq_cst)) == seen_) {
+      syscall(SYS_futex, &words_->bell, FUTEX_WAIT, v, nullptr, nullptr, 0);
+    }
+    seen_ = v;
+    const std::uint64_t stamp = words_->stamp.load(std::memory_order_relaxed);
+    words_->taken.store(v, std::memory_order_release);
+    return stamp;
+  }
+
+ private:
+  struct Words {
+    std::atomic<std::uint32_t> bell{0};
+    std::atomic<std::uint32_t> taken{0};
+    std::atomic<std::uint64_t> stamp{0};
+  };
+  Words* words_ = nullptr;
+  std::uint32_t seen_ = 0;
+};
+
 void pin_to(int cpu) {
   if (cpu < 0) return;
   cpu_set_t set;
@@ -325,6 +372,7 @@ std::unique_ptr<Transport> make_transport(const std::string& name, const Transpo
   if (name == "unix-socket") return std::make_unique<StreamTransport>(StreamTransport::Kind::unix_socket, bytes);
   if (name == "pipe") return std::make_unique<StreamTransport>(StreamTransport::Kind::pipe, bytes);
   if (name == "zeromq") return std::make_unique<ZmqTransport>();
+  if (name == "bare-futex") return std::make_unique<BareFutexTransport>();
   throw std::invalid_argument("unknown transport " + name);
 }
 
@@ -409,7 +457,7 @@ TransportResult run_variant(const Variant& v, const TransportOptions& o, Shared&
 }  // namespace
 
 std::vector<std::string> transport_names() {
-  return {"shm", "file-tmpfs", "file-disk", "unix-socket", "pipe", "zeromq"};
+  return {"shm", "file-tmpfs", "file-disk", "unix-socket", "pipe", "zeromq", "bare-futex"};
 }
 
 TransportReport run_transport_bench(const TransportOptions& o,
