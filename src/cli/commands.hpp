@@ -10,6 +10,7 @@ namespace shmyolo::cli {
 void add_segment_commands(CLI::App& app, int& exit_code);  // ls, inspect, gc
 void add_bench_commands(CLI::App& app, int& exit_code);    // bench transport
 void add_demo_command(CLI::App& app, int& exit_code);      // demo
+void add_detect_commands(CLI::App& app, int& exit_code);   // detect, models inspect
 
 // "shmyolo: <message>" on stderr; returns the exit code for a failure.
 int fail(const std::string& message);

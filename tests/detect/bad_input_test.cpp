@@ -1,0 +1,161 @@
+// `shmyolo detect` and `models inspect` given bad models and bad images: one
+// clear line on stderr, a non-zero exit, never a crash.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+#include <unistd.h>
+
+using namespace shmyolo::test;
+
+namespace {
+
+std::filesystem::path shared_dir() {
+  return SHMYOLO_SHARED_DIR;
+}
+
+class TempDir {
+ public:
+  TempDir() : path_(std::filesystem::temp_directory_path() / ("shmyolo-detect-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(path_ / name, std::ios::binary) << bytes;
+    return path_ / name;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Minimal protobuf writer, enough for a tiny ONNX ModelProto.
+std::string varint(std::uint64_t v) {
+  std::string s;
+  while (v >= 0x80) {
+    s += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  s += static_cast<char>(v);
+  return s;
+}
+std::string field(int number, const std::string& bytes) {
+  return varint((number << 3) | 2) + varint(bytes.size()) + bytes;
+}
+std::string field(int number, std::uint64_t value) {
+  return varint(number << 3) + varint(value);
+}
+
+// A valid ONNX model (Identity on a float [1,3,32,32] tensor): it loads, but
+// its output is no detection layout.
+std::string identity_onnx() {
+  std::string dims;
+  for (const int d : {1, 3, 32, 32}) dims += field(1, field(1, static_cast<std::uint64_t>(d)));
+  const std::string type = field(1, field(1, std::uint64_t{1}) + field(2, dims));  // tensor_type{elem FLOAT, shape}
+  const std::string graph = field(1, field(1, "x") + field(2, "y") + field(4, "Identity")) + field(2, "g") +
+                            field(11, field(1, "x") + field(2, type)) + field(12, field(1, "y") + field(2, type));
+  return field(1, std::uint64_t{8}) + field(8, field(2, std::uint64_t{13})) + field(7, graph);
+}
+
+void expect_one_line_error(const RunResult& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_EQ(r.output.rfind("shmyolo: ", 0), 0U) << r.output;
+}
+
+RunResult detect_with(const std::filesystem::path& model, const std::filesystem::path& image) {
+  return run({shmyolo_bin(), "detect", "--model", model.string(), image.string()});
+}
+
+const std::filesystem::path kGoodModel = shared_dir() / "models/yolov5n/yolov5n.onnx";
+const std::filesystem::path kGoodImage = shared_dir() / "media/dog.jpg";
+
+}  // namespace
+
+TEST(BadModel, MissingFile) {
+  expect_one_line_error(detect_with("/nonexistent/model.onnx", kGoodImage), "does not exist");
+}
+
+TEST(BadModel, NotAnOnnxFile) {
+  TempDir dir;
+  expect_one_line_error(
+      detect_with(dir.write("notes.onnx", "these are not the weights you are looking for\n"), kGoodImage),
+      "cannot load model");
+}
+
+TEST(BadModel, TruncatedOnnxFile) {
+  TempDir dir;
+  const std::string whole = read_file(kGoodModel);
+  const auto cut = dir.write("cut.onnx", whole.substr(0, whole.size() / 3));
+  expect_one_line_error(detect_with(cut, kGoodImage), "cannot load model");
+}
+
+TEST(BadModel, UnknownOutputLayout) {
+  TempDir dir;
+  const auto model = dir.write("identity.onnx", identity_onnx());
+  expect_one_line_error(detect_with(model, kGoodImage), "is not a known YOLO detection layout");
+  expect_one_line_error(run({shmyolo_bin(), "models", "inspect", model.string()}), "--layout");
+}
+
+TEST(BadModel, OpenCvRefusesInt8WithAPointerToOnnxRuntime) {
+  const auto r = run({shmyolo_bin(), "detect", "--engine", "opencv", "--model",
+                      (shared_dir() / "models/yolov8n/yolov8n_int8_dynamic.onnx").string(), kGoodImage.string()});
+  expect_one_line_error(r, "--engine ort");
+}
+
+TEST(BadImage, UnreadableFile) {
+  TempDir dir;
+  expect_one_line_error(detect_with(kGoodModel, dir.write("x.jpg", "not an image at all")),
+                        "is not a JPEG, PNG or BMP");
+  expect_one_line_error(detect_with(kGoodModel, "/nonexistent/x.jpg"), "no such file");
+}
+
+TEST(BadImage, TruncatedJpeg) {
+  TempDir dir;
+  const std::string whole = read_file(kGoodImage);
+  expect_one_line_error(detect_with(kGoodModel, dir.write("half.jpg", whole.substr(0, whole.size() / 2))),
+                        "truncated JPEG");
+}
+
+TEST(BadImage, HeaderClaimsImpossibleSizes) {
+  TempDir dir;
+  // A real JPEG with its start-of-frame size fields rewritten.
+  std::string jpeg = read_file(kGoodImage);
+  const auto sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  std::string zero = jpeg;
+  zero.replace(sof + 5, 4, std::string("\0\0\0\0", 4));
+  expect_one_line_error(detect_with(kGoodModel, dir.write("zero.jpg", zero)), "claims 0x0 pixels");
+  std::string huge = jpeg;
+  huge.replace(sof + 5, 4, "\xFF\xFF\xFF\xFF");  // 65535 x 65535
+  expect_one_line_error(detect_with(kGoodModel, dir.write("huge.jpg", huge)), "refused before decoding");
+}
+
+TEST(Detect, JsonLinesAndAnnotatedCopies) {
+  TempDir dir;
+  const auto out_dir = dir.write("unused", "").parent_path() / "annotated";
+  const auto r = run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--annotate", out_dir.string(),
+                      kGoodImage.string(), (shared_dir() / "media/person.jpg").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2);
+  EXPECT_NE(r.output.find("\"class\":\"dog\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"inference_ms\""), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(out_dir / "dog.jpg"));
+  EXPECT_TRUE(std::filesystem::exists(out_dir / "person.jpg"));
+}
