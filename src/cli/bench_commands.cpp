@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <detect_bench.hpp>
 #include <transport.hpp>
 
 #include "commands.hpp"
@@ -54,6 +55,37 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
     bool failed = false;
     for (const auto& r : report.results) failed = failed || !r.error.empty();
     exit_code = failed ? 1 : 0;
+  });
+
+  struct DetectArgs {
+    bench::DetectBenchOptions bench;
+    std::string model;
+    std::string engine = "ort";
+    std::string image;
+    std::string json;
+  };
+  auto d = std::make_shared<DetectArgs>();
+  auto* det = bench->add_subcommand("detect",
+                                    "Detector load time, per-stage times at 1 and 2 threads, multi-process throughput");
+  det->add_option("--model,-m", d->model, "Model file")->required();
+  det->add_option("--engine", d->engine, "Inference engine")->check(CLI::IsMember({"ort", "opencv"}));
+  det->add_option("--image", d->image, "Image to run on (default: a synthetic 1920x1080 frame)");
+  det->add_option("--runs", d->bench.runs, "Timed runs per thread count")->check(CLI::Range(3, 10000));
+  det->add_option("--processes", d->bench.processes, "Single-threaded detector processes run side by side (0: skip)")
+      ->check(CLI::Range(0, 64));
+  det->add_option("--seconds", d->bench.process_seconds, "How long each throughput run lasts")
+      ->check(CLI::Range(1.0, 3600.0));
+  det->add_option("--json", d->json, "Also write the figures as JSON to this file");
+  det->add_flag("--allow-spinning", d->bench.model.allow_spinning,
+                "Let ONNX Runtime's threads busy-wait between operators (faster alone, slower on shared cores)");
+  det->callback([d, &exit_code] {
+    d->bench.model.path = d->model;
+    d->bench.model.engine = d->engine == "opencv" ? detect::Engine::opencv : detect::Engine::onnxruntime;
+    d->bench.image = d->image;
+    const auto report = bench::run_detect_bench(d->bench);
+    fmt::print("{}", bench::report_table(report));
+    if (!d->json.empty()) std::ofstream(d->json) << bench::report_json(report) << '\n';
+    exit_code = report.error.empty() ? 0 : 1;
   });
 }
 

@@ -22,6 +22,7 @@ struct ModelArgs {
   std::string names;
   int threads = 1;
   int input_size = 0;
+  bool allow_spinning = false;
 };
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
@@ -33,6 +34,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--threads", a.threads, "Inference threads")->check(CLI::Range(1, 64));
   cmd->add_option("--input-size", a.input_size, "Input size for models whose size is not fixed")
       ->check(CLI::Range(32, 4096));
+  cmd->add_flag("--allow-spinning", a.allow_spinning,
+                "Let ONNX Runtime's threads busy-wait between operators (faster alone, slower on shared cores)");
 }
 
 detect::ModelOptions model_options(const ModelArgs& a) {
@@ -43,6 +46,7 @@ detect::ModelOptions model_options(const ModelArgs& a) {
   if (!a.layout.empty()) o.layout = detect::parse_layout(a.layout);
   if (a.input_size > 0) o.input_size = a.input_size;
   o.names_file = a.names;
+  o.allow_spinning = a.allow_spinning;
   return o;
 }
 

@@ -17,9 +17,9 @@ std::vector<int> parse_int_list(const std::string& text);
 
 // Sets layout, num_classes, strides and preprocessing from output_shapes
 // (concrete, batch first) and the options.
-DetectResult<void> infer_layout(ModelInfo& info, const ModelOptions& options);
+DetectResult<void> infer_layout(ModelInfo& m, const ModelOptions& options);
 // Sets names: names file, else metadata (already in info.names), else COCO
 // for 80 classes, else "class<i>".
-DetectResult<void> resolve_names(ModelInfo& info, const ModelOptions& options);
+DetectResult<void> resolve_names(ModelInfo& m, const ModelOptions& options);
 
 }  // namespace shmyolo::detect::detail

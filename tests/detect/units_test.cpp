@@ -32,7 +32,7 @@ TEST(Letterbox, WritesChannelsScaledAndPadded) {
   // A 2x1 BGR image: blue then red; into a 4x4 RGB /255 tensor.
   const std::uint8_t px[] = {255, 0, 0, 0, 0, 255};
   ImageView img{px, 2, 1, 6, ChannelOrder::bgr};
-  std::vector<float> t(3 * 16, -1.0F);
+  std::vector<float> t(std::size_t{3} * 16, -1.0F);
   Letterboxer lb;
   const auto tr = lb.run(img, 4, 4, Preprocessing{}, t.data());
   EXPECT_EQ(tr.resized_width, 4);

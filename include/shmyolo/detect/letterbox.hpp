@@ -20,7 +20,7 @@ struct LetterboxTransform {
   int resized_height = 0;
 
   // A box in input-tensor pixels back to source pixels, clipped to the source.
-  [[nodiscard]] Box to_source(const Box& input_box, int source_width, int source_height) const;
+  [[nodiscard]] Box to_source(const Box& b, int source_width, int source_height) const;
 };
 
 [[nodiscard]] LetterboxTransform plan_letterbox(int source_width, int source_height, int input_width, int input_height,
