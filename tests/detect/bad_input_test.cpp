@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "onnx_writer.hpp"
 #include "test_support.hpp"
 
 #include <unistd.h>
@@ -42,34 +43,6 @@ class TempDir {
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Minimal protobuf writer, enough for a tiny ONNX ModelProto.
-std::string varint(std::uint64_t v) {
-  std::string s;
-  while (v >= 0x80) {
-    s += static_cast<char>((v & 0x7F) | 0x80);
-    v >>= 7;
-  }
-  s += static_cast<char>(v);
-  return s;
-}
-std::string field(int number, const std::string& bytes) {
-  return varint((number << 3) | 2) + varint(bytes.size()) + bytes;
-}
-std::string field(int number, std::uint64_t value) {
-  return varint(number << 3) + varint(value);
-}
-
-// A valid ONNX model (Identity on a float [1,3,32,32] tensor): it loads, but
-// its output is no detection layout.
-std::string identity_onnx() {
-  std::string dims;
-  for (const int d : {1, 3, 32, 32}) dims += field(1, field(1, static_cast<std::uint64_t>(d)));
-  const std::string type = field(1, field(1, std::uint64_t{1}) + field(2, dims));  // tensor_type{elem FLOAT, shape}
-  const std::string graph = field(1, field(1, "x") + field(2, "y") + field(4, "Identity")) + field(2, "g") +
-                            field(11, field(1, "x") + field(2, type)) + field(12, field(1, "y") + field(2, type));
-  return field(1, std::uint64_t{8}) + field(8, field(2, std::uint64_t{13})) + field(7, graph);
 }
 
 void expect_one_line_error(const RunResult& r, const std::string& needle) {

@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <shmyolo/detect/detector.hpp>
 #include <shmyolo/image/image_file.hpp>
+
+#include "onnx_writer.hpp"
 
 using namespace shmyolo::detect;
 
@@ -315,6 +318,46 @@ TEST(Model, ClassFilterKeepsOnlyThoseClasses) {
   ASSERT_TRUE(out);
   ASSERT_EQ(out->detections.size(), 1U);
   EXPECT_EQ(out->detections[0].class_id, 16);
+}
+
+TEST(Batch, DynamicBatchGivesWhatOneByOneGives) {
+  const auto path = std::filesystem::temp_directory_path() / "shmyolo-batch-test.onnx";
+  { std::ofstream(path, std::ios::binary) << shmyolo::test::reshape_batch_onnx(); }
+  auto d = Detector::open({.path = path});
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->info().dynamic_batch);
+  EXPECT_EQ(d->info().layout, OutputLayout::yolov8);
+  EXPECT_EQ(d->info().num_classes, 2);
+  auto a = shmyolo::image::load(shared_dir() / "media/dog.jpg").value();
+  auto b = shmyolo::image::load(shared_dir() / "media/horses.jpg").value();
+  const std::vector<ImageView> views{{a.data, a.cols, a.rows, a.step, ChannelOrder::bgr},
+                                     {b.data, b.cols, b.rows, b.step, ChannelOrder::bgr}};
+  const DetectOptions opts{.confidence = 8.0F};  // scores are pixels x 32 here
+  auto batch = d->detect_batch(views, opts);
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_EQ(batch->size(), 2U);
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto one = d->detect(views[i], opts);
+    ASSERT_TRUE(one);
+    ASSERT_FALSE(one->detections.empty());
+    ASSERT_EQ((*batch)[i].detections.size(), one->detections.size()) << "image " << i;
+    for (std::size_t k = 0; k < one->detections.size(); ++k) {
+      EXPECT_EQ((*batch)[i].detections[k].class_id, one->detections[k].class_id);
+      EXPECT_FLOAT_EQ((*batch)[i].detections[k].score, one->detections[k].score);
+    }
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Batch, FixedBatchModelRefusesSeveralImages) {
+  auto d = Detector::open({.path = shared_dir() / "models/yolox-nano/yolox_nano.onnx"});
+  ASSERT_TRUE(d);
+  auto a = shmyolo::image::load(shared_dir() / "media/dog.jpg").value();
+  const ImageView v{a.data, a.cols, a.rows, a.step, ChannelOrder::bgr};
+  const std::vector<ImageView> two{v, v};
+  auto r = d->detect_batch(two, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, DetectErrc::bad_input);
 }
 
 }  // namespace

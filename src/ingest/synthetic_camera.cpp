@@ -1,0 +1,155 @@
+#include <shmyolo/ingest/synthetic_camera.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include <opencv2/imgproc.hpp>
+
+namespace shmyolo::ingest {
+namespace {
+
+// splitmix64: a tiny, well-mixed generator; the same seed gives the same scene.
+struct Random {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  float uniform(float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(next() >> 40) / static_cast<float>(1ULL << 24);
+  }
+  int between(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1)); }
+};
+
+// Bounces a coordinate between 0 and `span` (a triangle wave): closed form,
+// so any frame can be rendered without the ones before it.
+float bounce(float p, float span) {
+  if (span <= 0) return 0;
+  float q = std::fmod(p, 2 * span);
+  if (q < 0) q += 2 * span;
+  return q <= span ? q : 2 * span - q;
+}
+
+std::uint8_t clamp_u8(int v) {
+  return static_cast<std::uint8_t>(std::clamp(v, 0, 255));
+}
+
+}  // namespace
+
+const std::vector<std::string>& SyntheticCamera::class_names() {
+  static const std::vector<std::string> names{"circle", "square", "triangle", "person"};
+  return names;
+}
+
+SyntheticCamera::SyntheticCamera(const SyntheticCameraOptions& options) : options_(options) {
+  Random rng{options.seed * 0x2545F4914F6CDD1DULL + 1};
+  for (int c = 0; c < 3; ++c) {
+    background_.base[c] = static_cast<std::uint8_t>(rng.between(20, 200));
+    background_.tint[c] = static_cast<std::uint8_t>(rng.between(20, 230));
+  }
+  background_.pattern = rng.between(0, 3);
+  background_.noise = rng.between(4, 18);
+  const int count = rng.between(options.min_objects, std::max(options.min_objects, options.max_objects));
+  const float short_side = static_cast<float>(std::min(options.width, options.height));
+  for (int i = 0; i < count; ++i) {
+    Mover m{};
+    m.class_id = rng.between(0, 3);
+    m.size = rng.uniform(0.12F, 0.35F) * short_side;
+    m.aspect = m.class_id == 3 ? rng.uniform(0.35F, 0.5F)
+                               : (m.class_id == 0 || m.class_id == 1 ? 1.0F : rng.uniform(0.8F, 1.3F));
+    m.x0 = rng.uniform(0, static_cast<float>(options.width));
+    m.y0 = rng.uniform(0, static_cast<float>(options.height));
+    const float speed = rng.uniform(0.002F, 0.012F) * short_side;
+    const float angle = rng.uniform(0, 6.2831853F);
+    m.vx = speed * std::cos(angle);
+    m.vy = speed * std::sin(angle);
+    for (auto& channel_value : m.color) channel_value = static_cast<std::uint8_t>(rng.between(0, 255));
+    // One channel far from the background's, so every object stands out.
+    const int channel = rng.between(0, 2);
+    m.color[channel] =
+        static_cast<std::uint8_t>(background_.base[channel] > 127 ? rng.between(0, 40) : rng.between(215, 255));
+    movers_.push_back(m);
+  }
+}
+
+void SyntheticCamera::draw_background(std::uint64_t index, std::uint8_t* bgr, std::size_t stride) const {
+  const int w = options_.width;
+  const int h = options_.height;
+  Random noise{options_.seed ^ (index * 0xD1B54A32D192ED03ULL)};
+  const Background& b = background_;
+  for (int y = 0; y < h; ++y) {
+    std::uint8_t* row = bgr + static_cast<std::size_t>(y) * stride;
+    std::uint64_t bits = 0;
+    for (int x = 0; x < w; ++x) {
+      float t = 0;
+      switch (b.pattern) {
+        case 0: t = static_cast<float>(y) / static_cast<float>(h); break;
+        case 1: t = static_cast<float>(x) / static_cast<float>(w); break;
+        case 2: t = ((x + y) / 24) % 2 == 0 ? 0.2F : 0.7F; break;
+        default: t = ((x / 40) + (y / 40)) % 2 == 0 ? 0.15F : 0.6F; break;
+      }
+      if ((x & 7) == 0) bits = noise.next();
+      const int n = static_cast<int>((bits >> ((x & 7) * 8)) & 0xFF) % (2 * b.noise + 1) - b.noise;
+      for (int c = 0; c < 3; ++c) {
+        const float v = static_cast<float>(b.base[c]) * (1 - t) + static_cast<float>(b.tint[c]) * t;
+        row[x * 3 + c] = clamp_u8(static_cast<int>(v) + n);
+      }
+    }
+  }
+}
+
+void SyntheticCamera::draw_object(const Mover& m, float x, float y, std::uint8_t* bgr, std::size_t stride,
+                                  std::vector<GroundTruth>& truth) const {
+  cv::Mat img(options_.height, options_.width, CV_8UC3, bgr, stride);
+  const cv::Scalar color(m.color[0], m.color[1], m.color[2]);
+  const float bw = m.size * m.aspect;
+  const float bh = m.size;
+  const auto pt = [](float px, float py) {
+    return cv::Point(static_cast<int>(std::lround(px)), static_cast<int>(std::lround(py)));
+  };
+  switch (m.class_id) {
+    case 0:
+      cv::circle(img, pt(x + bw / 2, y + bh / 2), static_cast<int>(std::lround(bh / 2)), color, cv::FILLED, cv::LINE_8);
+      break;
+    case 1: cv::rectangle(img, pt(x, y), pt(x + bw, y + bh), color, cv::FILLED, cv::LINE_8); break;
+    case 2: {
+      const std::array<cv::Point, 3> tri{pt(x + bw / 2, y), pt(x, y + bh), pt(x + bw, y + bh)};
+      cv::fillConvexPoly(img, tri.data(), 3, color, cv::LINE_8);
+      break;
+    }
+    default: {  // a standing figure: head, body, legs
+      const float head = bh * 0.18F;
+      cv::circle(img, pt(x + bw / 2, y + head / 2), static_cast<int>(std::lround(head / 2)), color, cv::FILLED,
+                 cv::LINE_8);
+      cv::rectangle(img, pt(x + bw * 0.15F, y + head), pt(x + bw * 0.85F, y + bh * 0.62F), color, cv::FILLED,
+                    cv::LINE_8);
+      cv::rectangle(img, pt(x + bw * 0.2F, y + bh * 0.62F), pt(x + bw * 0.45F, y + bh), color, cv::FILLED, cv::LINE_8);
+      cv::rectangle(img, pt(x + bw * 0.55F, y + bh * 0.62F), pt(x + bw * 0.8F, y + bh), color, cv::FILLED, cv::LINE_8);
+      break;
+    }
+  }
+  const auto fw = static_cast<float>(options_.width);
+  const auto fh = static_cast<float>(options_.height);
+  GroundTruth g{m.class_id, std::clamp(x, 0.0F, fw), std::clamp(y, 0.0F, fh), std::clamp(x + bw, 0.0F, fw),
+                std::clamp(y + bh, 0.0F, fh)};
+  if (g.x2 - g.x1 >= 2 && g.y2 - g.y1 >= 2) truth.push_back(g);
+}
+
+void SyntheticCamera::render(std::uint64_t index, std::uint8_t* bgr, std::size_t stride,
+                             std::vector<GroundTruth>& truth) const {
+  truth.clear();
+  draw_background(index, bgr, stride);
+  const auto t = static_cast<float>(index);
+  for (const Mover& m : movers_) {
+    const float bw = m.size * m.aspect;
+    const float x = bounce(m.x0 + m.vx * t, static_cast<float>(options_.width) - bw);
+    const float y = bounce(m.y0 + m.vy * t, static_cast<float>(options_.height) - m.size);
+    draw_object(m, x, y, bgr, stride, truth);
+  }
+}
+
+}  // namespace shmyolo::ingest

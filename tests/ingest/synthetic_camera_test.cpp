@@ -1,0 +1,97 @@
+// The synthetic camera: deterministic for a seed, truthful boxes, and
+// `shmyolo synth` writing frames with YOLO labels.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <shmyolo/ingest/synthetic_camera.hpp>
+
+#include "test_support.hpp"
+
+using shmyolo::ingest::GroundTruth;
+using shmyolo::ingest::SyntheticCamera;
+
+namespace {
+
+std::vector<std::uint8_t> render(const SyntheticCamera& cam, std::uint64_t index, std::vector<GroundTruth>& truth) {
+  const auto& o = cam.options();
+  std::vector<std::uint8_t> px(static_cast<std::size_t>(o.width) * o.height * 3);
+  cam.render(index, px.data(), static_cast<std::size_t>(o.width) * 3, truth);
+  return px;
+}
+
+}  // namespace
+
+TEST(SyntheticCamera, SameSeedSameFrames) {
+  const SyntheticCamera a({.width = 320, .height = 240, .seed = 42});
+  const SyntheticCamera b({.width = 320, .height = 240, .seed = 42});
+  std::vector<GroundTruth> ta;
+  std::vector<GroundTruth> tb;
+  for (const std::uint64_t i : {0ULL, 1ULL, 500ULL}) {
+    EXPECT_EQ(render(a, i, ta), render(b, i, tb)) << "frame " << i;
+    ASSERT_EQ(ta.size(), tb.size());
+    for (std::size_t k = 0; k < ta.size(); ++k) EXPECT_FLOAT_EQ(ta[k].x1, tb[k].x1);
+  }
+}
+
+TEST(SyntheticCamera, SeedsAndFramesDiffer) {
+  const SyntheticCamera a({.width = 320, .height = 240, .seed = 1});
+  const SyntheticCamera b({.width = 320, .height = 240, .seed = 2});
+  std::vector<GroundTruth> t;
+  EXPECT_NE(render(a, 0, t), render(b, 0, t));
+  EXPECT_NE(render(a, 0, t), render(a, 30, t));  // objects move
+}
+
+TEST(SyntheticCamera, TruthBoxesLieInTheFrameAndCoverTheObject) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const SyntheticCamera cam({.width = 320, .height = 240, .seed = seed, .min_objects = 1, .max_objects = 4});
+    std::vector<GroundTruth> truth;
+    const auto px = render(cam, seed * 7, truth);
+    ASSERT_FALSE(truth.empty()) << "seed " << seed;
+    for (const auto& g : truth) {
+      EXPECT_GE(g.x1, 0);
+      EXPECT_GE(g.y1, 0);
+      EXPECT_LE(g.x2, 320);
+      EXPECT_LE(g.y2, 240);
+      EXPECT_GT(g.x2 - g.x1, 2);
+      EXPECT_GE(g.class_id, 0);
+      EXPECT_LT(g.class_id, 4);
+    }
+  }
+}
+
+TEST(Synth, WritesFramesAndYoloLabels) {
+  shmyolo::test::TempShmDir dir;  // any scratch directory will do
+  const auto out = dir.path() / "set";
+  const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "synth", "--out", out.string(), "--frames", "5",
+                                     "--cameras", "2", "--width", "160", "--height", "120", "--seed", "9"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  int images = 0;
+  for (const auto& e : std::filesystem::directory_iterator(out / "images")) images += e.path().extension() == ".png";
+  EXPECT_EQ(images, 10);
+  std::ifstream label(out / "labels" / "s9_c0_000000.txt");
+  std::string line;
+  int rows = 0;
+  while (std::getline(label, line)) {
+    std::istringstream in(line);
+    int cls = -1;
+    float cx = -1;
+    float cy = -1;
+    float w = -1;
+    float h = -1;
+    ASSERT_TRUE(in >> cls >> cx >> cy >> w >> h) << line;
+    EXPECT_GE(cls, 0);
+    EXPECT_LT(cls, 4);
+    for (const float v : {cx, cy, w, h}) {
+      EXPECT_GE(v, 0.0F);
+      EXPECT_LE(v, 1.0F);
+    }
+    ++rows;
+  }
+  EXPECT_GT(rows, 0);
+  std::ifstream classes(out / "classes.txt");
+  std::getline(classes, line);
+  EXPECT_EQ(line, "circle");
+}
