@@ -21,13 +21,13 @@ std::int64_t OutputTensor::elements() const {
   return n;
 }
 
-namespace {
-
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
   return s + "]";
 }
+
+namespace {
 
 std::unexpected<DetectError> shape_error(const ModelInfo& m, const OutputTensor& t, const std::string& expected) {
   return detect_error(DetectErrc::layout_unknown, "model " + m.path.string() + ": output shape " + shape_text(t.shape) +

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <fstream>
 
+#include <shmyolo/detect/decode.hpp>
 #include <shmyolo/detect/detector.hpp>
 
 namespace shmyolo::detect::detail {
@@ -46,12 +47,6 @@ std::vector<int> parse_int_list(const std::string& text) {
 }
 
 namespace {
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // Anchor-free grid cells over strides 8, 16 and 32 at this input size.
 std::int64_t grid_cells(const ModelInfo& m, std::initializer_list<int> strides) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <shmyolo/detect/model.hpp>
@@ -17,6 +18,9 @@ struct OutputTensor {
 
   [[nodiscard]] std::int64_t elements() const;
 };
+
+// "[1,84,8400]", for messages.
+[[nodiscard]] std::string shape_text(const std::vector<std::int64_t>& shape);
 
 struct Candidate {
   Box box;  // input-tensor pixels
