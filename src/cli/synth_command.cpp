@@ -27,6 +27,7 @@ int run_synth(const SynthArgs& a) {
   std::error_code ec;
   std::filesystem::create_directories(out / "images", ec);
   std::filesystem::create_directories(out / "labels", ec);
+  if (!ec) std::filesystem::create_directories(out / "hidden", ec);
   if (ec) return fail(fmt::format("cannot create {}: {}", out.string(), ec.message()));
   {
     std::ofstream names(out / "classes.txt");
@@ -42,16 +43,21 @@ int run_synth(const SynthArgs& a) {
       const auto index = static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(a.every);
       camera.render(index, frame.data, frame.step, truth);
       const std::string stem = fmt::format("s{}_c{}_{:06d}", a.seed, cam, i);
-      if (!cv::imwrite((out / "images" / (stem + ".png")).string(), frame)) {
+      // PNG level 1: these files are read once by training; speed over size.
+      if (!cv::imwrite((out / "images" / (stem + ".png")).string(), frame, {cv::IMWRITE_PNG_COMPRESSION, 1})) {
         return fail(fmt::format("cannot write {}", (out / "images" / (stem + ".png")).string()));
       }
       std::ofstream labels(out / "labels" / (stem + ".txt"));
+      std::ofstream hidden;  // mostly hidden objects: neither to find nor to avoid
       const auto w = static_cast<float>(a.width);
       const auto h = static_cast<float>(a.height);
       for (const auto& g : truth) {
+        const bool visible = g.visible >= ingest::kMinLabelledVisibility;
+        if (!visible && !hidden.is_open()) hidden.open(out / "hidden" / (stem + ".txt"));
         // YOLO txt: class cx cy w h, normalised to the frame.
-        labels << fmt::format("{} {:.6f} {:.6f} {:.6f} {:.6f}\n", g.class_id, (g.x1 + g.x2) / 2 / w,
-                              (g.y1 + g.y2) / 2 / h, (g.x2 - g.x1) / w, (g.y2 - g.y1) / h);
+        (visible ? labels : hidden) << fmt::format("{} {:.6f} {:.6f} {:.6f} {:.6f}\n", g.class_id,
+                                                   (g.x1 + g.x2) / 2 / w, (g.y1 + g.y2) / 2 / h, (g.x2 - g.x1) / w,
+                                                   (g.y2 - g.y1) / h);
       }
       ++written;
     }
@@ -65,7 +71,7 @@ int run_synth(const SynthArgs& a) {
 void add_synth_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<SynthArgs>();
   auto* cmd = app.add_subcommand("synth", "Write synthetic-camera frames and YOLO labels to a folder");
-  cmd->add_option("--out,-o", a->out, "Output folder (images/, labels/, classes.txt)")->required();
+  cmd->add_option("--out,-o", a->out, "Output folder (images/, labels/, hidden/, classes.txt)")->required();
   cmd->add_option("--frames", a->frames, "Frames per camera")->check(CLI::Range(1, 1000000));
   cmd->add_option("--cameras", a->cameras, "Cameras (seeds seed, seed+1, ...)")->check(CLI::Range(1, 10000));
   cmd->add_option("--width", a->width, "Frame width")->check(CLI::Range(32, 8192));

@@ -1,6 +1,8 @@
 // ONNX Runtime engine (C++ API over the ABI-stable C API, version 21).
 #include "engines.hpp"
 
+#include <cstdlib>
+
 #include <onnxruntime_cxx_api.h>
 
 #include "model_probe.hpp"
@@ -8,10 +10,23 @@
 namespace shmyolo::detect::detail {
 namespace {
 
+Ort::Env make_env() {
+  // The prebuilt Linux library (1.30) ships a telemetry client that, unless
+  // ORT_DISABLE_TELEMETRY is set before the first session: leaves an empty
+  // /tmp/mat-debug-<pid>.log behind per process, tries HTTPS uploads, and
+  // parses /proc/self/cmdline with a recursive regex that overflows the
+  // stack on a long command line (e.g. `shmyolo detect` with 600 images).
+  // A user who sets the variable explicitly keeps their value.
+  setenv("ORT_DISABLE_TELEMETRY", "1", 0);
+  Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "shmyolo");
+  env.DisableTelemetryEvents();
+  return env;
+}
+
 Ort::Env& ort_env() {
   // One environment per process, as ONNX Runtime requires; errors only, so a
   // model's harmless optimiser warnings do not reach the user's terminal.
-  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "shmyolo");
+  static Ort::Env env = make_env();
   return env;
 }
 

@@ -38,6 +38,39 @@ std::uint8_t clamp_u8(int v) {
   return static_cast<std::uint8_t>(std::clamp(v, 0, 255));
 }
 
+// Proportions of the standing figure, shared by drawing and hit-testing.
+constexpr float kHead = 0.18F;  // head diameter / height
+constexpr float kHip = 0.62F;   // where the legs start / height
+
+bool inside(float px, float py, float x1, float y1, float x2, float y2) {
+  return px >= x1 && px <= x2 && py >= y1 && py <= y2;
+}
+
+bool in_circle(float px, float py, float cx, float cy, float r) {
+  return (px - cx) * (px - cx) + (py - cy) * (py - cy) <= r * r;
+}
+
+// Whether point (px, py) is on an object of `class_id` whose box is
+// (x, y, w, h): the shapes draw_object() fills.
+bool covers(int class_id, float x, float y, float w, float h, float px, float py) {
+  switch (class_id) {
+    case 0: return in_circle(px, py, x + w / 2, y + h / 2, h / 2);
+    case 1: return inside(px, py, x, y, x + w, y + h);
+    case 2: {  // apex at the top centre, base at the bottom
+      if (py < y || py > y + h) return false;
+      const float half = (py - y) / h * w / 2;
+      return std::abs(px - (x + w / 2)) <= half;
+    }
+    default: {
+      const float head = h * kHead;
+      return in_circle(px, py, x + w / 2, y + head / 2, head / 2) ||
+             inside(px, py, x + w * 0.15F, y + head, x + w * 0.85F, y + h * kHip) ||
+             inside(px, py, x + w * 0.2F, y + h * kHip, x + w * 0.45F, y + h) ||
+             inside(px, py, x + w * 0.55F, y + h * kHip, x + w * 0.8F, y + h);
+    }
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& SyntheticCamera::class_names() {
@@ -102,8 +135,10 @@ void SyntheticCamera::draw_background(std::uint64_t index, std::uint8_t* bgr, st
   }
 }
 
-void SyntheticCamera::draw_object(const Mover& m, float x, float y, std::uint8_t* bgr, std::size_t stride,
-                                  std::vector<GroundTruth>& truth) const {
+void SyntheticCamera::draw_object(const Placed& p, std::uint8_t* bgr, std::size_t stride) const {
+  const Mover& m = *p.mover;
+  const float x = p.x;
+  const float y = p.y;
   cv::Mat img(options_.height, options_.width, CV_8UC3, bgr, stride);
   const cv::Scalar color(m.color[0], m.color[1], m.color[2]);
   const float bw = m.size * m.aspect;
@@ -121,35 +156,79 @@ void SyntheticCamera::draw_object(const Mover& m, float x, float y, std::uint8_t
       cv::fillConvexPoly(img, tri.data(), 3, color, cv::LINE_8);
       break;
     }
-    default: {  // a standing figure: head, body, legs
-      const float head = bh * 0.18F;
+    default: {  // a standing figure: head, body, legs (the same parts as covers())
+      const float head = bh * kHead;
       cv::circle(img, pt(x + bw / 2, y + head / 2), static_cast<int>(std::lround(head / 2)), color, cv::FILLED,
                  cv::LINE_8);
-      cv::rectangle(img, pt(x + bw * 0.15F, y + head), pt(x + bw * 0.85F, y + bh * 0.62F), color, cv::FILLED,
+      cv::rectangle(img, pt(x + bw * 0.15F, y + head), pt(x + bw * 0.85F, y + bh * kHip), color, cv::FILLED,
                     cv::LINE_8);
-      cv::rectangle(img, pt(x + bw * 0.2F, y + bh * 0.62F), pt(x + bw * 0.45F, y + bh), color, cv::FILLED, cv::LINE_8);
-      cv::rectangle(img, pt(x + bw * 0.55F, y + bh * 0.62F), pt(x + bw * 0.8F, y + bh), color, cv::FILLED, cv::LINE_8);
+      cv::rectangle(img, pt(x + bw * 0.2F, y + bh * kHip), pt(x + bw * 0.45F, y + bh), color, cv::FILLED, cv::LINE_8);
+      cv::rectangle(img, pt(x + bw * 0.55F, y + bh * kHip), pt(x + bw * 0.8F, y + bh), color, cv::FILLED, cv::LINE_8);
       break;
     }
   }
+}
+
+std::vector<SyntheticCamera::Placed> SyntheticCamera::place(std::uint64_t index) const {
+  std::vector<Placed> placed;
+  placed.reserve(movers_.size());
+  const auto t = static_cast<float>(index);
+  for (const Mover& m : movers_) {
+    const float bw = m.size * m.aspect;
+    placed.push_back({&m, bounce(m.x0 + m.vx * t, static_cast<float>(options_.width) - bw),
+                      bounce(m.y0 + m.vy * t, static_cast<float>(options_.height) - m.size)});
+  }
+  return placed;
+}
+
+float SyntheticCamera::visibility(const std::vector<Placed>& placed, std::size_t i) {
+  constexpr int kSamples = 24;  // 24 x 24 points: visibility to within about 0.5 %
+  const Placed& p = placed[i];
+  const float w = p.mover->size * p.mover->aspect;
+  const float h = p.mover->size;
+  int own = 0;
+  int seen = 0;
+  for (int sy = 0; sy < kSamples; ++sy) {
+    for (int sx = 0; sx < kSamples; ++sx) {
+      const float px = p.x + (static_cast<float>(sx) + 0.5F) * w / kSamples;
+      const float py = p.y + (static_cast<float>(sy) + 0.5F) * h / kSamples;
+      if (!covers(p.mover->class_id, p.x, p.y, w, h, px, py)) continue;
+      ++own;
+      bool hidden = false;
+      for (std::size_t j = i + 1; j < placed.size() && !hidden; ++j) {
+        const Placed& q = placed[j];
+        hidden = covers(q.mover->class_id, q.x, q.y, q.mover->size * q.mover->aspect, q.mover->size, px, py);
+      }
+      if (!hidden) ++seen;
+    }
+  }
+  return own == 0 ? 0.0F : static_cast<float>(seen) / static_cast<float>(own);
+}
+
+void SyntheticCamera::truth(std::uint64_t index, std::vector<GroundTruth>& truth) const {
+  truth.clear();
+  const std::vector<Placed> placed = place(index);
   const auto fw = static_cast<float>(options_.width);
   const auto fh = static_cast<float>(options_.height);
-  GroundTruth g{m.class_id, std::clamp(x, 0.0F, fw), std::clamp(y, 0.0F, fh), std::clamp(x + bw, 0.0F, fw),
-                std::clamp(y + bh, 0.0F, fh)};
-  if (g.x2 - g.x1 >= 2 && g.y2 - g.y1 >= 2) truth.push_back(g);
+  for (std::size_t i = 0; i < placed.size(); ++i) {
+    const Placed& p = placed[i];
+    const float bw = p.mover->size * p.mover->aspect;
+    const float bh = p.mover->size;
+    GroundTruth g{p.mover->class_id,
+                  std::clamp(p.x, 0.0F, fw),
+                  std::clamp(p.y, 0.0F, fh),
+                  std::clamp(p.x + bw, 0.0F, fw),
+                  std::clamp(p.y + bh, 0.0F, fh),
+                  visibility(placed, i)};
+    if (g.x2 - g.x1 >= 2 && g.y2 - g.y1 >= 2) truth.push_back(g);
+  }
 }
 
 void SyntheticCamera::render(std::uint64_t index, std::uint8_t* bgr, std::size_t stride,
                              std::vector<GroundTruth>& truth) const {
-  truth.clear();
   draw_background(index, bgr, stride);
-  const auto t = static_cast<float>(index);
-  for (const Mover& m : movers_) {
-    const float bw = m.size * m.aspect;
-    const float x = bounce(m.x0 + m.vx * t, static_cast<float>(options_.width) - bw);
-    const float y = bounce(m.y0 + m.vy * t, static_cast<float>(options_.height) - m.size);
-    draw_object(m, x, y, bgr, stride, truth);
-  }
+  for (const Placed& p : place(index)) draw_object(p, bgr, stride);
+  this->truth(index, truth);
 }
 
 }  // namespace shmyolo::ingest

@@ -95,3 +95,41 @@ TEST(Synth, WritesFramesAndYoloLabels) {
   std::getline(classes, line);
   EXPECT_EQ(line, "circle");
 }
+
+TEST(SyntheticCamera, TruthWithoutRenderingIsTheRenderedTruth) {
+  const SyntheticCamera cam({.width = 640, .height = 480, .seed = 5, .min_objects = 3, .max_objects = 4});
+  std::vector<GroundTruth> rendered;
+  std::vector<GroundTruth> computed;
+  for (const std::uint64_t i : {0ULL, 13ULL, 1000ULL}) {
+    render(cam, i, rendered);
+    cam.truth(i, computed);
+    ASSERT_EQ(rendered.size(), computed.size());
+    for (std::size_t k = 0; k < rendered.size(); ++k) {
+      EXPECT_EQ(rendered[k].class_id, computed[k].class_id);
+      EXPECT_FLOAT_EQ(rendered[k].x1, computed[k].x1);
+      EXPECT_FLOAT_EQ(rendered[k].y2, computed[k].y2);
+      EXPECT_FLOAT_EQ(rendered[k].visible, computed[k].visible);
+    }
+  }
+}
+
+// The last object drawn is never covered; over many scenes, partly covered
+// objects do show up, with a visibility between 0 and 1.
+TEST(SyntheticCamera, VisibilityIsMeasuredUnderOverlaps) {
+  int covered = 0;
+  for (std::uint64_t seed = 1; seed <= 200 && covered < 5; ++seed) {
+    const SyntheticCamera cam({.width = 320, .height = 240, .seed = seed, .min_objects = 4, .max_objects = 4});
+    std::vector<GroundTruth> truth;
+    for (std::uint64_t i = 0; i < 400 && covered < 5; i += 20) {
+      cam.truth(i, truth);
+      ASSERT_FALSE(truth.empty());
+      EXPECT_FLOAT_EQ(truth.back().visible, 1.0F);
+      for (const auto& g : truth) {
+        EXPECT_GE(g.visible, 0.0F);
+        EXPECT_LE(g.visible, 1.0F);
+        if (g.visible < 0.9F) ++covered;
+      }
+    }
+  }
+  EXPECT_GE(covered, 5);
+}

@@ -21,7 +21,13 @@ struct GroundTruth {
   float y1 = 0;
   float x2 = 0;
   float y2 = 0;
+  float visible = 1;  // share of the object's own pixels not hidden by objects drawn over it
 };
+
+// Objects less visible than this are left out of labels, and evaluation
+// neither rewards nor penalises detections of them (an "ignore" region, as
+// KITTI's DontCare): half an object is still fair game for a detector.
+inline constexpr float kMinLabelledVisibility = 0.5F;
 
 struct SyntheticCameraOptions {
   int width = 640;
@@ -40,6 +46,10 @@ class SyntheticCamera {
   // replaces `truth` with its objects' boxes. The same seed and index always
   // give the same bytes.
   void render(std::uint64_t index, std::uint8_t* bgr, std::size_t stride, std::vector<GroundTruth>& truth) const;
+
+  // The same boxes render() reports for frame `index`, without drawing a
+  // pixel: a consumer that knows the seed recomputes the truth of a frame.
+  void truth(std::uint64_t index, std::vector<GroundTruth>& truth) const;
 
   [[nodiscard]] const SyntheticCameraOptions& options() const { return options_; }
   // circle, square, triangle, person
@@ -61,9 +71,16 @@ class SyntheticCamera {
     int noise;    // amplitude of the per-frame noise
   };
 
+  struct Placed {
+    const Mover* mover;
+    float x, y;  // top-left corner of the box in this frame
+  };
+
+  [[nodiscard]] std::vector<Placed> place(std::uint64_t index) const;
+  // Share of object i's shape not covered by the objects drawn after it.
+  [[nodiscard]] static float visibility(const std::vector<Placed>& placed, std::size_t i);
   void draw_background(std::uint64_t index, std::uint8_t* bgr, std::size_t stride) const;
-  void draw_object(const Mover& m, float x, float y, std::uint8_t* bgr, std::size_t stride,
-                   std::vector<GroundTruth>& truth) const;
+  void draw_object(const Placed& p, std::uint8_t* bgr, std::size_t stride) const;
 
   SyntheticCameraOptions options_;
   Background background_{};

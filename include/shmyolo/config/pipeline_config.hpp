@@ -1,0 +1,129 @@
+// The pipeline's YAML configuration, read and checked in full before
+// anything starts. Every error is one line naming the file, the line and the
+// key, and what to do:
+//   cameras.yaml:7: cameras[1].fps: expected a number, got "fast"
+//
+//   name: yard                      # segments are shmyolo.yard.*
+//   model: {path: shapes-320.onnx, confidence: 0.25, classes: [person]}
+//   workers: {count: 2, threads: 1, batch: 1}
+//   cameras:
+//     - {name: gate, source: rtsp://10.0.0.5/stream, fps: 10}
+//     - {name: clip, source: vtest.avi, loop: true, delivery: queue}
+//   outputs: {jsonl: detections.jsonl, stats_interval: 5, mqtt: {host: localhost}}
+#pragma once
+
+#include <array>
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <shmyolo/bus/layout.hpp>
+#include <shmyolo/detect/model.hpp>
+
+namespace shmyolo::config {
+
+enum class SourceKind {
+  synthetic,     // synthetic:?width=640&height=480&seed=1&objects=1-4
+  video_file,    // a file OpenCV's FFmpeg back end reads (.avi, .mp4, .mkv, ...)
+  image_folder,  // a directory of JPEG/PNG/BMP files, in name order
+  stream,        // rtsp://, rtsps://, http://, https:// (FFmpeg)
+  device,        // /dev/videoN or v4l2:N (V4L2)
+};
+
+struct SyntheticSource {
+  int width = 640;
+  int height = 480;
+  std::uint64_t seed = 1;
+  int min_objects = 1;
+  int max_objects = 4;
+};
+
+// Lens undistortion: OpenCV's pinhole model. Remap tables are computed once
+// when the camera starts.
+struct Undistort {
+  std::array<double, 9> camera_matrix{};  // fx 0 cx / 0 fy cy / 0 0 1, row-major
+  std::vector<double> distortion;         // k1 k2 p1 p2 [k3 [k4 k5 k6]]
+};
+
+struct Roi {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
+enum class SourceColor { bgr, rgb, gray };  // what the source delivers; converted to BGR once
+
+struct CameraConfig {
+  std::string name;    // [A-Za-z0-9_-], unique
+  std::string source;  // as written
+  SourceKind kind = SourceKind::video_file;
+  std::string location;  // file or folder path (resolved against the config's folder), URL or device
+  SyntheticSource synthetic;
+  double fps = -1;  // cap; -1: the source's own rate (files: their frame rate; synthetic: 10); 0: unpaced
+  bus::Delivery delivery = bus::Delivery::latest;
+  std::uint32_t slots = 0;  // 0: workers + 2
+  bool loop = false;        // video files and folders start again at the end
+  std::optional<Roi> roi;
+  std::optional<Undistort> undistort;
+  SourceColor color = SourceColor::bgr;
+};
+
+struct ModelConfig {
+  detect::ModelOptions options;  // path, engine, layout, input size, names file
+  float confidence = 0.25F;
+  float iou = 0.45F;
+  std::size_t max_detections = 300;
+  std::vector<std::string> classes;  // names or indices to keep; empty: every class
+};
+
+struct WorkerConfig {
+  int count = 2;
+  int threads = 1;            // inference threads each
+  int batch = 1;              // frames per inference, from any cameras (models with a dynamic batch)
+  double stuck_after_s = 30;  // a worker busy on one frame this long is replaced
+};
+
+struct MqttConfig {
+  std::string host = "localhost";
+  int port = 1883;
+  std::string topic_prefix = "shmyolo";
+  int qos = 0;
+  std::string client_id;  // empty: shmyolo-<pipeline>-<pid>
+  int keepalive_s = 30;
+};
+
+struct OutputConfig {
+  std::string jsonl;  // file to append to; "-": stdout; empty: none
+  double stats_interval_s = 5;
+  std::optional<MqttConfig> mqtt;
+};
+
+struct PipelineConfig {
+  std::filesystem::path file;  // where it was read from
+  std::string name = "default";
+  std::filesystem::path shm_dir;  // empty: $SHMYOLO_SHM_DIR or /dev/shm
+  std::vector<CameraConfig> cameras;
+  ModelConfig model;
+  WorkerConfig workers;
+  OutputConfig outputs;
+};
+
+struct ConfigError {
+  std::string message;  // one line: file:line: key: what is wrong and what to do
+};
+
+template <class T>
+using ConfigResult = std::expected<T, ConfigError>;
+
+[[nodiscard]] ConfigResult<PipelineConfig> load(const std::filesystem::path& file);
+// `origin` names the text in messages; relative paths resolve against `base`.
+[[nodiscard]] ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& origin,
+                                                 const std::filesystem::path& base);
+
+// The source part of a camera: kind and location from its URI.
+[[nodiscard]] ConfigResult<CameraConfig> parse_source(CameraConfig camera, const std::filesystem::path& base);
+
+}  // namespace shmyolo::config

@@ -1,0 +1,43 @@
+// What a worker hands the aggregator for each frame: a fixed-size record
+// written straight into a slot of the worker's results ring (an opaque ring
+// in queue mode), so results travel the same way frames do, with no sockets.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <type_traits>
+
+namespace shmyolo::pipeline {
+
+struct ResultDetection {
+  std::int32_t class_id;
+  float score;
+  float x1, y1, x2, y2;  // original-frame pixels
+};
+
+struct ResultRecord {
+  static constexpr std::uint32_t kMaxDetections = 1000;  // the config's max_detections limit
+
+  std::uint32_t camera;  // index in the config's camera list
+  std::uint32_t worker;
+  std::uint64_t frame_seq;     // the camera ring's sequence number: unique per camera and ring
+  std::uint64_t source_index;  // frame number from the source (after restarts it starts again)
+  std::uint64_t capture_unix_ns;
+  // CLOCK_MONOTONIC stamps along the way.
+  std::uint64_t capture_mono_ns;
+  std::uint64_t publish_mono_ns;  // written into the slot and published by ingest
+  std::uint64_t claim_mono_ns;    // claimed by a worker
+  std::uint64_t done_mono_ns;     // detections ready
+  float preprocess_ms;
+  float inference_ms;  // a batch's inference time is shared by its frames
+  float postprocess_ms;
+  std::uint32_t source_width;
+  std::uint32_t source_height;
+  std::uint32_t batch_size;
+  std::uint32_t count;  // detections used
+  std::array<ResultDetection, kMaxDetections> detections;
+};
+
+static_assert(std::is_trivially_copyable_v<ResultRecord>, "records are copied through shared memory");
+
+}  // namespace shmyolo::pipeline

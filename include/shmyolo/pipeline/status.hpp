@@ -1,0 +1,50 @@
+// The pipeline's live state, shared by the supervisor and every process it
+// forks through one anonymous MAP_SHARED mapping: who runs, what each worker
+// is doing, and per-camera statistics the aggregator keeps. Every field is a
+// lock-free atomic; nothing holds a pointer.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include <shmyolo/stats/latency_histogram.hpp>
+
+namespace shmyolo::pipeline {
+
+inline constexpr int kMaxCameras = 64;  // the config's limits
+inline constexpr int kMaxWorkers = 64;
+
+enum class CameraState : std::uint32_t { starting, running, retrying, finished, stopped };
+
+struct CameraStatus {
+  std::atomic<std::uint32_t> state;
+  std::atomic<std::uint64_t> frames_read;    // decoded from the source
+  std::atomic<std::uint64_t> source_errors;  // failed opens and reads
+  std::atomic<std::uint64_t> restarts;       // of the ingest process
+  std::atomic<std::uint64_t> results;        // frames the aggregator received
+  std::atomic<std::uint64_t> detections;
+  stats::LatencyHistogram end_to_end;          // capture -> detections ready
+  stats::LatencyHistogram capture_to_publish;  // decode, corrections, letterbox
+  stats::LatencyHistogram queue_wait;          // publish -> claimed by a worker
+  stats::LatencyHistogram inference;
+  stats::LatencyHistogram postprocess;
+};
+
+struct WorkerStatus {
+  std::atomic<std::int32_t> pid;
+  // CLOCK_MONOTONIC ns at which the current frame was claimed; 0 when idle.
+  // The supervisor replaces a worker busy past workers.stuck_after.
+  std::atomic<std::uint64_t> busy_since_ns;
+  std::atomic<std::uint64_t> frames;
+  std::atomic<std::uint64_t> restarts;
+};
+
+struct PipelineStatus {
+  std::atomic<std::uint32_t> stopping;  // set by the supervisor: children finish and exit
+  std::atomic<std::uint32_t> cameras_finished;
+  std::array<CameraStatus, kMaxCameras> cameras;
+  std::array<WorkerStatus, kMaxWorkers> workers;
+};
+
+}  // namespace shmyolo::pipeline

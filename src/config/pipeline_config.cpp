@@ -1,0 +1,393 @@
+#include <shmyolo/config/pipeline_config.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace shmyolo::config {
+namespace {
+
+// Thrown inside the reader only; parse() turns it into a ConfigError.
+struct Invalid {
+  std::string message;
+};
+
+class Reader {
+ public:
+  Reader(std::string origin, std::filesystem::path base) : origin_(std::move(origin)), base_(std::move(base)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+    if (mark.line >= 0) throw Invalid{fmt::format("{}:{}: {}: {}", origin_, mark.line + 1, key, what)};
+    throw Invalid{fmt::format("{}: {}: {}", origin_, key, what)};
+  }
+
+  void expect_map(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsMap()) fail(node, key, "expected a mapping of keys to values");
+  }
+
+  void only_keys(const YAML::Node& node, const std::string& key, std::initializer_list<const char*> allowed) const {
+    expect_map(node, key);
+    for (const auto& entry : node) {
+      const auto name = entry.first.as<std::string>();
+      if (std::ranges::find_if(allowed, [&](const char* a) { return name == a; }) != allowed.end()) continue;
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(entry.first, key.empty() ? name : key + "." + name, fmt::format("unknown key (expected one of: {})", list));
+    }
+  }
+
+  template <class T>
+  bool read(const YAML::Node& parent, const char* field, const std::string& key, T& out) const {
+    const YAML::Node node = parent[field];
+    if (!node.IsDefined() || node.IsNull()) return false;
+    if (!node.IsScalar())
+      fail(node, key, fmt::format("expected {}, got a {}", kind_of<T>(), node.IsMap() ? "mapping" : "list"));
+    try {
+      out = node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(node, key, fmt::format("expected {}, got \"{}\"", kind_of<T>(), node.Scalar()));
+    }
+    return true;
+  }
+
+  template <class T>
+  void read_in_range(const YAML::Node& parent, const char* field, const std::string& key, T& out, T lo, T hi) const {
+    if (read(parent, field, key, out) && (out < lo || out > hi)) {
+      fail(parent[field], key, fmt::format("must be {} to {}, got {}", lo, hi, out));
+    }
+  }
+
+  [[nodiscard]] std::filesystem::path resolve(const std::string& path) const {
+    const std::filesystem::path p(path);
+    return p.is_absolute() ? p : (base_ / p).lexically_normal();
+  }
+
+  [[nodiscard]] const std::filesystem::path& base() const { return base_; }
+
+ private:
+  template <class T>
+  static const char* kind_of() {
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+      return "a whole number";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else
+      return "text";
+  }
+
+  std::string origin_;
+  std::filesystem::path base_;
+};
+
+void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
+  r.only_keys(node, "model",
+              {"path", "engine", "confidence", "iou", "max_detections", "classes", "layout", "input_size", "names"});
+  std::string path;
+  if (!r.read(node, "path", "model.path", path)) r.fail(node, "model.path", "missing: the model file (.onnx)");
+  m.options.path = r.resolve(path);
+  if (!std::filesystem::is_regular_file(m.options.path)) {
+    r.fail(node["path"], "model.path",
+           fmt::format("no file at {}: check the path (relative paths start at the config's folder)",
+                       m.options.path.string()));
+  }
+  std::string engine;
+  if (r.read(node, "engine", "model.engine", engine)) {
+    if (engine == "ort" || engine == "onnxruntime")
+      m.options.engine = detect::Engine::onnxruntime;
+    else if (engine == "opencv")
+      m.options.engine = detect::Engine::opencv;
+    else
+      r.fail(node["engine"], "model.engine", fmt::format("expected ort or opencv, got \"{}\"", engine));
+  }
+  std::string layout;
+  if (r.read(node, "layout", "model.layout", layout)) {
+    m.options.layout = detect::parse_layout(layout);
+    if (!m.options.layout) {
+      r.fail(node["layout"], "model.layout",
+             fmt::format("unknown layout \"{}\" (yolov5, yolov8, end2end, yolox, darknet, fastestv2)", layout));
+    }
+  }
+  int input_size = 0;
+  r.read_in_range(node, "input_size", "model.input_size", input_size, 32, 4096);
+  if (input_size > 0) m.options.input_size = input_size;
+  std::string names;
+  if (r.read(node, "names", "model.names", names)) m.options.names_file = r.resolve(names);
+  r.read_in_range(node, "confidence", "model.confidence", m.confidence, 0.0F, 1.0F);
+  r.read_in_range(node, "iou", "model.iou", m.iou, 0.0F, 1.0F);
+  r.read_in_range<std::size_t>(node, "max_detections", "model.max_detections", m.max_detections, 1, 1000);
+  const YAML::Node classes = node["classes"];
+  if (classes.IsDefined() && !classes.IsNull()) {
+    if (!classes.IsSequence()) r.fail(classes, "model.classes", "expected a list of class names or indices");
+    for (const auto& c : classes) {
+      if (!c.IsScalar()) r.fail(c, "model.classes", "expected a class name or index");
+      m.classes.push_back(c.Scalar());
+    }
+  }
+}
+
+void read_workers(const Reader& r, const YAML::Node& node, WorkerConfig& w) {
+  r.only_keys(node, "workers", {"count", "threads", "batch", "stuck_after"});
+  r.read_in_range(node, "count", "workers.count", w.count, 1, 64);
+  r.read_in_range(node, "threads", "workers.threads", w.threads, 1, 64);
+  r.read_in_range(node, "batch", "workers.batch", w.batch, 1, 64);
+  r.read_in_range(node, "stuck_after", "workers.stuck_after", w.stuck_after_s, 1.0, 3600.0);
+}
+
+void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
+  r.only_keys(node, "outputs.mqtt", {"host", "port", "topic_prefix", "qos", "client_id", "keepalive"});
+  r.read(node, "host", "outputs.mqtt.host", m.host);
+  r.read_in_range(node, "port", "outputs.mqtt.port", m.port, 1, 65535);
+  r.read(node, "topic_prefix", "outputs.mqtt.topic_prefix", m.topic_prefix);
+  r.read_in_range(node, "qos", "outputs.mqtt.qos", m.qos, 0, 2);
+  r.read(node, "client_id", "outputs.mqtt.client_id", m.client_id);
+  r.read_in_range(node, "keepalive", "outputs.mqtt.keepalive", m.keepalive_s, 5, 3600);
+}
+
+void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {
+  r.only_keys(node, "outputs", {"jsonl", "stats_interval", "mqtt"});
+  if (r.read(node, "jsonl", "outputs.jsonl", o.jsonl) && o.jsonl != "-") o.jsonl = r.resolve(o.jsonl).string();
+  r.read_in_range(node, "stats_interval", "outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
+  if (node["mqtt"].IsDefined()) {
+    o.mqtt.emplace();
+    if (!node["mqtt"].IsNull()) read_mqtt(r, node["mqtt"], *o.mqtt);
+  }
+}
+
+void read_roi(const Reader& r, const YAML::Node& node, const std::string& key, Roi& roi) {
+  r.only_keys(node, key, {"x", "y", "width", "height"});
+  for (const char* f : {"x", "y", "width", "height"}) {
+    if (!node[f].IsDefined()) r.fail(node, key + "." + f, "missing");
+  }
+  r.read_in_range(node, "x", key + ".x", roi.x, 0, 65535);
+  r.read_in_range(node, "y", key + ".y", roi.y, 0, 65535);
+  r.read_in_range(node, "width", key + ".width", roi.width, 2, 65535);
+  r.read_in_range(node, "height", key + ".height", roi.height, 2, 65535);
+}
+
+std::vector<double> read_numbers(const Reader& r, const YAML::Node& node, const std::string& key) {
+  if (!node.IsSequence()) r.fail(node, key, "expected a list of numbers");
+  std::vector<double> out;
+  for (const auto& v : node) {
+    try {
+      out.push_back(v.as<double>());
+    } catch (const YAML::Exception&) {
+      r.fail(v, key, fmt::format("expected a number, got \"{}\"", v.IsScalar() ? v.Scalar() : "a collection"));
+    }
+  }
+  return out;
+}
+
+void read_undistort(const Reader& r, const YAML::Node& node, const std::string& key, Undistort& u) {
+  r.only_keys(node, key, {"camera_matrix", "distortion"});
+  if (!node["camera_matrix"].IsDefined())
+    r.fail(node, key + ".camera_matrix", "missing: [fx, 0, cx, 0, fy, cy, 0, 0, 1]");
+  const auto m = read_numbers(r, node["camera_matrix"], key + ".camera_matrix");
+  if (m.size() != 9 || m[0] <= 0 || m[4] <= 0) {
+    r.fail(node["camera_matrix"], key + ".camera_matrix",
+           "expected 9 numbers [fx, 0, cx, 0, fy, cy, 0, 0, 1], fx, fy > 0");
+  }
+  std::ranges::copy(m, u.camera_matrix.begin());
+  if (!node["distortion"].IsDefined()) r.fail(node, key + ".distortion", "missing: [k1, k2, p1, p2, k3]");
+  u.distortion = read_numbers(r, node["distortion"], key + ".distortion");
+  const std::size_t n = u.distortion.size();
+  if (n != 4 && n != 5 && n != 8) r.fail(node["distortion"], key + ".distortion", "expected 4, 5 or 8 coefficients");
+}
+
+bool valid_camera_name(const std::string& name) {
+  return !name.empty() && name.size() <= 32 && std::ranges::all_of(name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::string& key) {
+  r.only_keys(node, key, {"name", "source", "fps", "delivery", "slots", "loop", "roi", "undistort", "color"});
+  CameraConfig c;
+  if (!r.read(node, "name", key + ".name", c.name)) r.fail(node, key + ".name", "missing");
+  if (!valid_camera_name(c.name)) {
+    r.fail(node["name"], key + ".name", "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)");
+  }
+  if (!r.read(node, "source", key + ".source", c.source)) {
+    r.fail(node, key + ".source",
+           "missing: a video file, image folder, rtsp:// or http:// URL, /dev/videoN or synthetic:");
+  }
+  r.read_in_range(node, "fps", key + ".fps", c.fps, 0.0, 1000.0);
+  std::string delivery;
+  if (r.read(node, "delivery", key + ".delivery", delivery)) {
+    if (delivery == "latest")
+      c.delivery = bus::Delivery::latest;
+    else if (delivery == "queue")
+      c.delivery = bus::Delivery::queue;
+    else
+      r.fail(node["delivery"], key + ".delivery", fmt::format("expected latest or queue, got \"{}\"", delivery));
+  }
+  r.read_in_range<std::uint32_t>(node, "slots", key + ".slots", c.slots, 2, 256);
+  r.read(node, "loop", key + ".loop", c.loop);
+  if (node["roi"].IsDefined()) read_roi(r, node["roi"], key + ".roi", c.roi.emplace());
+  if (node["undistort"].IsDefined()) read_undistort(r, node["undistort"], key + ".undistort", c.undistort.emplace());
+  std::string color;
+  if (r.read(node, "color", key + ".color", color)) {
+    if (color == "bgr")
+      c.color = SourceColor::bgr;
+    else if (color == "rgb")
+      c.color = SourceColor::rgb;
+    else if (color == "gray" || color == "grey")
+      c.color = SourceColor::gray;
+    else
+      r.fail(node["color"], key + ".color", fmt::format("expected bgr, rgb or gray, got \"{}\"", color));
+  }
+  auto parsed = parse_source(std::move(c), r.base());
+  if (!parsed) r.fail(node["source"], key + ".source", parsed.error().message);
+  return std::move(*parsed);
+}
+
+void read_cameras(const Reader& r, const YAML::Node& node, std::vector<CameraConfig>& cameras) {
+  if (!node.IsDefined() || node.IsNull()) r.fail(node, "cameras", "missing: list at least one camera");
+  if (!node.IsSequence() || node.size() == 0) r.fail(node, "cameras", "expected a list of at least one camera");
+  if (node.size() > 64) r.fail(node, "cameras", "at most 64 cameras per pipeline");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string key = fmt::format("cameras[{}]", i);
+    cameras.push_back(read_camera(r, node[i], key));
+    if (!names.insert(cameras.back().name).second) {
+      r.fail(node[i]["name"], key + ".name",
+             fmt::format("\"{}\" is used twice: camera names must differ", cameras.back().name));
+    }
+  }
+}
+
+bool valid_pipeline_name(const std::string& name) {
+  return valid_camera_name(name);
+}
+
+PipelineConfig read_pipeline(const Reader& r, const YAML::Node& root) {
+  if (!root.IsDefined() || root.IsNull()) throw Invalid{"the file is empty: see examples/ for a configuration"};
+  r.only_keys(root, "", {"name", "shm_dir", "model", "workers", "cameras", "outputs"});
+  PipelineConfig p;
+  if (r.read(root, "name", "name", p.name) && !valid_pipeline_name(p.name)) {
+    r.fail(root["name"], "name", "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)");
+  }
+  std::string shm_dir;
+  if (r.read(root, "shm_dir", "shm_dir", shm_dir)) p.shm_dir = r.resolve(shm_dir);
+  if (!root["model"].IsDefined()) r.fail(root, "model", "missing: model: {path: model.onnx}");
+  read_model(r, root["model"], p.model);
+  if (root["workers"].IsDefined()) read_workers(r, root["workers"], p.workers);
+  read_cameras(r, root["cameras"], p.cameras);
+  if (root["outputs"].IsDefined()) read_outputs(r, root["outputs"], p.outputs);
+  return p;
+}
+
+std::map<std::string, std::string> query_of(const std::string& uri) {
+  std::map<std::string, std::string> q;
+  const auto mark = uri.find('?');
+  if (mark == std::string::npos) return q;
+  std::stringstream in(uri.substr(mark + 1));
+  std::string pair;
+  while (std::getline(in, pair, '&')) {
+    const auto eq = pair.find('=');
+    q[pair.substr(0, eq)] = eq == std::string::npos ? "" : pair.substr(eq + 1);
+  }
+  return q;
+}
+
+bool to_int(const std::string& text, int& out) {
+  const auto* end = text.data() + text.size();
+  return std::from_chars(text.data(), end, out).ptr == end && !text.empty();
+}
+
+ConfigResult<SyntheticSource> parse_synthetic(const std::string& uri) {
+  SyntheticSource s;
+  for (const auto& [key, value] : query_of(uri)) {
+    int v = 0;
+    if (key != "objects" && key != "width" && key != "height" && key != "seed") {
+      return std::unexpected(ConfigError{
+          fmt::format("unknown parameter \"{}\" (synthetic:?width=640&height=480&seed=1&objects=1-4)", key)});
+    }
+    if (key == "objects") {
+      const auto dash = value.find('-');
+      int lo = 0;
+      int hi = 0;
+      if (dash == std::string::npos || !to_int(value.substr(0, dash), lo) || !to_int(value.substr(dash + 1), hi) ||
+          lo < 0 || hi < lo || hi > 32) {
+        return std::unexpected(ConfigError{fmt::format("objects={} must be MIN-MAX, 0 to 32", value)});
+      }
+      s.min_objects = lo;
+      s.max_objects = hi;
+    } else if (!to_int(value, v) || v < 0) {
+      return std::unexpected(ConfigError{fmt::format("{}={} must be a whole number", key, value)});
+    } else if (key == "width" || key == "height") {
+      if (v < 32 || v > 8192) return std::unexpected(ConfigError{fmt::format("{} must be 32 to 8192", key)});
+      (key == "width" ? s.width : s.height) = v;
+    } else {
+      s.seed = static_cast<std::uint64_t>(v);
+    }
+  }
+  return s;
+}
+
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+}  // namespace
+
+ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::path& base) {
+  const std::string& s = c.source;
+  if (starts_with(s, "synthetic:")) {
+    auto synthetic = parse_synthetic(s);
+    if (!synthetic) return std::unexpected(synthetic.error());
+    c.kind = SourceKind::synthetic;
+    c.synthetic = *synthetic;
+  } else if (starts_with(s, "rtsp://") || starts_with(s, "rtsps://") || starts_with(s, "http://") ||
+             starts_with(s, "https://")) {
+    c.kind = SourceKind::stream;
+    c.location = s;
+  } else if (starts_with(s, "/dev/video") || starts_with(s, "v4l2:")) {
+    c.kind = SourceKind::device;
+    c.location = starts_with(s, "v4l2:") ? "/dev/video" + s.substr(5) : s;
+  } else {
+    const std::string path = starts_with(s, "file://") ? s.substr(7) : s;
+    if (path.empty()) return std::unexpected(ConfigError{"empty source"});
+    const std::filesystem::path p(path);
+    c.location = (p.is_absolute() ? p : (base / p).lexically_normal()).string();
+    // A path that does not exist yet is taken for a file: the camera retries
+    // until it appears (a mount that comes late), reporting each attempt.
+    c.kind = std::filesystem::is_directory(c.location) || path.ends_with('/') ? SourceKind::image_folder
+                                                                              : SourceKind::video_file;
+  }
+  return c;
+}
+
+ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& origin,
+                                   const std::filesystem::path& base) {
+  const Reader reader(origin, base);
+  try {
+    PipelineConfig p = read_pipeline(reader, YAML::Load(text));
+    return p;
+  } catch (const Invalid& e) {
+    return std::unexpected(ConfigError{e.message});
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(ConfigError{fmt::format("{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.msg)});
+  }
+}
+
+ConfigResult<PipelineConfig> load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    return std::unexpected(ConfigError{fmt::format("cannot read {}: check the path", file.string())});
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto p = parse(text.str(), file.string(), std::filesystem::absolute(file).parent_path());
+  if (p) p->file = file;
+  return p;
+}
+
+}  // namespace shmyolo::config

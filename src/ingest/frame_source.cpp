@@ -1,0 +1,163 @@
+#include <shmyolo/ingest/frame_source.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+#include <opencv2/videoio.hpp>
+#include <shmyolo/image/image_file.hpp>
+#include <shmyolo/ingest/synthetic_camera.hpp>
+
+namespace shmyolo::ingest {
+namespace {
+
+constexpr double kSyntheticFps = 10;    // the synthetic camera's rate when the config sets none
+constexpr int kStreamTimeoutMs = 5000;  // open and read timeouts for network streams
+
+class SyntheticSource final : public FrameSource {
+ public:
+  explicit SyntheticSource(const config::SyntheticSource& s)
+      : camera_({.width = s.width,
+                 .height = s.height,
+                 .seed = s.seed,
+                 .min_objects = s.min_objects,
+                 .max_objects = s.max_objects}),
+        buffer_(s.height, s.width, CV_8UC3) {}
+
+  ReadStatus read(cv::Mat& frame, std::string& /*error*/) override {
+    camera_.render(index_++, buffer_.data, buffer_.step, truth_);
+    frame = buffer_;
+    return ReadStatus::frame;
+  }
+  [[nodiscard]] double native_fps() const override { return kSyntheticFps; }
+  [[nodiscard]] bool live() const override { return false; }
+
+ private:
+  SyntheticCamera camera_;
+  cv::Mat buffer_;
+  std::vector<GroundTruth> truth_;
+  std::uint64_t index_ = 0;
+};
+
+class CaptureSource final : public FrameSource {
+ public:
+  CaptureSource(cv::VideoCapture capture, std::string location, bool live, bool loop)
+      : capture_(std::move(capture)), location_(std::move(location)), live_(live), loop_(loop) {}
+
+  ReadStatus read(cv::Mat& frame, std::string& error) override {
+    if (capture_.read(frame) && !frame.empty()) {
+      ++frames_;
+      return ReadStatus::frame;
+    }
+    if (!live_ && frames_ > 0 && loop_) {
+      capture_.set(cv::CAP_PROP_POS_FRAMES, 0);
+      frames_ = 0;
+      if (capture_.read(frame) && !frame.empty()) {
+        ++frames_;
+        return ReadStatus::frame;
+      }
+    }
+    if (!live_ && frames_ > 0) return ReadStatus::end;
+    error = live_ ? fmt::format("{} stopped delivering frames", location_)
+                  : fmt::format("{} has no frame that can be decoded", location_);
+    return ReadStatus::error;
+  }
+  [[nodiscard]] double native_fps() const override {
+    const double fps = capture_.get(cv::CAP_PROP_FPS);
+    return fps > 0 && fps < 1000 ? fps : 0;
+  }
+  [[nodiscard]] bool live() const override { return live_; }
+
+ private:
+  mutable cv::VideoCapture capture_;
+  std::string location_;
+  bool live_;
+  bool loop_;
+  std::uint64_t frames_ = 0;
+};
+
+class FolderSource final : public FrameSource {
+ public:
+  FolderSource(std::vector<std::filesystem::path> files, bool loop) : files_(std::move(files)), loop_(loop) {}
+
+  ReadStatus read(cv::Mat& frame, std::string& error) override {
+    while (true) {
+      if (next_ == files_.size()) {
+        if (!loop_) return ReadStatus::end;
+        next_ = 0;
+      }
+      auto image = image::load(files_[next_++]);
+      if (image) {
+        frame = *image;
+        return ReadStatus::frame;
+      }
+      // A broken file is reported and skipped; the folder goes on.
+      error = image.error();
+      if (next_ == files_.size() && !loop_) return ReadStatus::end;
+      return ReadStatus::error;
+    }
+  }
+  [[nodiscard]] double native_fps() const override { return 0; }
+  [[nodiscard]] bool live() const override { return false; }
+
+ private:
+  std::vector<std::filesystem::path> files_;
+  bool loop_;
+  std::size_t next_ = 0;
+};
+
+bool is_image_file(const std::filesystem::path& p) {
+  std::string ext = p.extension().string();
+  std::ranges::transform(ext, ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+std::expected<std::unique_ptr<FrameSource>, std::string> open_folder(const config::CameraConfig& c) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(c.location, ec)) {
+    if (e.is_regular_file() && is_image_file(e.path())) files.push_back(e.path());
+  }
+  if (ec) return std::unexpected(fmt::format("cannot read folder {}: {}", c.location, ec.message()));
+  if (files.empty()) return std::unexpected(fmt::format("folder {} has no .jpg, .png or .bmp files", c.location));
+  std::ranges::sort(files);
+  return std::make_unique<FolderSource>(std::move(files), c.loop);
+}
+
+std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const config::CameraConfig& c) {
+  cv::VideoCapture capture;
+  const bool live = c.kind != config::SourceKind::video_file;
+  if (c.kind == config::SourceKind::video_file && !std::filesystem::is_regular_file(c.location)) {
+    return std::unexpected(fmt::format("no video file at {}: check the path", c.location));
+  }
+  const int api = c.kind == config::SourceKind::device ? cv::CAP_V4L2 : cv::CAP_FFMPEG;
+  std::vector<int> params;
+  if (c.kind == config::SourceKind::stream) {
+    params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kStreamTimeoutMs};
+  }
+  if (!capture.open(c.location, api, params) || !capture.isOpened()) {
+    switch (c.kind) {
+      case config::SourceKind::stream:
+        return std::unexpected(fmt::format("cannot open stream {}: is it up and reachable from here?", c.location));
+      case config::SourceKind::device:
+        return std::unexpected(
+            fmt::format("cannot open camera {}: is it plugged in, and may this user read it?", c.location));
+      default:
+        return std::unexpected(
+            fmt::format("cannot decode {}: not a video OpenCV's FFmpeg back end can read", c.location));
+    }
+  }
+  return std::make_unique<CaptureSource>(std::move(capture), c.location, live, c.loop);
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<FrameSource>, std::string> open_source(const config::CameraConfig& camera) {
+  switch (camera.kind) {
+    case config::SourceKind::synthetic: return std::make_unique<SyntheticSource>(camera.synthetic);
+    case config::SourceKind::image_folder: return open_folder(camera);
+    default: return open_capture(camera);
+  }
+}
+
+}  // namespace shmyolo::ingest

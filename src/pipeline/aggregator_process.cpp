@@ -1,0 +1,196 @@
+// The aggregator process: takes results from every worker's results ring,
+// drops a frame's second result (a worker that died after publishing but
+// before releasing its claim), keeps per-camera latency statistics in the
+// shared status, and writes JSON Lines and MQTT messages.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/pipeline/result.hpp>
+
+#include "context.hpp"
+#include "mqtt_output.hpp"
+#include "stats_report.hpp"
+
+namespace shmyolo::pipeline {
+namespace {
+
+constexpr std::size_t kRemembered = 1 << 16;  // results per camera remembered for duplicate checks
+
+class Deduplicator {
+ public:
+  bool first_time(std::uint64_t seq) {
+    if (!seen_.insert(seq).second) return false;
+    order_.push_back(seq);
+    if (order_.size() > kRemembered) {
+      seen_.erase(order_.front());
+      order_.pop_front();
+    }
+    return true;
+  }
+
+ private:
+  std::unordered_set<std::uint64_t> seen_;
+  std::deque<std::uint64_t> order_;
+};
+
+// Short decimals in the JSON: a float widened to double prints 17 digits.
+double rounded(double v, double per_unit) {
+  return std::round(v * per_unit) / per_unit;
+}
+
+double ms_between(std::uint64_t from, std::uint64_t to) {
+  return to > from ? rounded(static_cast<double>(to - from) / 1e6, 1000) : 0.0;
+}
+
+std::string to_json_line(const Context& ctx, const ResultRecord& r) {
+  nlohmann::json detections = nlohmann::json::array();
+  for (std::uint32_t i = 0; i < r.count; ++i) {
+    const auto& d = r.detections[i];
+    const auto id = static_cast<std::size_t>(d.class_id);
+    detections.push_back({{"class_id", d.class_id},
+                          {"class", id < ctx.model.names.size() ? ctx.model.names[id] : fmt::format("class{}", id)},
+                          {"score", rounded(d.score, 1000)},
+                          {"box", {rounded(d.x1, 10), rounded(d.y1, 10), rounded(d.x2, 10), rounded(d.y2, 10)}}});
+  }
+  const nlohmann::json line{{"camera", ctx.config->cameras[r.camera].name},
+                            {"frame", r.source_index},
+                            {"seq", r.frame_seq},
+                            {"capture_unix_ns", r.capture_unix_ns},
+                            {"width", r.source_width},
+                            {"height", r.source_height},
+                            {"worker", r.worker},
+                            {"batch", r.batch_size},
+                            {"latency_ms",
+                             {{"capture_to_publish", ms_between(r.capture_mono_ns, r.publish_mono_ns)},
+                              {"queue_wait", ms_between(r.publish_mono_ns, r.claim_mono_ns)},
+                              {"inference", rounded(r.inference_ms, 1000)},
+                              {"postprocess", rounded(r.postprocess_ms, 1000)},
+                              {"end_to_end", ms_between(r.capture_mono_ns, r.done_mono_ns)}}},
+                            {"detections", detections}};
+  return line.dump();
+}
+
+void record_stats(CameraStatus& s, const ResultRecord& r) {
+  s.end_to_end.record_ns(r.done_mono_ns - r.capture_mono_ns);
+  s.capture_to_publish.record_ns(r.publish_mono_ns - r.capture_mono_ns);
+  s.queue_wait.record_ns(r.claim_mono_ns > r.publish_mono_ns ? r.claim_mono_ns - r.publish_mono_ns : 0);
+  s.inference.record_ns(static_cast<std::uint64_t>(r.inference_ms * 1e6F));
+  s.postprocess.record_ns(static_cast<std::uint64_t>(r.postprocess_ms * 1e6F));
+  // relaxed: counters read for statistics.
+  s.detections.fetch_add(r.count, std::memory_order_relaxed);
+  s.results.fetch_add(1, std::memory_order_relaxed);
+}
+
+class Aggregator {
+ public:
+  explicit Aggregator(const Context& ctx) : ctx_(ctx), dedup_(ctx.config->cameras.size()) {}
+
+  bool open() {
+    for (const auto& name : ctx_.result_rings) {
+      auto ring = bus::FrameRing::attach(name, ctx_.shm_dir);
+      if (!ring) return fail(ring.error().message);
+      results_.push_back(std::move(*ring));
+    }
+    for (const auto& name : ctx_.camera_rings) {
+      auto ring = bus::FrameRing::attach(name, ctx_.shm_dir, bus::Access::read_only);
+      if (!ring) return fail(ring.error().message);
+      cameras_.push_back(std::move(*ring));
+    }
+    consumers_.reserve(results_.size());
+    for (auto& r : results_) consumers_.emplace_back(r);
+    for (auto& c : consumers_) pointers_.push_back(&c);
+    const auto& out = ctx_.config->outputs;
+    if (out.jsonl == "-") {
+      jsonl_ = stdout;
+    } else if (!out.jsonl.empty()) {
+      jsonl_ = std::fopen(out.jsonl.c_str(), "a");
+      if (jsonl_ == nullptr)
+        return fail(fmt::format("cannot write {}: check the folder exists and is writable", out.jsonl));
+    }
+    if (out.mqtt) {
+      mqtt_ = MqttOutput::start(*out.mqtt, ctx_.config->name);
+      if (!mqtt_) return fail("cannot start the MQTT client");
+    }
+    report_.emplace(ctx_, cameras_);
+    return true;
+  }
+
+  ~Aggregator() {
+    if (jsonl_ != nullptr && jsonl_ != stdout) std::fclose(jsonl_);
+  }
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  // Until stopped; then drains what the workers have already published.
+  void run() {
+    auto next_stats = bus::monotonic_ns();
+    const auto interval = static_cast<std::uint64_t>(ctx_.config->outputs.stats_interval_s * 1e9);
+    while (true) {
+      auto claim = bus::claim_any(pointers_, std::chrono::milliseconds(100));
+      if (claim) {
+        handle(*claim);
+      } else if (stop_requested()) {
+        break;  // nothing left to take
+      }
+      if (mqtt_ && bus::monotonic_ns() >= next_stats) {
+        mqtt_->publish(mqtt_->prefix() + "/stats", report_->next().dump());
+        next_stats += interval;
+      }
+    }
+    if (jsonl_ != nullptr) std::fflush(jsonl_);
+  }
+
+ private:
+  static bool fail(const std::string& message) {
+    std::fprintf(stderr, "shmyolo: aggregator: %s\n", message.c_str());
+    return false;
+  }
+
+  void handle(bus::Claim& claim) {
+    ResultRecord record;
+    // Copy the used part out, then free the slot for the worker at once.
+    const auto bytes = std::min<std::size_t>(claim.pixels().size(), sizeof record);
+    std::memcpy(
+        &record, claim.pixels().data(),
+        std::min<std::size_t>(bytes, claim.info().meta.payload_bytes == 0 ? bytes : claim.info().meta.payload_bytes));
+    (void)claim.release();
+    if (record.camera >= ctx_.config->cameras.size() || record.count > ResultRecord::kMaxDetections) return;
+    if (!dedup_[record.camera].first_time(record.frame_seq)) return;
+    record_stats(ctx_.status->cameras[record.camera], record);
+    const std::string line = to_json_line(ctx_, record);
+    if (jsonl_ != nullptr) {
+      std::fwrite(line.data(), 1, line.size(), jsonl_);
+      std::fputc('\n', jsonl_);
+      std::fflush(jsonl_);  // readers follow the file live (tail -f, log shippers)
+    }
+    if (mqtt_)
+      mqtt_->publish(fmt::format("{}/{}/detections", mqtt_->prefix(), ctx_.config->cameras[record.camera].name), line);
+  }
+
+  const Context& ctx_;
+  std::vector<bus::FrameRing> results_;
+  std::vector<bus::FrameRing> cameras_;
+  std::vector<bus::Consumer> consumers_;
+  std::vector<bus::Consumer*> pointers_;
+  std::vector<Deduplicator> dedup_;
+  std::FILE* jsonl_ = nullptr;
+  std::unique_ptr<MqttOutput> mqtt_;
+  std::optional<StatsReport> report_;
+};
+
+}  // namespace
+
+int run_aggregator(const Context& ctx) {
+  Aggregator a(ctx);
+  if (!a.open()) return 2;
+  a.run();
+  return 0;
+}
+
+}  // namespace shmyolo::pipeline

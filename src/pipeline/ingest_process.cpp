@@ -1,0 +1,173 @@
+// One camera's ingest process: open the source (retrying with backoff while
+// it fails), decode each frame once, correct it, letterbox it straight into a
+// free slot of the camera's ring and publish it.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/format.h>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/ingest/corrections.hpp>
+#include <shmyolo/ingest/frame_source.hpp>
+#include <shmyolo/ingest/slot_letterbox.hpp>
+
+#include "context.hpp"
+
+namespace shmyolo::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kFirstRetry = std::chrono::milliseconds(500);
+constexpr auto kLongestRetry = std::chrono::seconds(10);
+
+void say(const config::CameraConfig& c, const std::string& what) {
+  std::fprintf(stderr, "shmyolo: camera %s: %s\n", c.name.c_str(), what.c_str());
+}
+
+// Sleeps up to `d`, waking early when asked to stop; keeps the ring's
+// producer heartbeat going so workers do not take the camera for dead.
+void pause(bus::Producer& producer, Clock::duration d) {
+  const auto until = Clock::now() + d;
+  while (!stop_requested() && Clock::now() < until) {
+    producer.heartbeat();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+struct Camera {
+  const Context& ctx;
+  int index;
+  const config::CameraConfig& config;
+  CameraStatus& status;
+  bus::FrameRing& ring;
+  bus::Producer& producer;
+};
+
+std::unique_ptr<ingest::FrameSource> open_with_retry(Camera& cam) {
+  auto wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
+  while (!stop_requested()) {
+    auto source = ingest::open_source(cam.config);
+    if (source) return std::move(*source);
+    cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
+    cam.status.state.store(static_cast<std::uint32_t>(CameraState::retrying), std::memory_order_relaxed);
+    say(cam.config,
+        fmt::format("{}; retrying in {:.1f} s", source.error(), std::chrono::duration<double>(wait).count()));
+    pause(cam.producer, wait);
+    wait = std::min<Clock::duration>(wait * 2, kLongestRetry);
+  }
+  return nullptr;
+}
+
+// A free slot; in queue mode waits (never drops) until one frees or we stop.
+std::optional<bus::WriteSlot> free_slot(Camera& cam) {
+  while (!stop_requested()) {
+    auto slot = cam.producer.acquire();
+    if (slot) return std::move(*slot);
+    if (cam.config.delivery == bus::Delivery::latest) return std::nullopt;  // every slot being read: skip
+  }
+  return std::nullopt;
+}
+
+void publish(Camera& cam, const cv::Mat& picture, std::uint64_t index, std::uint64_t unix_ns, std::uint64_t mono_ns,
+             const cv::Size& source_size) {
+  auto slot = free_slot(cam);
+  if (!slot) return;
+  const auto& g = cam.ring.geometry();
+  const auto placed = ingest::letterbox_into_slot(
+      {.data = picture.data, .width = picture.cols, .height = picture.rows, .stride = picture.step},
+      {.data = reinterpret_cast<std::uint8_t*>(slot->pixels().data()),
+       .width = static_cast<int>(g.width),
+       .height = static_cast<int>(g.height),
+       .stride = g.row_stride},
+      cam.ctx.model.preprocessing);
+  bus::FrameMeta meta;
+  meta.capture_unix_ns = unix_ns;
+  meta.capture_mono_ns = mono_ns;
+  meta.source_width = static_cast<std::uint32_t>(source_size.width);
+  meta.source_height = static_cast<std::uint32_t>(source_size.height);
+  meta.scale = placed.scale_x;
+  meta.pad_x = static_cast<float>(placed.pad_x);
+  meta.pad_y = static_cast<float>(placed.pad_y);
+  meta.user[0] = index;
+  meta.user[1] = static_cast<std::uint64_t>(cam.index);
+  // user[2], user[3]: the region of interest's offset, so boxes land in full-frame pixels.
+  meta.user[2] = cam.config.roi ? static_cast<std::uint64_t>(cam.config.roi->x) : 0;
+  meta.user[3] = cam.config.roi ? static_cast<std::uint64_t>(cam.config.roi->y) : 0;
+  meta.user[4] = static_cast<std::uint64_t>(picture.cols);  // the picture the letterbox saw
+  meta.user[5] = static_cast<std::uint64_t>(picture.rows);
+  cam.producer.publish(*slot, meta);
+}
+
+double target_fps(const config::CameraConfig& c, const ingest::FrameSource& s) {
+  return c.fps >= 0 ? c.fps : s.native_fps();
+}
+
+// Reads until the source ends (returns true), fails (false) or we stop.
+bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& index) {
+  ingest::Corrections corrections(cam.config);
+  const double fps = target_fps(cam.config, source);
+  const auto period = fps > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / fps))
+                              : Clock::duration::zero();
+  auto due = Clock::now();
+  cv::Mat frame;
+  std::string error;
+  cam.status.state.store(static_cast<std::uint32_t>(CameraState::running), std::memory_order_relaxed);
+  while (!stop_requested()) {
+    // A file or folder plays at its rate; a live source is read as it comes
+    // and frames beyond the cap are skipped.
+    if (!source.live() && period > Clock::duration::zero()) std::this_thread::sleep_until(due);
+    const std::uint64_t unix_ns = bus::unix_ns();
+    const std::uint64_t mono_ns = bus::monotonic_ns();
+    const ingest::ReadStatus got = source.read(frame, error);
+    if (got == ingest::ReadStatus::end) return true;
+    if (got == ingest::ReadStatus::error) {
+      cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
+      say(cam.config, error);
+      if (cam.config.kind == config::SourceKind::image_folder) continue;  // a bad file: skip it
+      return false;
+    }
+    cam.status.frames_read.fetch_add(1, std::memory_order_relaxed);
+    const auto now = Clock::now();
+    if (source.live() && period > Clock::duration::zero() && now < due) continue;
+    due = std::max(due + period, now - period);  // no burst to catch up after a stall
+    auto picture = corrections.apply(frame);
+    if (!picture) {
+      say(cam.config, picture.error());
+      return false;
+    }
+    publish(cam, *picture, index++, unix_ns, mono_ns, frame.size());
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_ingest(const Context& ctx, int camera) {
+  const auto& config = ctx.config->cameras[static_cast<std::size_t>(camera)];
+  auto ring = bus::FrameRing::attach(ctx.camera_rings[static_cast<std::size_t>(camera)], ctx.shm_dir);
+  if (!ring) return (say(config, ring.error().message), 2);
+  auto producer = attach_producer(*ring);
+  if (!producer) return (say(config, producer.error().message), 2);
+  Camera cam{ctx, camera, config, ctx.status->cameras[static_cast<std::size_t>(camera)], *ring, *producer};
+  std::uint64_t index = 0;
+  auto wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
+  while (!stop_requested()) {
+    auto source = open_with_retry(cam);
+    if (!source) break;
+    const std::uint64_t before = index;
+    if (stream_frames(cam, *source, index)) break;
+    if (index > before) wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);  // it had recovered
+    // The source failed mid-way (stream down, camera unplugged): reopen.
+    cam.status.state.store(static_cast<std::uint32_t>(CameraState::retrying), std::memory_order_relaxed);
+    say(config, fmt::format("reopening in {:.1f} s", std::chrono::duration<double>(wait).count()));
+    pause(*producer, wait);
+    wait = std::min<Clock::duration>(wait * 2, kLongestRetry);
+  }
+  if (stop_requested()) return 0;
+  cam.status.state.store(static_cast<std::uint32_t>(CameraState::finished), std::memory_order_relaxed);
+  return 0;
+}
+
+}  // namespace shmyolo::pipeline

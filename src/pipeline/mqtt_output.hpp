@@ -1,0 +1,37 @@
+// Publishes to an MQTT broker with libmosquitto. Connection and reconnection
+// run on libmosquitto's own thread (exponential backoff, 1 to 30 s), so a
+// broker that goes away never blocks the aggregator; messages published
+// while it is away are counted as dropped, not queued without bound.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <shmyolo/config/pipeline_config.hpp>
+
+struct mosquitto;
+
+namespace shmyolo::pipeline {
+
+class MqttOutput {
+ public:
+  static std::unique_ptr<MqttOutput> start(const config::MqttConfig& config, const std::string& pipeline);
+  ~MqttOutput();
+  MqttOutput(const MqttOutput&) = delete;
+  MqttOutput& operator=(const MqttOutput&) = delete;
+
+  void publish(const std::string& topic, const std::string& payload);
+  [[nodiscard]] const std::string& prefix() const { return config_.topic_prefix; }
+  [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  explicit MqttOutput(config::MqttConfig config) : config_(std::move(config)) {}
+
+  config::MqttConfig config_;
+  mosquitto* client_ = nullptr;
+  std::atomic<std::uint64_t> dropped_{0};  // relaxed: a counter read for statistics
+};
+
+}  // namespace shmyolo::pipeline

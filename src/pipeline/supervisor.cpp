@@ -1,0 +1,448 @@
+#include <shmyolo/pipeline/supervisor.hpp>
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/pipeline/result.hpp>
+
+#include "context.hpp"
+#include "stats_report.hpp"
+
+namespace shmyolo::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kTick = std::chrono::milliseconds(100);  // how often the supervisor looks at its children
+constexpr auto kFirstBackoff = std::chrono::milliseconds(500);
+constexpr auto kLongestBackoff = std::chrono::seconds(10);
+constexpr auto kHealthyAfter = std::chrono::seconds(30);  // a child up this long starts its backoff afresh
+constexpr auto kExitGrace = std::chrono::seconds(10);     // after SIGTERM, before SIGKILL
+constexpr auto kDrainLimit = std::chrono::seconds(60);    // queued frames still being worked on at stop
+constexpr std::uint32_t kResultSlots = 8;                 // per worker: results in flight to the aggregator
+constexpr std::uint64_t kMiB = 1ULL << 20;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) {
+  g_stop = 1;
+}
+
+enum class Role { ingest, worker, aggregator };
+
+struct Child {
+  Role role;
+  int index;
+  pid_t pid = -1;
+  int failures = 0;  // consecutive, for the backoff
+  Clock::time_point started{};
+  Clock::time_point restart_at{};
+  bool done = false;  // ended for good (a finished source, or stopped)
+};
+
+std::string role_name(const Child& c, const config::PipelineConfig& config) {
+  switch (c.role) {
+    case Role::ingest: return "camera " + config.cameras[static_cast<std::size_t>(c.index)].name;
+    case Role::worker: return fmt::format("worker {}", c.index);
+    case Role::aggregator: return "aggregator";
+  }
+  return "child";
+}
+
+bus::RingOptions camera_ring(const config::PipelineConfig& config, const ModelFacts& model, std::size_t c,
+                             const std::filesystem::path& dir) {
+  const auto& cam = config.cameras[c];
+  bus::RingOptions o;
+  o.name = fmt::format("shmyolo.{}.cam.{}", config.name, cam.name);
+  o.dir = dir;
+  o.width = static_cast<std::uint32_t>(model.input_width);
+  o.height = static_cast<std::uint32_t>(model.input_height);
+  // One slot per worker that may hold a frame of this camera, one being written, one ready.
+  o.slot_count =
+      cam.slots > 0 ? cam.slots : static_cast<std::uint32_t>(config.workers.count * config.workers.batch + 2);
+  o.delivery = cam.delivery;
+  o.full_policy = bus::FullPolicy::fail;  // queue mode: ingest waits for space, never drops
+  o.queue_wait = std::chrono::milliseconds(200);
+  // Longer than a worker may legitimately hold a frame: the supervisor
+  // replaces a stuck worker first, and its claim returns once it is dead.
+  o.lease = std::chrono::milliseconds(static_cast<std::int64_t>(config.workers.stuck_after_s * 1000) + 5000);
+  return o;
+}
+
+bus::RingOptions result_ring(const config::PipelineConfig& config, int worker, const std::filesystem::path& dir) {
+  bus::RingOptions o;
+  o.name = fmt::format("shmyolo.{}.results.{}", config.name, worker);
+  o.dir = dir;
+  o.format = bus::PixelFormat::opaque;
+  // Opaque bytes as rows of 4096 (ring frames are at most 16384 wide).
+  o.width = 4096;
+  o.height = static_cast<std::uint32_t>((sizeof(ResultRecord) + 4095) / 4096);
+  o.slot_count = kResultSlots;
+  o.delivery = bus::Delivery::queue;
+  o.full_policy = bus::FullPolicy::fail;
+  o.queue_wait = std::chrono::milliseconds(200);
+  return o;
+}
+
+std::filesystem::path shm_dir_of(const config::PipelineConfig& config) {
+  return config.shm_dir.empty() ? bus::default_shm_dir() : config.shm_dir;
+}
+
+std::vector<bus::RingOptions> all_rings(const config::PipelineConfig& config, const ModelFacts& model) {
+  const auto dir = shm_dir_of(config);
+  std::vector<bus::RingOptions> rings;
+  for (std::size_t c = 0; c < config.cameras.size(); ++c) rings.push_back(camera_ring(config, model, c, dir));
+  for (int w = 0; w < config.workers.count; ++w) rings.push_back(result_ring(config, w, dir));
+  return rings;
+}
+
+std::optional<ShmPlan> plan_for(const config::PipelineConfig& config, const ModelFacts& model) {
+  ShmPlan plan;
+  plan.dir = shm_dir_of(config);
+  for (const auto& o : all_rings(config, model)) {
+    auto bytes = bus::bytes_needed(o);
+    if (!bytes) {
+      std::fprintf(stderr, "shmyolo: %s\n", bytes.error().message.c_str());
+      return std::nullopt;
+    }
+    plan.segments.push_back({o.name, *bytes});
+    plan.total_bytes += *bytes;
+  }
+  // Headroom: a quarter more plus 8 MiB, for a second pipeline starting while
+  // the first one's segments are still being removed.
+  plan.recommended_bytes = ((plan.total_bytes + plan.total_bytes / 4 + 8 * kMiB + kMiB - 1) / kMiB) * kMiB;
+  return plan;
+}
+
+bool check_space(const ShmPlan& plan) {
+  struct statvfs fs {};
+  if (statvfs(plan.dir.c_str(), &fs) != 0) {
+    std::fprintf(stderr, "shmyolo: shared-memory folder %s does not exist: create it or set shm_dir\n",
+                 plan.dir.c_str());
+    return false;
+  }
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= plan.total_bytes) return true;
+  const std::uint64_t mib = plan.recommended_bytes / kMiB;
+  std::fprintf(stderr,
+               "shmyolo: this pipeline needs %.1f MiB in %s but only %.1f MiB are free: enlarge it (docker run "
+               "--shm-size=%llum, compose shm_size: %llum, Kubernetes emptyDir sizeLimit: %lluMi) or set shm_dir to a "
+               "larger tmpfs\n",
+               static_cast<double>(plan.total_bytes) / kMiB, plan.dir.c_str(), static_cast<double>(free_bytes) / kMiB,
+               static_cast<unsigned long long>(mib), static_cast<unsigned long long>(mib),
+               static_cast<unsigned long long>(mib));
+  return false;
+}
+
+bool check_classes(const config::PipelineConfig& config, const ModelFacts& model) {
+  for (const auto& c : config.model.classes) {
+    if (std::ranges::find(model.names, c) != model.names.end()) continue;
+    const bool number = !c.empty() && std::ranges::all_of(c, [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (number && std::stoul(c) < model.names.size()) continue;
+    std::fprintf(stderr, "shmyolo: %s: model.classes: the model has no class \"%s\" (see shmyolo models inspect %s)\n",
+                 config.file.string().c_str(), c.c_str(), config.model.options.path.string().c_str());
+    return false;
+  }
+  return true;
+}
+
+class Supervisor {
+ public:
+  Supervisor(const config::PipelineConfig& config, const RunOptions& options) : config_(config), options_(options) {}
+  ~Supervisor() {
+    if (status_ != nullptr) munmap(status_, sizeof(PipelineStatus));
+  }
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  int run() {
+    auto model = probe_model(config_.model);
+    if (!model) return 1;
+    ctx_.model = *model;
+    ctx_.config = &config_;
+    ctx_.shm_dir = shm_dir_of(config_);
+    if (!check_classes(config_, ctx_.model)) return 1;
+    const auto plan = plan_for(config_, ctx_.model);
+    if (!plan || !check_space(*plan)) return 1;
+    if (!create_rings() || !map_status()) return 1;
+    start_children();
+    std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers, model %s (%dx%d), %.1f MiB in %s\n",
+                 config_.name.c_str(), config_.cameras.size(), config_.workers.count,
+                 config_.model.options.path.filename().c_str(), ctx_.model.input_width, ctx_.model.input_height,
+                 static_cast<double>(plan->total_bytes) / kMiB, ctx_.shm_dir.c_str());
+    supervise();
+    stop();
+    return finish();
+  }
+
+ private:
+  bool create_rings() {
+    for (const auto& o : all_rings(config_, ctx_.model)) {
+      auto ring = bus::FrameRing::create(o);
+      if (!ring) {
+        std::fprintf(stderr, "shmyolo: %s\n", ring.error().message.c_str());
+        return false;
+      }
+      (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
+      (o.format == bus::PixelFormat::opaque ? result_rings_ : camera_rings_).push_back(std::move(*ring));
+    }
+    return true;
+  }
+
+  bool map_status() {
+    void* mem = mmap(nullptr, sizeof(PipelineStatus), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+      std::fprintf(stderr, "shmyolo: cannot map the pipeline's status area\n");
+      return false;
+    }
+    status_ = new (mem) PipelineStatus{};
+    ctx_.status = status_;
+    return true;
+  }
+
+  void start_children() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    children_.push_back({Role::aggregator, 0});
+    for (int w = 0; w < config_.workers.count; ++w) children_.push_back({Role::worker, w});
+    for (std::size_t c = 0; c < config_.cameras.size(); ++c) children_.push_back({Role::ingest, static_cast<int>(c)});
+    for (auto& c : children_) spawn(c);
+  }
+
+  void spawn(Child& c) {
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid == 0) _exit(child_main(c, parent));
+    c.pid = pid;
+    c.started = Clock::now();
+    if (c.role == Role::worker)
+      status_->workers[static_cast<std::size_t>(c.index)].pid.store(pid, std::memory_order_relaxed);
+  }
+
+  int child_main(const Child& c, pid_t parent) {
+    // Die with the supervisor, even by SIGKILL: no orphan keeps a camera open.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) return 1;
+    // Ctrl-C reaches the whole process group; only the supervisor acts on it,
+    // and stops the children in order with SIGTERM.
+    std::signal(SIGINT, SIG_IGN);
+    install_stop_handlers();
+    const std::string title =
+        fmt::format("shmyolo-{}", c.role == Role::aggregator ? std::string("aggregator")
+                                  : c.role == Role::worker   ? fmt::format("worker{}", c.index)
+                                                             : config_.cameras[static_cast<std::size_t>(c.index)].name);
+    prctl(PR_SET_NAME, title.c_str());
+    switch (c.role) {
+      case Role::ingest: return run_ingest(ctx_, c.index);
+      case Role::worker: return run_worker(ctx_, c.index);
+      case Role::aggregator: return run_aggregator(ctx_);
+    }
+    return 1;
+  }
+
+  Child* find(pid_t pid) {
+    const auto it = std::ranges::find_if(children_, [&](const Child& c) { return c.pid == pid; });
+    return it == children_.end() ? nullptr : &*it;
+  }
+
+  void on_exit(Child& c, int wait_status) {
+    c.pid = -1;
+    const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+    if (c.role == Role::ingest && clean) {
+      c.done = true;  // its source ended
+      return;
+    }
+    const std::string how = WIFSIGNALED(wait_status) ? fmt::format("was killed by signal {}", WTERMSIG(wait_status))
+                                                     : fmt::format("exited with code {}", WEXITSTATUS(wait_status));
+    c.failures = Clock::now() - c.started > kHealthyAfter ? 1 : c.failures + 1;
+    const auto backoff = std::min<Clock::duration>(kFirstBackoff * (1 << std::min(c.failures - 1, 5)), kLongestBackoff);
+    c.restart_at = Clock::now() + backoff;
+    std::fprintf(stderr, "shmyolo: %s %s; restarting in %.1f s\n", role_name(c, config_).c_str(), how.c_str(),
+                 std::chrono::duration<double>(backoff).count());
+    if (c.role == Role::worker)
+      status_->workers[static_cast<std::size_t>(c.index)].restarts.fetch_add(1, std::memory_order_relaxed);
+    if (c.role == Role::ingest)
+      status_->cameras[static_cast<std::size_t>(c.index)].restarts.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void reap() {
+    int wait_status = 0;
+    pid_t pid = 0;
+    while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
+      if (Child* c = find(pid)) on_exit(*c, wait_status);
+    }
+  }
+
+  void replace_stuck_workers() {
+    const std::uint64_t now = bus::monotonic_ns();
+    const auto limit = static_cast<std::uint64_t>(config_.workers.stuck_after_s * 1e9);
+    for (auto& c : children_) {
+      if (c.role != Role::worker || c.pid <= 0) continue;
+      // relaxed: a timestamp compared with our clock; see WorkerStatus.
+      const std::uint64_t since =
+          status_->workers[static_cast<std::size_t>(c.index)].busy_since_ns.load(std::memory_order_relaxed);
+      if (since != 0 && now > since && now - since > limit) {
+        std::fprintf(stderr, "shmyolo: worker %d has been on one frame for %.0f s: replacing it\n", c.index,
+                     static_cast<double>(now - since) / 1e9);
+        status_->workers[static_cast<std::size_t>(c.index)].busy_since_ns.store(0, std::memory_order_relaxed);
+        kill(c.pid, SIGKILL);
+      }
+    }
+  }
+
+  bool all_sources_ended() const {
+    return std::ranges::all_of(children_, [](const Child& c) { return c.role != Role::ingest || c.done; });
+  }
+
+  void print_stats() {
+    const nlohmann::json s = report_->next();
+    for (const auto& cam : s["cameras"]) {
+      std::fprintf(
+          stderr, "  %-12s %-8s in %6.1f fps  out %6.1f fps  dropped %6llu  latency p50 %7.1f ms  p99 %7.1f ms\n",
+          cam["camera"].get<std::string>().c_str(), cam["state"].get<std::string>().c_str(),
+          cam["fps_in"].get<double>(), cam["fps_out"].get<double>(),
+          static_cast<unsigned long long>(cam["dropped"].get<std::uint64_t>()),
+          cam["latency_ms"]["end_to_end"]["p50"].get<double>(), cam["latency_ms"]["end_to_end"]["p99"].get<double>());
+    }
+  }
+
+  void supervise() {
+    start_ = Clock::now();
+    report_.emplace(ctx_, camera_rings_);
+    const auto interval =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.outputs.stats_interval_s));
+    auto next_stats = start_ + interval;
+    while (g_stop == 0) {
+      std::this_thread::sleep_for(kTick);
+      reap();
+      replace_stuck_workers();
+      const auto now = Clock::now();
+      for (auto& c : children_) {
+        if (c.pid < 0 && !c.done && now >= c.restart_at) spawn(c);
+      }
+      if (all_sources_ended()) break;
+      if (options_.duration_s > 0 && now - start_ >= std::chrono::duration<double>(options_.duration_s)) break;
+      if (now >= next_stats) {
+        print_stats();
+        next_stats += interval;
+      }
+    }
+  }
+
+  bool queues_drained() const {
+    for (const auto& ring : camera_rings_) {
+      if (ring.policy().delivery != bus::Delivery::queue) continue;
+      for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
+        // acquire: pairs with the release that published or released the slot.
+        const bus::SlotControl control{ring.descriptor(i).control.load(std::memory_order_acquire)};
+        if (control.state() == bus::SlotState::ready || control.state() == bus::SlotState::claimed) return false;
+      }
+    }
+    return true;
+  }
+
+  void stop_role(Role role) {
+    for (auto& c : children_) {
+      if (c.role == role && c.pid > 0) kill(c.pid, SIGTERM);
+    }
+    const auto deadline = Clock::now() + kExitGrace;
+    while (Clock::now() < deadline &&
+           std::ranges::any_of(children_, [&](const Child& c) { return c.role == role && c.pid > 0; })) {
+      int wait_status = 0;
+      const pid_t pid = waitpid(-1, &wait_status, WNOHANG);
+      if (pid > 0) {
+        if (Child* c = find(pid)) c->pid = -1;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    for (auto& c : children_) {
+      if (c.role != role || c.pid <= 0) continue;
+      std::fprintf(stderr, "shmyolo: %s did not stop in time: killed\n", role_name(c, config_).c_str());
+      kill(c.pid, SIGKILL);
+      waitpid(c.pid, nullptr, 0);
+      c.pid = -1;
+    }
+  }
+
+  void stop() {
+    status_->stopping.store(1, std::memory_order_relaxed);  // relaxed: a flag, nothing published with it
+    stop_role(Role::ingest);
+    for (std::size_t c = 0; c < config_.cameras.size(); ++c) {
+      auto& state = status_->cameras[c].state;
+      if (state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(CameraState::finished)) {
+        state.store(static_cast<std::uint32_t>(CameraState::stopped), std::memory_order_relaxed);
+      }
+    }
+    // Queued frames are owed a result: let the workers finish them (dead
+    // workers are still replaced meanwhile).
+    const auto deadline = Clock::now() + kDrainLimit;
+    while (!queues_drained() && Clock::now() < deadline && g_stop < 2) {
+      std::this_thread::sleep_for(kTick);
+      reap();
+      replace_stuck_workers();
+      for (auto& c : children_) {
+        if (c.role == Role::worker && c.pid < 0 && Clock::now() >= c.restart_at) spawn(c);
+      }
+    }
+    stop_role(Role::worker);
+    stop_role(Role::aggregator);
+    for (auto& r : camera_rings_) r.close();
+    for (auto& r : result_rings_) r.close();
+  }
+
+  int finish() {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const nlohmann::json final_stats = report_->final(elapsed);
+    print_stats();
+    if (!options_.stats_json.empty()) {
+      std::ofstream out(options_.stats_json);
+      out << final_stats.dump(2) << '\n';
+      if (!out) {
+        std::fprintf(stderr, "shmyolo: cannot write %s: check the folder exists and is writable\n",
+                     options_.stats_json.c_str());
+        return 1;
+      }
+    }
+    return 0;
+  }
+
+  const config::PipelineConfig& config_;
+  RunOptions options_;
+  Context ctx_;
+  PipelineStatus* status_ = nullptr;
+  std::vector<bus::FrameRing> camera_rings_;
+  std::vector<bus::FrameRing> result_rings_;
+  std::vector<Child> children_;
+  std::optional<StatsReport> report_;
+  Clock::time_point start_;
+};
+
+}  // namespace
+
+int run_pipeline(const config::PipelineConfig& config, const RunOptions& options) {
+  Supervisor s(config, options);
+  return s.run();
+}
+
+std::optional<ShmPlan> plan_shm(const config::PipelineConfig& config) {
+  const auto model = probe_model(config.model);
+  if (!model) return std::nullopt;
+  return plan_for(config, *model);
+}
+
+}  // namespace shmyolo::pipeline

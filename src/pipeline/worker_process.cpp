@@ -1,0 +1,200 @@
+// A worker process: holds the model, claims frames from every camera's ring
+// (one futex_waitv sleep covers them all), runs the detector on the slot's
+// pixels in place, and writes each frame's result into its own results ring.
+// A frame's claim is released only after its result is published, so a
+// worker that dies mid-frame loses nothing: the lease brings the frame back.
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/detect/detector.hpp>
+#include <shmyolo/pipeline/result.hpp>
+
+#include "context.hpp"
+
+namespace shmyolo::pipeline {
+namespace {
+
+constexpr auto kClaimWait = std::chrono::milliseconds(200);  // how often an idle worker checks for stop
+
+struct Rings {
+  std::vector<bus::FrameRing> cameras;
+  std::vector<bus::Consumer> consumers;
+  std::vector<bus::Consumer*> pointers;
+};
+
+std::optional<Rings> attach_cameras(const Context& ctx) {
+  Rings r;
+  for (const auto& name : ctx.camera_rings) {
+    auto ring = bus::FrameRing::attach(name, ctx.shm_dir);
+    if (!ring) {
+      std::fprintf(stderr, "shmyolo: worker: %s\n", ring.error().message.c_str());
+      return std::nullopt;
+    }
+    r.cameras.push_back(std::move(*ring));
+  }
+  r.consumers.reserve(r.cameras.size());
+  for (auto& ring : r.cameras) r.consumers.emplace_back(ring);
+  for (auto& c : r.consumers) r.pointers.push_back(&c);
+  return r;
+}
+
+// Up to `batch` frames: one waited for, the rest only if already there.
+std::vector<bus::Claim> claim_batch(Rings& rings, int batch) {
+  std::vector<bus::Claim> claims;
+  auto first = bus::claim_any(rings.pointers, kClaimWait);
+  if (!first) return claims;
+  claims.push_back(std::move(*first));
+  for (std::size_t tries = 0; static_cast<int>(claims.size()) < batch && tries < rings.pointers.size(); ++tries) {
+    auto more = bus::claim_any(rings.pointers, std::chrono::nanoseconds(0));
+    if (!more) break;
+    claims.push_back(std::move(*more));
+  }
+  return claims;
+}
+
+std::vector<int> class_ids(const Context& ctx) {
+  std::vector<int> ids;
+  for (const auto& c : ctx.config->model.classes) {
+    const auto it = std::ranges::find(ctx.model.names, c);
+    ids.push_back(it != ctx.model.names.end() ? static_cast<int>(it - ctx.model.names.begin()) : std::stoi(c));
+  }
+  return ids;
+}
+
+void fill_record(ResultRecord& r, const bus::Claim& claim, const detect::DetectOutput& out, int worker,
+                 std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
+  const auto& info = claim.info();
+  const auto& m = info.meta;
+  r.camera = static_cast<std::uint32_t>(m.user[1]);
+  r.worker = static_cast<std::uint32_t>(worker);
+  r.frame_seq = info.frame_seq;
+  r.source_index = m.user[0];
+  r.capture_unix_ns = m.capture_unix_ns;
+  r.capture_mono_ns = m.capture_mono_ns;
+  r.publish_mono_ns = info.publish_mono_ns;
+  r.claim_mono_ns = claimed_ns;
+  r.done_mono_ns = done_ns;
+  r.preprocess_ms = static_cast<float>(out.times.preprocess_ms);
+  r.inference_ms = static_cast<float>(out.times.inference_ms);
+  r.postprocess_ms = static_cast<float>(out.times.postprocess_ms);
+  r.source_width = m.source_width;
+  r.source_height = m.source_height;
+  r.batch_size = static_cast<std::uint32_t>(batch);
+  const auto w = static_cast<float>(m.source_width);
+  const auto h = static_cast<float>(m.source_height);
+  const auto ox = static_cast<float>(m.user[2]);
+  const auto oy = static_cast<float>(m.user[3]);
+  const std::size_t n = std::min<std::size_t>(out.detections.size(), ResultRecord::kMaxDetections);
+  r.count = static_cast<std::uint32_t>(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& d = out.detections[i];
+    // Slot pixels -> the corrected picture (undo the letterbox) -> the full frame (undo the crop).
+    const auto map_x = [&](float x) { return std::clamp((x - m.pad_x) / m.scale + ox, 0.0F, w); };
+    const auto map_y = [&](float y) { return std::clamp((y - m.pad_y) / m.scale + oy, 0.0F, h); };
+    r.detections[i] = {d.class_id, d.score, map_x(d.box.x1), map_y(d.box.y1), map_x(d.box.x2), map_y(d.box.y2)};
+  }
+}
+
+// Publishes into the worker's results ring; waits for space rather than drop.
+bool send(bus::Producer& results, const bus::Claim& claim, const detect::DetectOutput& out, int worker,
+          std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
+  while (true) {
+    auto slot = results.acquire();
+    if (slot) {
+      auto* record = reinterpret_cast<ResultRecord*>(slot->pixels().data());  // page-aligned slot
+      fill_record(*record, claim, out, worker, batch, claimed_ns, done_ns);
+      bus::FrameMeta meta;
+      meta.payload_bytes = offsetof(ResultRecord, detections) + record->count * sizeof(ResultDetection);
+      results.publish(*slot, meta);
+      return true;
+    }
+    if (stop_requested()) return false;
+  }
+}
+
+struct Worker {
+  const Context& ctx;
+  int index;
+  WorkerStatus& status;
+  detect::Detector& detector;
+  detect::DetectOptions options;
+  bus::Producer& results;
+};
+
+void process(Worker& w, std::vector<bus::Claim>& claims) {
+  const std::uint64_t claimed = bus::monotonic_ns();
+  // relaxed: the supervisor only compares the stamp with its clock; a late
+  // view delays a stuck worker's replacement by one check at most.
+  w.status.busy_since_ns.store(claimed, std::memory_order_relaxed);
+  std::vector<detect::ImageView> views;
+  for (const auto& c : claims) {
+    const auto& g = c.ring().geometry();
+    views.push_back({.data = reinterpret_cast<const std::uint8_t*>(c.pixels().data()),
+                     .width = static_cast<int>(g.width),
+                     .height = static_cast<int>(g.height),
+                     .stride = g.row_stride});
+  }
+  detect::DetectResult<std::vector<detect::DetectOutput>> outputs;
+  if (views.size() == 1) {
+    auto one = w.detector.detect(views[0], w.options);
+    if (one)
+      outputs = std::vector{std::move(*one)};
+    else
+      outputs = std::unexpected(one.error());
+  } else {
+    outputs = w.detector.detect_batch(views, w.options);
+  }
+  const std::uint64_t done = bus::monotonic_ns();
+  if (!outputs) {
+    std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, outputs.error().message.c_str());
+  }
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    const detect::DetectOutput empty;
+    const bool ok = send(w.results, claims[i], outputs ? (*outputs)[i] : empty, w.index, claims.size(), claimed, done);
+    if (ok) (void)claims[i].release();
+  }
+  w.status.busy_since_ns.store(0, std::memory_order_relaxed);
+  w.status.frames.fetch_add(claims.size(), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+int run_worker(const Context& ctx, int worker) {
+  const auto& mc = ctx.config->model;
+  detect::ModelOptions options = mc.options;
+  options.threads = ctx.config->workers.threads;
+  auto detector = detect::Detector::open(options);
+  if (!detector) {
+    std::fprintf(stderr, "shmyolo: worker %d: %s\n", worker, detector.error().message.c_str());
+    return 2;
+  }
+  auto rings = attach_cameras(ctx);
+  if (!rings) return 2;
+  auto results_ring = bus::FrameRing::attach(ctx.result_rings[static_cast<std::size_t>(worker)], ctx.shm_dir);
+  if (!results_ring) return (std::fprintf(stderr, "shmyolo: worker: %s\n", results_ring.error().message.c_str()), 2);
+  auto results = attach_producer(*results_ring);
+  if (!results) return (std::fprintf(stderr, "shmyolo: worker: %s\n", results.error().message.c_str()), 2);
+  Worker w{ctx,
+           worker,
+           ctx.status->workers[static_cast<std::size_t>(worker)],
+           *detector,
+           {.confidence = mc.confidence, .iou = mc.iou, .max_detections = mc.max_detections, .classes = class_ids(ctx)},
+           *results};
+  const int batch = ctx.model.dynamic_batch ? ctx.config->workers.batch : 1;
+  while (!stop_requested()) {
+    auto claims = claim_batch(*rings, batch);
+    if (claims.empty()) {
+      results->heartbeat();
+      continue;
+    }
+    process(w, claims);
+  }
+  return 0;
+}
+
+}  // namespace shmyolo::pipeline

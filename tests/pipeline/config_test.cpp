@@ -1,0 +1,115 @@
+// The pipeline configuration: what it accepts, and one-line errors that name
+// the line and the key for what it refuses.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <shmyolo/config/pipeline_config.hpp>
+
+#include "test_support.hpp"
+
+namespace {
+
+const std::string kModel = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+
+shmyolo::config::ConfigResult<shmyolo::config::PipelineConfig> parse(const std::string& text) {
+  return shmyolo::config::parse(text, "test.yaml", "/tmp");
+}
+
+std::string error_of(const std::string& text) {
+  const auto r = parse(text);
+  return r ? std::string("(accepted)") : r.error().message;
+}
+
+std::string with_model(const std::string& rest) {
+  return "model: {path: " + kModel + "}\n" + rest;
+}
+
+}  // namespace
+
+TEST(Config, ReadsEveryPart) {
+  const auto r = parse(with_model(R"(name: yard
+workers: {count: 3, threads: 2, batch: 4, stuck_after: 12}
+cameras:
+  - name: gate
+    source: rtsp://10.0.0.5/stream
+    fps: 12.5
+    delivery: queue
+    slots: 6
+    roi: {x: 10, y: 20, width: 300, height: 200}
+    undistort: {camera_matrix: [500, 0, 320, 0, 500, 240, 0, 0, 1], distortion: [-0.2, 0.05, 0, 0, 0]}
+    color: gray
+  - {name: synth, source: "synthetic:?width=320&height=240&seed=9&objects=2-3"}
+  - {name: clip, source: clips/a.mp4, loop: true}
+  - {name: usb, source: /dev/video0}
+outputs: {jsonl: out.jsonl, stats_interval: 2, mqtt: {host: broker, port: 1884, qos: 1}}
+)"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->name, "yard");
+  EXPECT_EQ(r->workers.count, 3);
+  EXPECT_EQ(r->workers.batch, 4);
+  ASSERT_EQ(r->cameras.size(), 4U);
+  const auto& gate = r->cameras[0];
+  EXPECT_EQ(gate.kind, shmyolo::config::SourceKind::stream);
+  EXPECT_EQ(gate.delivery, shmyolo::bus::Delivery::queue);
+  EXPECT_DOUBLE_EQ(gate.fps, 12.5);
+  ASSERT_TRUE(gate.roi && gate.undistort);
+  EXPECT_EQ(gate.roi->height, 200);
+  EXPECT_EQ(gate.undistort->distortion.size(), 5U);
+  EXPECT_EQ(gate.color, shmyolo::config::SourceColor::gray);
+  EXPECT_EQ(r->cameras[1].kind, shmyolo::config::SourceKind::synthetic);
+  EXPECT_EQ(r->cameras[1].synthetic.seed, 9U);
+  EXPECT_EQ(r->cameras[1].synthetic.max_objects, 3);
+  EXPECT_EQ(r->cameras[2].kind, shmyolo::config::SourceKind::video_file);
+  EXPECT_EQ(r->cameras[2].location, "/tmp/clips/a.mp4");  // relative to the config's folder
+  EXPECT_EQ(r->cameras[3].kind, shmyolo::config::SourceKind::device);
+  EXPECT_EQ(r->outputs.jsonl, "/tmp/out.jsonl");
+  ASSERT_TRUE(r->outputs.mqtt);
+  EXPECT_EQ(r->outputs.mqtt->port, 1884);
+}
+
+TEST(Config, UnknownKeyNamesItsLineAndTheKeysThatExist) {
+  const auto e = error_of(with_model("cameras:\n  - {name: a, source: x.avi}\ncamras: []\n"));
+  EXPECT_EQ(e.rfind("test.yaml:4: camras: unknown key (expected one of: name,", 0), 0U) << e;
+}
+
+TEST(Config, WrongTypeNamesTheKeyAndTheValue) {
+  const auto e = error_of(with_model("cameras:\n  - name: a\n    source: x.avi\n    fps: fast\n"));
+  EXPECT_EQ(e, "test.yaml:5: cameras[0].fps: expected a number, got \"fast\"");
+}
+
+TEST(Config, MissingModelFile) {
+  const auto e = error_of("model: {path: nowhere.onnx}\ncameras: [{name: a, source: x.avi}]\n");
+  EXPECT_EQ(e.rfind("test.yaml:1: model.path: no file at /tmp/nowhere.onnx: check the path", 0), 0U) << e;
+}
+
+TEST(Config, ZeroWorkers) {
+  const auto e = error_of(with_model("workers: {count: 0}\ncameras: [{name: a, source: x.avi}]\n"));
+  EXPECT_EQ(e, "test.yaml:2: workers.count: must be 1 to 64, got 0");
+}
+
+TEST(Config, OtherMistakes) {
+  EXPECT_NE(error_of("cameras: [{name: a, source: x.avi}]\n").find("model: missing"), std::string::npos);
+  EXPECT_NE(error_of(with_model("")).find("cameras: missing"), std::string::npos);
+  EXPECT_NE(error_of(with_model("cameras: [{name: a, source: x.avi}, {name: a, source: y.avi}]")).find("used twice"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_model("cameras: [{name: 'a b', source: x.avi}]")).find("cameras[0].name"), std::string::npos);
+  EXPECT_NE(error_of(with_model("cameras: [{name: a, source: x.avi, delivery: fifo}]")).find("latest or queue"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_model("cameras: [{name: a, source: 'synthetic:?colour=red'}]")).find("unknown parameter"),
+            std::string::npos);
+  EXPECT_NE(error_of(with_model("cameras: [{name: a, source: x.avi, roi: {x: 1}}]")).find("roi.y: missing"),
+            std::string::npos);
+  EXPECT_NE(error_of("model: [1, 2\n").find("not valid YAML"), std::string::npos);
+  EXPECT_NE(error_of("").find("empty"), std::string::npos);
+}
+
+TEST(Config, ShmyoloRunRefusesABadConfigInOneLine) {
+  shmyolo::test::TempShmDir dir;
+  const auto file = dir.path() / "bad.yaml";
+  std::ofstream(file) << with_model("workers: {count: zero}\ncameras: [{name: a, source: x.avi}]\n");
+  const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", file.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.output, "shmyolo: " + file.string() + ":2: workers.count: expected a whole number, got \"zero\"\n");
+  EXPECT_TRUE(dir.entries().empty());
+}

@@ -1,0 +1,290 @@
+// `shmyolo run` end to end: real processes, real models, real video, a real
+// MQTT broker; frames counted by sequence number.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using shmyolo::test::TempShmDir;
+
+const std::string kShapes = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+const std::string kShared = SHMYOLO_SHARED_DIR;
+
+// A pipeline in its own shared-memory folder, with its output files beside.
+class Pipeline : public ::testing::Test {
+ protected:
+  std::filesystem::path write_config(const std::string& body) {
+    const auto file = dir_.path() / "pipeline.yaml";
+    std::ofstream(file) << "shm_dir: " << shm_.path().string() << "\n"
+                        << "outputs: {jsonl: " << jsonl().string() << ", stats_interval: 1}\n"
+                        << body;
+    return file;
+  }
+  std::filesystem::path jsonl() const { return dir_.path() / "out.jsonl"; }
+  std::filesystem::path stats() const { return dir_.path() / "stats.json"; }
+
+  std::vector<json> results() const {
+    std::vector<json> lines;
+    std::ifstream in(jsonl());
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    return lines;
+  }
+  json final_stats() const {
+    std::ifstream in(stats());
+    return json::parse(in);
+  }
+
+  shmyolo::test::RunResult run(const std::filesystem::path& config, double seconds) {
+    return shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration",
+                               std::to_string(seconds), "--stats-json", stats().string()},
+                              std::chrono::seconds(180));
+  }
+
+  TempShmDir dir_;  // configs and outputs
+  TempShmDir shm_;  // the pipeline's segments
+};
+
+// Every camera's results: sequence numbers 0..N-1, each exactly once.
+void expect_each_frame_once(const std::vector<json>& lines, const json& stats) {
+  std::map<std::string, std::multiset<std::uint64_t>> seqs;
+  for (const auto& l : lines) seqs[l["camera"]].insert(l["seq"].get<std::uint64_t>());
+  for (const auto& cam : stats["cameras"]) {
+    const auto& s = seqs[cam["camera"]];
+    const auto in = cam["frames_in"].get<std::uint64_t>();
+    EXPECT_GT(in, 0U) << cam;
+    EXPECT_EQ(cam["frames_out"].get<std::uint64_t>(), in) << cam;
+    EXPECT_EQ(cam["dropped"].get<std::uint64_t>(), 0U) << cam;
+    EXPECT_EQ(s.size(), in) << cam["camera"];
+    for (std::uint64_t q = 0; q < in; ++q) EXPECT_EQ(s.count(q), 1U) << cam["camera"] << " seq " << q;
+  }
+}
+
+std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  for (pid_t c = 0; in >> c;) out.push_back(c);
+  return out;
+}
+
+std::string comm_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+pid_t child_named(pid_t parent, const std::string& name, std::chrono::seconds wait) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const pid_t c : children_of(parent)) {
+      if (comm_of(c) == name) return c;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_F(Pipeline, VideoFileThroughYolov8nFindsThePeople) {
+  const auto config = write_config(R"(name: clip
+model: {path: )" + kShared + R"(/models/yolov8n/yolov8n_fp32_from_int8.onnx, classes: [person]}
+workers: {count: 2}
+cameras: [{name: campus, source: )" +
+                                   kShared + R"(/media/vtest.avi, fps: 0, delivery: queue}]
+)");
+  const auto r = run(config, 12);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = results();
+  ASSERT_GE(lines.size(), 30U) << r.output;
+  std::map<std::uint64_t, int> people;  // source frame -> persons found
+  for (const auto& l : lines) {
+    EXPECT_EQ(l["width"], 768);
+    EXPECT_EQ(l["height"], 576);
+    int n = 0;
+    for (const auto& d : l["detections"]) {
+      EXPECT_EQ(d["class"], "person");
+      const auto& b = d["box"];
+      EXPECT_GE(b[0].get<double>(), 0);
+      EXPECT_LE(b[2].get<double>(), 768);
+      n += 1;
+    }
+    people[l["frame"].get<std::uint64_t>()] = n;
+  }
+  // The clip shows several people walking in every frame (media/README.md:
+  // frame 0 has four, later frames five to eight).
+  ASSERT_TRUE(people.contains(0));
+  EXPECT_GE(people[0], 3);
+  int with_people = 0;
+  for (const auto& [frame, n] : people) with_people += n >= 2;
+  EXPECT_GE(with_people, static_cast<int>(people.size()) * 9 / 10);
+  expect_each_frame_once(lines, final_stats());
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+TEST_F(Pipeline, FourCamerasInQueueModeEachFrameExactlyOnce) {
+  const auto config = write_config(R"(name: four
+model: {path: )" + kShapes + R"(, confidence: 0.5}
+workers: {count: 2}
+cameras:
+  - {name: c1, source: "synthetic:?seed=11", fps: 8, delivery: queue}
+  - {name: c2, source: "synthetic:?seed=12&width=320&height=240", fps: 8, delivery: queue}
+  - {name: c3, source: "synthetic:?seed=13&width=960&height=540", fps: 8, delivery: queue}
+  - {name: c4, source: "synthetic:?seed=14", fps: 8, delivery: queue}
+)");
+  const auto r = run(config, 6);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = results();
+  EXPECT_GE(lines.size(), 4U * 20);  // 4 cameras x 8 fps x 6 s = 192, with room for a loaded machine
+  expect_each_frame_once(lines, final_stats());
+  for (const auto& l : lines) {
+    const auto& lat = l["latency_ms"];
+    EXPECT_GE(lat["end_to_end"].get<double>(), lat["inference"].get<double>() * 0.9) << l;
+  }
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+TEST_F(Pipeline, KilledWorkerIsReplacedAndNoFrameIsLost) {
+  const auto config = write_config(R"(name: kill
+model: {path: )" + kShapes + R"(}
+workers: {count: 2}
+cameras:
+  - {name: a, source: "synthetic:?seed=21", fps: 10, delivery: queue}
+  - {name: b, source: "synthetic:?seed=22", fps: 10, delivery: queue}
+)");
+  auto child = shmyolo::test::spawn(
+      {shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "7", "--stats-json", stats().string()});
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
+  ASSERT_GT(worker, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(*code, 0) << output;
+  EXPECT_NE(output.find("worker 0 was killed by signal 9; restarting"), std::string::npos) << output;
+  const auto s = final_stats();
+  EXPECT_GE(s["worker_restarts"].get<int>(), 1);
+  expect_each_frame_once(results(), s);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+TEST_F(Pipeline, SigtermStopsEverythingAndLeavesNothing) {
+  const auto config = write_config(R"(name: term
+model: {path: )" + kShapes + R"(}
+cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
+)");
+  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  ASSERT_GT(child_named(child.pid, "shmyolo-a", std::chrono::seconds(20)), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(shm_.entries().empty());
+  const auto kids = children_of(child.pid);
+  kill(child.pid, SIGTERM);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(shm_.entries().empty());
+  for (const pid_t k : kids) EXPECT_NE(::kill(k, 0), 0) << "child " << k << " outlived the supervisor";
+  EXPECT_FALSE(results().empty());
+}
+
+TEST_F(Pipeline, SigkilledSupervisorTakesItsChildrenAndGcCleansUp) {
+  const auto config = write_config(R"(name: crash
+model: {path: )" + kShapes + R"(}
+cameras: [{name: a, source: "synthetic:?seed=6", fps: 10}]
+)");
+  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  ASSERT_GT(child_named(child.pid, "shmyolo-a", std::chrono::seconds(20)), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const auto kids = children_of(child.pid);
+  kill(child.pid, SIGKILL);
+  ASSERT_TRUE(shmyolo::test::wait_exit(child.pid, std::chrono::seconds(10)).has_value());
+  // The children die with it (PR_SET_PDEATHSIG).
+  for (const pid_t k : kids) {
+    for (int i = 0; i < 100 && ::kill(k, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_NE(::kill(k, 0), 0) << "child " << k << " outlived the supervisor";
+  }
+  EXPECT_FALSE(shm_.entries().empty());
+  const auto gc = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "gc", "--shm-dir", shm_.path().string()});
+  EXPECT_EQ(gc.exit_code, 0) << gc.output;
+  EXPECT_TRUE(shm_.entries().empty()) << gc.output;
+}
+
+TEST_F(Pipeline, ABrokenCameraIsRetriedWhileTheOthersRun) {
+  const auto config = write_config(R"(name: broken
+model: {path: )" + kShapes + R"(}
+cameras:
+  - {name: good, source: "synthetic:?seed=7", fps: 10}
+  - {name: gone, source: )" + (dir_.path() / "missing.mp4").string() +
+                                   R"(}
+)");
+  const auto r = run(config, 4);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("camera gone: no video file at"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("retrying in"), std::string::npos) << r.output;
+  const auto s = final_stats();
+  EXPECT_GT(s["cameras"][0]["frames_out"].get<int>(), 20);
+  EXPECT_EQ(s["cameras"][1]["frames_out"].get<int>(), 0);
+  EXPECT_GE(s["cameras"][1]["source_errors"].get<int>(), 2);
+}
+
+TEST_F(Pipeline, PrintShmSize) {
+  const auto config = write_config(R"(name: size
+model: {path: )" + kShapes + R"(}
+workers: {count: 3}
+cameras: [{name: a, source: "synthetic:"}, {name: b, source: "synthetic:"}]
+)");
+  const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", "--print-shm-size", config.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("shmyolo.size.cam.a"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("shmyolo.size.results.2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("docker run --shm-size="), std::string::npos) << r.output;
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+TEST_F(Pipeline, MqttBrokerReceivesDetectionsAndStats) {
+  const int port = 20000 + static_cast<int>(getpid() % 20000);
+  auto broker = shmyolo::test::spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto sub = shmyolo::test::spawn(
+      {"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", "shmyolo/#", "-v", "-C", "20"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto config = write_config(R"(name: mq
+model: {path: )" + kShapes + R"(}
+cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
+)" + "mqtt_port_placeholder");
+  {
+    // outputs: is written by write_config; add the broker to it.
+    std::ifstream in(config);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    s.replace(s.find("stats_interval: 1}"), 18,
+              "stats_interval: 1, mqtt: {host: 127.0.0.1, port: " + std::to_string(port) + "}}");
+    s.replace(s.find("mqtt_port_placeholder"), 21, "");
+    std::ofstream(config) << s;
+  }
+  const auto r = run(config, 4);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::string got;
+  const bool all = shmyolo::test::read_until(sub.stdout_fd, "shmyolo/stats", std::chrono::seconds(10), &got);
+  kill(sub.pid, SIGTERM);
+  kill(broker.pid, SIGTERM);
+  (void)shmyolo::test::wait_exit(sub.pid, std::chrono::seconds(5));
+  (void)shmyolo::test::wait_exit(broker.pid, std::chrono::seconds(5));
+  EXPECT_TRUE(all) << got;
+  EXPECT_NE(got.find("shmyolo/yard/detections {"), std::string::npos) << got;
+}
