@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <detect_bench.hpp>
+#include <pipeline_bench.hpp>
 #include <transport.hpp>
 
 #include "commands.hpp"
@@ -85,6 +86,32 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
     const auto report = bench::run_detect_bench(d->bench);
     fmt::print("{}", bench::report_table(report));
     if (!d->json.empty()) std::ofstream(d->json) << bench::report_json(report) << '\n';
+    exit_code = report.error.empty() ? 0 : 1;
+  });
+
+  struct PipelineArgs {
+    bench::PipelineBenchOptions bench;
+    std::string json;
+  };
+  auto p = std::make_shared<PipelineArgs>();
+  auto* pipe = bench->add_subcommand(
+      "pipeline", "Cameras x workers through the real pipeline against the bare detector on the same cores");
+  pipe->add_option("--model,-m", p->bench.model, "Model file")->required();
+  pipe->add_option("--cameras", p->bench.cameras, "Cameras")->check(CLI::Range(1, 64));
+  pipe->add_option("--workers", p->bench.workers, "Worker processes")->check(CLI::Range(1, 64));
+  pipe->add_option("--frames", p->bench.frames, "Frames per camera")->check(CLI::Range(10, 1000000));
+  pipe->add_option("--source", p->bench.source, "A video file to read (default: synthetic cameras)");
+  pipe->add_option("--width", p->bench.width, "Synthetic frame width")->check(CLI::Range(32, 8192));
+  pipe->add_option("--height", p->bench.height, "Synthetic frame height")->check(CLI::Range(32, 8192));
+  pipe->add_option("--shm-dir", p->bench.shm_dir, "Directory for the pipeline's segments");
+  pipe->add_option("--json", p->json, "Also write the figures as JSON to this file");
+  pipe->callback([p, &exit_code] {
+    fmt::print("shmyolo bench pipeline: {} cameras x {} workers, {} frames per camera, model {}\n", p->bench.cameras,
+               p->bench.workers, p->bench.frames, p->bench.model.string());
+    std::fflush(stdout);
+    const auto report = bench::run_pipeline_bench(p->bench);
+    fmt::print("{}", bench::report_table(report));
+    if (!p->json.empty()) std::ofstream(p->json) << bench::report_json(report) << '\n';
     exit_code = report.error.empty() ? 0 : 1;
   });
 }

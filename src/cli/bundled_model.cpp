@@ -9,7 +9,7 @@ std::filesystem::path bundled_model_path() {
   constexpr const char* kFile = "shapes-320.onnx";
   std::error_code ec;
   const auto program = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
-  const std::filesystem::path source_tree = std::filesystem::path(SHMYOLO_SOURCE_DIR) / "models" / kFile;
+  std::filesystem::path source_tree = std::filesystem::path(SHMYOLO_SOURCE_DIR) / "models" / kFile;
   if (!ec) {
     const std::array beside{program / ".." / "models" / kFile, program / ".." / "share" / "shmyolo" / "models" / kFile};
     for (const auto& c : beside) {

@@ -37,8 +37,12 @@ class Reader {
       const auto name = entry.first.as<std::string>();
       if (std::ranges::find_if(allowed, [&](const char* a) { return name == a; }) != allowed.end()) continue;
       std::string list;
-      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(entry.first, key.empty() ? name : key + "." + name, fmt::format("unknown key (expected one of: {})", list));
+      for (const char* a : allowed) {
+        if (!list.empty()) list += ", ";
+        list += a;
+      }
+      fail(entry.first, key.empty() ? name : fmt::format("{}.{}", key, name),
+           fmt::format("unknown key (expected one of: {})", list));
     }
   }
 
@@ -230,6 +234,7 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
   }
   r.read_in_range<std::uint32_t>(node, "slots", key + ".slots", c.slots, 2, 256);
   r.read(node, "loop", key + ".loop", c.loop);
+  r.read_in_range<std::uint64_t>(node, "frames", key + ".frames", c.frames, 0, 1ULL << 40);
   if (node["roi"].IsDefined()) read_roi(r, node["roi"], key + ".roi", c.roi.emplace());
   if (node["undistort"].IsDefined()) read_undistort(r, node["undistort"], key + ".undistort", c.undistort.emplace());
   std::string color;

@@ -6,8 +6,7 @@
 
 namespace shmyolo::ingest {
 
-void Corrections::prepare_remap(cv::Size size) {
-  const auto& u = *camera_.undistort;
+void Corrections::prepare_remap(const config::Undistort& u, cv::Size size) {
   const cv::Mat k(3, 3, CV_64F, const_cast<double*>(u.camera_matrix.data()));  // read only
   const cv::Mat d(1, static_cast<int>(u.distortion.size()), CV_64F, const_cast<double*>(u.distortion.data()));
   // CV_16SC2 maps: the fixed-point form cv::remap reads fastest.
@@ -18,14 +17,12 @@ void Corrections::prepare_remap(cv::Size size) {
 std::expected<cv::Mat, std::string> Corrections::apply(const cv::Mat& frame) {
   cv::Mat image = frame;
   // Remap before the colour conversion: on a grey source it moves a third of the bytes.
-  if (camera_.undistort) {
-    if (image.size() != mapped_size_) prepare_remap(image.size());
+  if (const auto& u = camera_.undistort; u.has_value()) {
+    if (image.size() != mapped_size_) prepare_remap(*u, image.size());
     cv::remap(image, undistorted_, map1_, map2_, cv::INTER_LINEAR, cv::BORDER_CONSTANT);
     image = undistorted_;
   }
-  if (image.channels() == 1 || camera_.color == config::SourceColor::gray) {
-    if (image.channels() == 3)
-      return std::unexpected(std::string("the source delivers colour frames: remove color: gray"));
+  if (image.channels() == 1) {
     cv::cvtColor(image, converted_, cv::COLOR_GRAY2BGR);
     image = converted_;
   } else if (image.channels() == 4) {
@@ -33,6 +30,12 @@ std::expected<cv::Mat, std::string> Corrections::apply(const cv::Mat& frame) {
     image = converted_;
   } else if (camera_.color == config::SourceColor::rgb) {
     cv::cvtColor(image, converted_, cv::COLOR_RGB2BGR);
+    image = converted_;
+  } else if (camera_.color == config::SourceColor::gray) {
+    // A monochrome camera (infrared, say) that still sends three channels:
+    // workers get pure luminance, whatever tint the encoder added.
+    cv::cvtColor(image, grey_, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(grey_, converted_, cv::COLOR_GRAY2BGR);
     image = converted_;
   }
   if (camera_.roi) {

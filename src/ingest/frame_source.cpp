@@ -41,8 +41,10 @@ class SyntheticSource final : public FrameSource {
 
 class CaptureSource final : public FrameSource {
  public:
-  CaptureSource(cv::VideoCapture capture, std::string location, bool live, bool loop)
-      : capture_(std::move(capture)), location_(std::move(location)), live_(live), loop_(loop) {}
+  CaptureSource(std::string location, bool live, bool loop)
+      : location_(std::move(location)), live_(live), loop_(loop) {}
+
+  cv::VideoCapture& capture() { return capture_; }
 
   ReadStatus read(cv::Mat& frame, std::string& error) override {
     if (capture_.read(frame) && !frame.empty()) {
@@ -125,7 +127,6 @@ std::expected<std::unique_ptr<FrameSource>, std::string> open_folder(const confi
 }
 
 std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const config::CameraConfig& c) {
-  cv::VideoCapture capture;
   const bool live = c.kind != config::SourceKind::video_file;
   if (c.kind == config::SourceKind::video_file && !std::filesystem::is_regular_file(c.location)) {
     return std::unexpected(fmt::format("no video file at {}: check the path", c.location));
@@ -135,7 +136,8 @@ std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const conf
   if (c.kind == config::SourceKind::stream) {
     params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kStreamTimeoutMs};
   }
-  if (!capture.open(c.location, api, params) || !capture.isOpened()) {
+  auto source = std::make_unique<CaptureSource>(c.location, live, c.loop);
+  if (!source->capture().open(c.location, api, params) || !source->capture().isOpened()) {
     switch (c.kind) {
       case config::SourceKind::stream:
         return std::unexpected(fmt::format("cannot open stream {}: is it up and reachable from here?", c.location));
@@ -147,7 +149,7 @@ std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const conf
             fmt::format("cannot decode {}: not a video OpenCV's FFmpeg back end can read", c.location));
     }
   }
-  return std::make_unique<CaptureSource>(std::move(capture), c.location, live, c.loop);
+  return source;
 }
 
 }  // namespace

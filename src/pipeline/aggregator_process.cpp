@@ -113,11 +113,11 @@ class Aggregator {
       if (jsonl_ == nullptr)
         return fail(fmt::format("cannot write {}: check the folder exists and is writable", out.jsonl));
     }
-    if (out.mqtt) {
-      mqtt_ = MqttOutput::start(*out.mqtt, ctx_.config->name);
+    if (const std::optional<config::MqttConfig> mqtt = out.mqtt; mqtt.has_value()) {
+      mqtt_ = MqttOutput::start(*mqtt, ctx_.config->name);
       if (!mqtt_) return fail("cannot start the MQTT client");
     }
-    report_.emplace(ctx_, cameras_);
+    report_ = std::make_unique<StatsReport>(ctx_, cameras_);
     return true;
   }
 
@@ -181,7 +181,7 @@ class Aggregator {
   std::vector<Deduplicator> dedup_;
   std::FILE* jsonl_ = nullptr;
   std::unique_ptr<MqttOutput> mqtt_;
-  std::optional<StatsReport> report_;
+  std::unique_ptr<StatsReport> report_;
 };
 
 }  // namespace

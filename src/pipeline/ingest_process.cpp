@@ -64,7 +64,7 @@ std::unique_ptr<ingest::FrameSource> open_with_retry(Camera& cam) {
 std::optional<bus::WriteSlot> free_slot(Camera& cam) {
   while (!stop_requested()) {
     auto slot = cam.producer.acquire();
-    if (slot) return std::move(*slot);
+    if (slot) return *slot;
     if (cam.config.delivery == bus::Delivery::latest) return std::nullopt;  // every slot being read: skip
   }
   return std::nullopt;
@@ -118,9 +118,15 @@ bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& inde
     // A file or folder plays at its rate; a live source is read as it comes
     // and frames beyond the cap are skipped.
     if (!source.live() && period > Clock::duration::zero()) std::this_thread::sleep_until(due);
-    const std::uint64_t unix_ns = bus::unix_ns();
-    const std::uint64_t mono_ns = bus::monotonic_ns();
+    // Capture time: a file's frame is due now, and its decoding counts; a
+    // live source's read waits for the frame to arrive, which does not.
+    std::uint64_t unix_ns = bus::unix_ns();
+    std::uint64_t mono_ns = bus::monotonic_ns();
     const ingest::ReadStatus got = source.read(frame, error);
+    if (source.live()) {
+      unix_ns = bus::unix_ns();
+      mono_ns = bus::monotonic_ns();
+    }
     if (got == ingest::ReadStatus::end) return true;
     if (got == ingest::ReadStatus::error) {
       cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
@@ -138,6 +144,7 @@ bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& inde
       return false;
     }
     publish(cam, *picture, index++, unix_ns, mono_ns, frame.size());
+    if (cam.config.frames > 0 && index >= cam.config.frames) return true;  // the configured count is done
   }
   return true;
 }

@@ -322,7 +322,7 @@ class Supervisor {
 
   void supervise() {
     start_ = Clock::now();
-    report_.emplace(ctx_, camera_rings_);
+    report_ = std::make_unique<StatsReport>(ctx_, camera_rings_);
     const auto interval =
         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.outputs.stats_interval_s));
     auto next_stats = start_ + interval;
@@ -357,7 +357,9 @@ class Supervisor {
 
   void stop_role(Role role) {
     for (auto& c : children_) {
-      if (c.role == role && c.pid > 0) kill(c.pid, SIGTERM);
+      if (c.role != role || c.pid <= 0) continue;
+      kill(c.pid, SIGTERM);
+      kill(c.pid, SIGCONT);  // a stopped child (SIGSTOP, a debugger let go) must run to exit
     }
     const auto deadline = Clock::now() + kExitGrace;
     while (Clock::now() < deadline &&
@@ -428,7 +430,7 @@ class Supervisor {
   std::vector<bus::FrameRing> camera_rings_;
   std::vector<bus::FrameRing> result_rings_;
   std::vector<Child> children_;
-  std::optional<StatsReport> report_;
+  std::unique_ptr<StatsReport> report_;
   Clock::time_point start_;
 };
 

@@ -11,7 +11,7 @@ namespace {
 // 8 equal steps within it from the next three bits.
 int bucket_of(std::uint64_t us) {
   if (us < 1) return 0;
-  const int octave = std::bit_width(us) - 1;
+  const int octave = static_cast<int>(std::bit_width(us)) - 1;
   const auto step = static_cast<int>(octave >= 3 ? (us >> (octave - 3)) & 7U : (us << (3 - octave)) & 7U);
   const int b = octave * LatencyHistogram::kPerDoubling + step;
   return b < LatencyHistogram::kBuckets ? b : LatencyHistogram::kBuckets - 1;

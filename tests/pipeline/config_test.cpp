@@ -54,8 +54,8 @@ outputs: {jsonl: out.jsonl, stats_interval: 2, mqtt: {host: broker, port: 1884, 
   EXPECT_EQ(gate.delivery, shmyolo::bus::Delivery::queue);
   EXPECT_DOUBLE_EQ(gate.fps, 12.5);
   ASSERT_TRUE(gate.roi && gate.undistort);
-  EXPECT_EQ(gate.roi->height, 200);
-  EXPECT_EQ(gate.undistort->distortion.size(), 5U);
+  EXPECT_EQ(gate.roi.value_or(shmyolo::config::Roi{}).height, 200);
+  EXPECT_EQ(gate.undistort.value_or(shmyolo::config::Undistort{}).distortion.size(), 5U);
   EXPECT_EQ(gate.color, shmyolo::config::SourceColor::gray);
   EXPECT_EQ(r->cameras[1].kind, shmyolo::config::SourceKind::synthetic);
   EXPECT_EQ(r->cameras[1].synthetic.seed, 9U);
@@ -65,7 +65,7 @@ outputs: {jsonl: out.jsonl, stats_interval: 2, mqtt: {host: broker, port: 1884, 
   EXPECT_EQ(r->cameras[3].kind, shmyolo::config::SourceKind::device);
   EXPECT_EQ(r->outputs.jsonl, "/tmp/out.jsonl");
   ASSERT_TRUE(r->outputs.mqtt);
-  EXPECT_EQ(r->outputs.mqtt->port, 1884);
+  EXPECT_EQ(r->outputs.mqtt.value_or(shmyolo::config::MqttConfig{}).port, 1884);
 }
 
 TEST(Config, UnknownKeyNamesItsLineAndTheKeysThatExist) {

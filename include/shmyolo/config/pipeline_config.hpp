@@ -54,7 +54,10 @@ struct Roi {
   int height = 0;
 };
 
-enum class SourceColor { bgr, rgb, gray };  // what the source delivers; converted to BGR once
+// How to read the source's 3 channels: as BGR (OpenCV's decoders), swapped
+// (a source that sends RGB), or as luminance (a monochrome camera with a
+// tint). 1- and 4-channel frames are converted to BGR whatever this says.
+enum class SourceColor { bgr, rgb, gray };
 
 struct CameraConfig {
   std::string name;    // [A-Za-z0-9_-], unique
@@ -64,8 +67,9 @@ struct CameraConfig {
   SyntheticSource synthetic;
   double fps = -1;  // cap; -1: the source's own rate (files: their frame rate; synthetic: 10); 0: unpaced
   bus::Delivery delivery = bus::Delivery::latest;
-  std::uint32_t slots = 0;  // 0: workers + 2
-  bool loop = false;        // video files and folders start again at the end
+  std::uint32_t slots = 0;   // 0: workers + 2
+  bool loop = false;         // video files and folders start again at the end
+  std::uint64_t frames = 0;  // finish after this many frames (0: no limit)
   std::optional<Roi> roi;
   std::optional<Undistort> undistort;
   SourceColor color = SourceColor::bgr;

@@ -25,10 +25,11 @@ class Corrections {
   [[nodiscard]] std::expected<cv::Mat, std::string> apply(const cv::Mat& frame);
 
  private:
-  void prepare_remap(cv::Size size);
+  void prepare_remap(const config::Undistort& u, cv::Size size);
 
   config::CameraConfig camera_;
   cv::Mat converted_;
+  cv::Mat grey_;
   cv::Mat undistorted_;
   cv::Mat map1_;
   cv::Mat map2_;
