@@ -212,7 +212,7 @@ bool valid_camera_name(const std::string& name) {
 }
 
 CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::string& key) {
-  r.only_keys(node, key, {"name", "source", "fps", "delivery", "slots", "loop", "roi", "undistort", "color"});
+  r.only_keys(node, key, {"name", "source", "fps", "delivery", "slots", "loop", "frames", "roi", "undistort", "color"});
   CameraConfig c;
   if (!r.read(node, "name", key + ".name", c.name)) r.fail(node, key + ".name", "missing");
   if (!valid_camera_name(c.name)) {

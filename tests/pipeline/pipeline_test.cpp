@@ -478,3 +478,34 @@ cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
   for (const auto& l : lines) EXPECT_EQ(l["width"], 640);
   EXPECT_TRUE(shm_.entries().empty());
 }
+
+// Lens undistortion in ingest: remap tables from the configured camera
+// matrix and distortion; the frame keeps its size and boxes stay in it.
+TEST_F(Pipeline, UndistortedCameraStillFindsItsObjects) {
+  const auto config = write_config(R"(name: lens
+model: {path: )" + kShapes + R"(, confidence: 0.5}
+workers: {count: 1}
+cameras:
+  - name: wide
+    source: "synthetic:?seed=61"
+    fps: 0
+    delivery: queue
+    frames: 30
+    undistort: {camera_matrix: [600, 0, 320, 0, 600, 240, 0, 0, 1], distortion: [-0.05, 0.01, 0, 0, 0]}
+)");
+  const auto r = run(config, 30);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = results();
+  ASSERT_EQ(lines.size(), 30U) << r.output;
+  int found = 0;
+  for (const auto& l : lines) {
+    EXPECT_EQ(l["width"], 640);
+    for (const auto& d : l["detections"]) {
+      EXPECT_LE(d["box"][2].get<double>(), 640);
+      EXPECT_LE(d["box"][3].get<double>(), 480);
+      ++found;
+    }
+  }
+  EXPECT_GE(found, 30);  // every frame has at least one object
+  EXPECT_EQ(final_stats()["cameras"][0]["state"], "finished");
+}
