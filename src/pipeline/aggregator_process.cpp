@@ -156,9 +156,8 @@ class Aggregator {
     ResultRecord record;
     // Copy the used part out, then free the slot for the worker at once.
     const auto bytes = std::min<std::size_t>(claim.pixels().size(), sizeof record);
-    std::memcpy(
-        &record, claim.pixels().data(),
-        std::min<std::size_t>(bytes, claim.info().meta.payload_bytes == 0 ? bytes : claim.info().meta.payload_bytes));
+    const std::uint64_t payload = claim.info().meta.payload_bytes;  // 0: the whole slot
+    std::memcpy(&record, claim.pixels().data(), payload == 0 ? bytes : std::min<std::size_t>(bytes, payload));
     (void)claim.release();
     if (record.camera >= ctx_.config->cameras.size() || record.count > ResultRecord::kMaxDetections) return;
     if (!dedup_[record.camera].first_time(record.frame_seq)) return;

@@ -46,7 +46,8 @@ int run_aggregator(const Context& ctx);
 // replaces is still exiting.
 [[nodiscard]] bus::BusResult<bus::Producer> attach_producer(bus::FrameRing& ring);
 
-// A child's stop flag: set by SIGTERM/SIGINT, polled by its loop.
+// A process's stop flag: set by SIGTERM/SIGINT, polled by its loop. The
+// supervisor installs it too; each child re-installs it (cleared) after fork.
 bool stop_requested();
 void install_stop_handlers();
 

@@ -17,6 +17,7 @@ bool stop_requested() {
 }
 
 void install_stop_handlers() {
+  g_stop = 0;  // a child forked while its parent was stopping starts afresh
   struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigemptyset(&sa.sa_mask);

@@ -34,11 +34,6 @@ constexpr auto kDrainLimit = std::chrono::seconds(60);    // queued frames still
 constexpr std::uint32_t kResultSlots = 8;                 // per worker: results in flight to the aggregator
 constexpr std::uint64_t kMiB = 1ULL << 20;
 
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) {
-  g_stop = 1;
-}
-
 enum class Role { ingest, worker, aggregator };
 
 struct Child {
@@ -212,11 +207,7 @@ class Supervisor {
   }
 
   void start_children() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    install_stop_handlers();
     children_.push_back({Role::aggregator, 0});
     for (int w = 0; w < config_.workers.count; ++w) children_.push_back({Role::worker, w});
     for (std::size_t c = 0; c < config_.cameras.size(); ++c) children_.push_back({Role::ingest, static_cast<int>(c)});
@@ -326,7 +317,7 @@ class Supervisor {
     const auto interval =
         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.outputs.stats_interval_s));
     auto next_stats = start_ + interval;
-    while (g_stop == 0) {
+    while (!stop_requested()) {
       std::this_thread::sleep_for(kTick);
       reap();
       replace_stuck_workers();
@@ -393,7 +384,7 @@ class Supervisor {
     // Queued frames are owed a result: let the workers finish them (dead
     // workers are still replaced meanwhile).
     const auto deadline = Clock::now() + kDrainLimit;
-    while (!queues_drained() && Clock::now() < deadline && g_stop < 2) {
+    while (!queues_drained() && Clock::now() < deadline) {
       std::this_thread::sleep_for(kTick);
       reap();
       replace_stuck_workers();

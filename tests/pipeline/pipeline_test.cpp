@@ -285,6 +285,17 @@ void stop(const shmyolo::test::Spawned& p) {
   (void)shmyolo::test::wait_exit(p.pid, std::chrono::seconds(5));
 }
 
+// Points write_config's outputs at a broker on a loopback port.
+void add_mqtt_output(const std::filesystem::path& config, int port) {
+  std::ifstream in(config);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  s.replace(s.find("stats_interval: 1}"), 18,
+            "stats_interval: 1, mqtt: {host: 127.0.0.1, port: " + std::to_string(port) + "}}");
+  std::ofstream(config) << s;
+}
+
 int free_port() {
   return 20000 + static_cast<int>(getpid() % 20000);
 }
@@ -297,15 +308,7 @@ TEST_F(Pipeline, MqttOutputSurvivesTheBrokerGoingAway) {
 model: {path: )" + kShapes + R"(}
 cameras: [{name: dock, source: "synthetic:?seed=9", fps: 10}]
 )");
-  {
-    std::ifstream in(config);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    s.replace(s.find("stats_interval: 1}"), 18,
-              "stats_interval: 1, mqtt: {host: 127.0.0.1, port: " + std::to_string(port) + "}}");
-    std::ofstream(config) << s;
-  }
+  add_mqtt_output(config, port);
   auto run = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "14"});
   std::string got;
   {
@@ -339,18 +342,8 @@ TEST_F(Pipeline, MqttBrokerReceivesDetectionsAndStats) {
   const auto config = write_config(R"(name: mq
 model: {path: )" + kShapes + R"(}
 cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
-)" + "mqtt_port_placeholder");
-  {
-    // outputs: is written by write_config; add the broker to it.
-    std::ifstream in(config);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    s.replace(s.find("stats_interval: 1}"), 18,
-              "stats_interval: 1, mqtt: {host: 127.0.0.1, port: " + std::to_string(port) + "}}");
-    s.replace(s.find("mqtt_port_placeholder"), 21, "");
-    std::ofstream(config) << s;
-  }
+)");
+  add_mqtt_output(config, port);
   const auto r = run(config, 4);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::string got;
