@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <shmyolo/bus/ring.hpp>
+#include <shmyolo/ingest/synthetic_camera.hpp>
 #include <shmyolo/pipeline/result.hpp>
+#include <shmyolo/stats/scoring.hpp>
 
 #include "context.hpp"
 #include "mqtt_output.hpp"
@@ -76,6 +78,45 @@ std::string to_json_line(const Context& ctx, const ResultRecord& r) {
   return line.dump();
 }
 
+// The renderer of each synthetic camera whose truth can judge the model: its
+// classes are the synthetic ones, and no undistortion moves the pixels.
+std::vector<std::unique_ptr<ingest::SyntheticCamera>> truth_sources(const Context& ctx) {
+  std::vector<std::unique_ptr<ingest::SyntheticCamera>> out;
+  const bool same_classes = ctx.model.names == ingest::SyntheticCamera::class_names();
+  for (std::size_t c = 0; c < ctx.config->cameras.size(); ++c) {
+    const auto& cam = ctx.config->cameras[c];
+    if (!same_classes || cam.kind != config::SourceKind::synthetic || cam.undistort) {
+      out.emplace_back();
+      continue;
+    }
+    const auto& s = cam.synthetic;
+    out.push_back(
+        std::make_unique<ingest::SyntheticCamera>(ingest::SyntheticCameraOptions{.width = s.width,
+                                                                                 .height = s.height,
+                                                                                 .seed = s.seed,
+                                                                                 .min_objects = s.min_objects,
+                                                                                 .max_objects = s.max_objects}));
+    ctx.status->cameras[c].scored.store(1, std::memory_order_relaxed);  // relaxed: a flag read for display
+  }
+  return out;
+}
+
+void score(CameraStatus& s, const ingest::SyntheticCamera& truth_source, const ResultRecord& r) {
+  std::vector<detect::Detection> found;
+  found.reserve(r.count);
+  for (std::uint32_t i = 0; i < r.count; ++i) {
+    const auto& d = r.detections[i];
+    found.push_back({d.class_id, d.score, {d.x1, d.y1, d.x2, d.y2}});
+  }
+  std::vector<ingest::GroundTruth> truth;
+  truth_source.truth(r.source_index, truth);
+  const stats::Tally t = stats::score(found, truth);
+  // relaxed: counters read for statistics.
+  s.true_positives.fetch_add(t.true_positives, std::memory_order_relaxed);
+  s.false_positives.fetch_add(t.false_positives, std::memory_order_relaxed);
+  s.false_negatives.fetch_add(t.false_negatives, std::memory_order_relaxed);
+}
+
 void record_stats(CameraStatus& s, const ResultRecord& r) {
   s.end_to_end.record_ns(r.done_mono_ns - r.capture_mono_ns);
   s.capture_to_publish.record_ns(r.publish_mono_ns - r.capture_mono_ns);
@@ -118,6 +159,7 @@ class Aggregator {
       if (!mqtt_) return fail("cannot start the MQTT client");
     }
     report_ = std::make_unique<StatsReport>(ctx_, cameras_);
+    truth_ = truth_sources(ctx_);
     return true;
   }
 
@@ -162,6 +204,7 @@ class Aggregator {
     if (record.camera >= ctx_.config->cameras.size() || record.count > ResultRecord::kMaxDetections) return;
     if (!dedup_[record.camera].first_time(record.frame_seq)) return;
     record_stats(ctx_.status->cameras[record.camera], record);
+    if (const auto& t = truth_[record.camera]) score(ctx_.status->cameras[record.camera], *t, record);
     const std::string line = to_json_line(ctx_, record);
     if (jsonl_ != nullptr) {
       std::fwrite(line.data(), 1, line.size(), jsonl_);
@@ -181,6 +224,7 @@ class Aggregator {
   std::FILE* jsonl_ = nullptr;
   std::unique_ptr<MqttOutput> mqtt_;
   std::unique_ptr<StatsReport> report_;
+  std::vector<std::unique_ptr<ingest::SyntheticCamera>> truth_;
 };
 
 }  // namespace

@@ -302,12 +302,17 @@ class Supervisor {
   void print_stats() {
     const nlohmann::json s = report_->next();
     for (const auto& cam : s["cameras"]) {
-      std::fprintf(
-          stderr, "  %-12s %-8s in %6.1f fps  out %6.1f fps  dropped %6llu  latency p50 %7.1f ms  p99 %7.1f ms\n",
-          cam["camera"].get<std::string>().c_str(), cam["state"].get<std::string>().c_str(),
-          cam["fps_in"].get<double>(), cam["fps_out"].get<double>(),
-          static_cast<unsigned long long>(cam["dropped"].get<std::uint64_t>()),
-          cam["latency_ms"]["end_to_end"]["p50"].get<double>(), cam["latency_ms"]["end_to_end"]["p99"].get<double>());
+      const std::string quality = cam.contains("precision")
+                                      ? fmt::format("  precision {:.3f} recall {:.3f}", cam["precision"].get<double>(),
+                                                    cam["recall"].get<double>())
+                                      : "";
+      std::fprintf(stderr,
+                   "  %-12s %-8s in %6.1f fps  out %6.1f fps  dropped %6llu  latency p50 %7.1f ms  p99 %7.1f ms%s\n",
+                   cam["camera"].get<std::string>().c_str(), cam["state"].get<std::string>().c_str(),
+                   cam["fps_in"].get<double>(), cam["fps_out"].get<double>(),
+                   static_cast<unsigned long long>(cam["dropped"].get<std::uint64_t>()),
+                   cam["latency_ms"]["end_to_end"]["p50"].get<double>(),
+                   cam["latency_ms"]["end_to_end"]["p99"].get<double>(), quality.c_str());
     }
   }
 

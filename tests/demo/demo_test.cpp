@@ -119,7 +119,7 @@ TEST_F(Demo, RunsEndToEndAndWritesItsSummary) {
   const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "demo", "--duration", "5", "--cameras", "2",
                                      "--workers", "2", "--fps", "8", "--json", json.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("cam1:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("  cam1 "), std::string::npos) << r.output;
   std::ifstream in(json);
   const auto s = nlohmann::json::parse(in);
   for (const char* key : {"cameras", "frames", "fps", "latency_ms_p50", "latency_ms_p99", "precision", "recall"}) {
@@ -137,7 +137,7 @@ TEST_F(Demo, RunsEndToEndAndWritesItsSummary) {
 TEST_F(Demo, StopsCleanlyOnCtrlC) {
   auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "demo", "--duration", "0"});
   std::string seen;
-  ASSERT_TRUE(shmyolo::test::read_until(child.stdout_fd, "cam0:", std::chrono::seconds(30), &seen)) << seen;
+  ASSERT_TRUE(shmyolo::test::read_until(child.stdout_fd, "  cam0 ", std::chrono::seconds(30), &seen)) << seen;
   EXPECT_FALSE(dir_.entries().empty());
   kill(child.pid, SIGINT);
   const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(20));

@@ -24,6 +24,13 @@ struct CameraStatus {
   std::atomic<std::uint64_t> restarts;       // of the ingest process
   std::atomic<std::uint64_t> results;        // frames the aggregator received
   std::atomic<std::uint64_t> detections;
+  // Synthetic cameras with a model of their classes: detections scored
+  // against the renderer's truth (stats::score), so precision and recall
+  // are known live.
+  std::atomic<std::uint32_t> scored;
+  std::atomic<std::uint64_t> true_positives;
+  std::atomic<std::uint64_t> false_positives;
+  std::atomic<std::uint64_t> false_negatives;
   stats::LatencyHistogram end_to_end;          // capture -> detections ready
   stats::LatencyHistogram capture_to_publish;  // decode, corrections, letterbox
   stats::LatencyHistogram queue_wait;          // publish -> claimed by a worker
