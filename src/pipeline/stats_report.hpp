@@ -3,6 +3,8 @@
 // `shmyolo run --stats-json` writes at the end.
 #pragma once
 
+#include <array>
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,23 +20,32 @@ struct StatsSnapshot {
   std::uint64_t mono_ns = 0;
 };
 
+// One camera's five stage histograms, in the order of kStageNames.
+using StageHistograms = std::array<stats::LatencyHistogram, 5>;
+
 class StatsReport {
  public:
-  StatsReport(const Context& ctx, const std::vector<bus::FrameRing>& rings)
-      : ctx_(ctx), rings_(rings), last_(snapshot()) {}
+  StatsReport(const Context& ctx, const std::vector<bus::FrameRing>& rings);
 
-  // Rates are over the time since the previous call (or since the start).
+  // Rates and latencies are over the time since the previous call (or since
+  // the start), so a slow start-up does not mask what happens now; precision
+  // and recall are since the start, as a window holds too few objects.
   nlohmann::json next();
   // Totals and rates over the whole run, for --stats-json.
   [[nodiscard]] nlohmann::json final(double elapsed_s) const;
 
  private:
   [[nodiscard]] StatsSnapshot snapshot() const;
-  [[nodiscard]] nlohmann::json camera(std::size_t c, double in_fps, double out_fps) const;
+  [[nodiscard]] nlohmann::json camera(std::size_t c, double in_fps, double out_fps,
+                                      const StageHistograms& latencies) const;
+  // The samples recorded since the previous call, per stage.
+  [[nodiscard]] std::unique_ptr<StageHistograms> window(std::size_t c);
 
   const Context& ctx_;
   const std::vector<bus::FrameRing>& rings_;
   StatsSnapshot last_;
+  // What each camera's histograms held at the previous call.
+  std::vector<std::unique_ptr<StageHistograms>> seen_;
 };
 
 }  // namespace shmyolo::pipeline

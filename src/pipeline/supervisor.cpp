@@ -299,6 +299,10 @@ class Supervisor {
     return std::ranges::all_of(children_, [](const Child& c) { return c.role != Role::ingest || c.done; });
   }
 
+  static std::string milliseconds(const nlohmann::json& ms) {
+    return ms.is_null() ? fmt::format("{:>7}", "-") : fmt::format("{:7.1f}", ms.get<double>());
+  }
+
   void print_stats() {
     const nlohmann::json s = report_->next();
     for (const auto& cam : s["cameras"]) {
@@ -306,13 +310,12 @@ class Supervisor {
                                       ? fmt::format("  precision {:.3f} recall {:.3f}", cam["precision"].get<double>(),
                                                     cam["recall"].get<double>())
                                       : "";
-      std::fprintf(stderr,
-                   "  %-12s %-8s in %6.1f fps  out %6.1f fps  dropped %6llu  latency p50 %7.1f ms  p99 %7.1f ms%s\n",
-                   cam["camera"].get<std::string>().c_str(), cam["state"].get<std::string>().c_str(),
-                   cam["fps_in"].get<double>(), cam["fps_out"].get<double>(),
-                   static_cast<unsigned long long>(cam["dropped"].get<std::uint64_t>()),
-                   cam["latency_ms"]["end_to_end"]["p50"].get<double>(),
-                   cam["latency_ms"]["end_to_end"]["p99"].get<double>(), quality.c_str());
+      const auto& e2e = cam["latency_ms"]["end_to_end"];
+      fmt::print(stderr,
+                 "  {:<12} {:<8} in {:6.1f} fps  out {:6.1f} fps  dropped {:6}  latency p50 {} ms  p99 {} ms{}\n",
+                 cam["camera"].get<std::string>(), cam["state"].get<std::string>(), cam["fps_in"].get<double>(),
+                 cam["fps_out"].get<double>(), cam["dropped"].get<std::uint64_t>(), milliseconds(e2e["p50"]),
+                 milliseconds(e2e["p99"]), quality);
     }
   }
 

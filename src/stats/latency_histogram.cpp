@@ -54,4 +54,10 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   }
 }
 
+void LatencyHistogram::subtract(const LatencyHistogram& earlier) {
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    buckets_[b].fetch_sub(earlier.buckets_[b].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+}
+
 }  // namespace shmyolo::stats

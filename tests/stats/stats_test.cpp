@@ -34,6 +34,20 @@ TEST(LatencyHistogram, MergeAddsSamplesAndExtremesAreClamped) {
   EXPECT_GT(a.percentile_ms(1.0), 1e6);
 }
 
+TEST(LatencyHistogram, SubtractLeavesOnlyTheNewerSamples) {
+  LatencyHistogram live;
+  for (int i = 0; i < 100; ++i) live.record_ns(100'000'000);  // an early 100 ms spell
+  LatencyHistogram seen;
+  seen.merge(live);
+  for (int i = 0; i < 10; ++i) live.record_ns(5'000'000);
+  LatencyHistogram window;
+  window.merge(live);
+  window.subtract(seen);
+  EXPECT_EQ(window.count(), 10U);
+  EXPECT_LT(window.percentile_ms(0.99), 6.0);
+  EXPECT_GT(live.percentile_ms(0.5), 99.0);
+}
+
 namespace {
 Detection det(int cls, float score, float x1, float y1, float x2, float y2) {
   return {cls, score, {x1, y1, x2, y2}};

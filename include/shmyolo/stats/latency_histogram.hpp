@@ -22,6 +22,9 @@ class LatencyHistogram {
   [[nodiscard]] std::uint64_t count() const;
   // Adds another histogram's samples (e.g. per camera into a total).
   void merge(const LatencyHistogram& other);
+  // Removes an earlier copy's samples, leaving those recorded since it was
+  // taken (buckets only grow, so this never goes below zero).
+  void subtract(const LatencyHistogram& earlier);
 
  private:
   [[nodiscard]] static double upper_edge_us(int bucket);
