@@ -1,8 +1,5 @@
 #include "detect_bench.hpp"
 
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 
@@ -11,6 +8,8 @@
 #include <opencv2/imgproc.hpp>
 #include <shmyolo/detect/detector.hpp>
 #include <shmyolo/image/image_file.hpp>
+
+#include "process_stats.hpp"
 
 namespace shmyolo::bench {
 namespace {
@@ -48,33 +47,20 @@ detect::ImageView view_of(const cv::Mat& m) {
 
 // Each child runs its own single-threaded detector for `seconds`.
 double processes_fps(const DetectBenchOptions& o, const cv::Mat& frame, int processes) {
-  auto* counts = static_cast<std::uint64_t*>(
-      mmap(nullptr, sizeof(std::uint64_t) * 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  if (counts == MAP_FAILED) return 0;
-  std::vector<pid_t> pids;
-  for (int p = 0; p < processes && p < 64; ++p) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      auto mo = o.model;
-      mo.threads = 1;
-      auto d = detect::Detector::open(mo);
-      if (!d) _exit(1);
-      (void)d->detect(view_of(frame), {});  // warm-up
-      const auto start = std::chrono::steady_clock::now();
-      std::uint64_t n = 0;
-      while (ms_since(start) < o.process_seconds * 1000.0) {
-        if (d->detect(view_of(frame), {})) ++n;
-      }
-      counts[p] = n;
-      _exit(0);
+  const std::uint64_t total = sum_over_processes(processes, [&](int /*child*/) -> std::uint64_t {
+    auto mo = o.model;
+    mo.threads = 1;
+    auto d = detect::Detector::open(mo);
+    if (!d) return 0;
+    (void)d->detect(view_of(frame), {});  // warm-up
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t n = 0;
+    while (ms_since(start) < o.process_seconds * 1000.0) {
+      if (d->detect(view_of(frame), {})) ++n;
     }
-    pids.push_back(pid);
-  }
-  for (const pid_t pid : pids) waitpid(pid, nullptr, 0);
-  double total = 0;
-  for (int p = 0; p < processes && p < 64; ++p) total += static_cast<double>(counts[p]);
-  munmap(counts, sizeof(std::uint64_t) * 64);
-  return total / o.process_seconds;
+    return n;
+  });
+  return static_cast<double>(total) / o.process_seconds;
 }
 
 }  // namespace

@@ -1,14 +1,10 @@
 #include "pipeline_bench.hpp"
 
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <map>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -19,6 +15,8 @@
 #include <shmyolo/ingest/slot_letterbox.hpp>
 #include <shmyolo/ingest/synthetic_camera.hpp>
 #include <shmyolo/pipeline/supervisor.hpp>
+
+#include "process_stats.hpp"
 
 namespace shmyolo::bench {
 namespace {
@@ -69,9 +67,9 @@ detect::ImageView view_of(const cv::Mat& m) {
 
 // One bare detector process: letterboxed frames in a loop (or, with
 // `ingest`, each frame decoded and letterboxed first, in the same process).
-[[noreturn]] void bare_child(const PipelineBenchOptions& o, int index, bool ingest, std::uint64_t* count) {
+std::uint64_t bare_frames(const PipelineBenchOptions& o, int index, bool ingest) {
   auto d = detect::Detector::open({.path = o.model, .threads = 1});
-  if (!d) _exit(1);
+  if (!d) return 0;
   FrameFeed feed(o, index);
   std::vector<cv::Mat> ready;
   ready.reserve(16);
@@ -83,65 +81,12 @@ detect::ImageView view_of(const cv::Mat& m) {
     const cv::Mat input = ingest ? letterboxed(feed.next(), d->info()) : ready[n % ready.size()];
     if (d->detect(view_of(input), {})) ++n;
   }
-  *count = n;
-  _exit(0);
+  return n;
 }
 
 double bare_fps(const PipelineBenchOptions& o, bool ingest) {
-  auto* counts = static_cast<std::uint64_t*>(
-      mmap(nullptr, sizeof(std::uint64_t) * 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  if (counts == MAP_FAILED) return 0;
-  std::vector<pid_t> pids;
-  for (int w = 0; w < o.workers && w < 64; ++w) {
-    const pid_t pid = fork();
-    if (pid == 0) bare_child(o, w, ingest, &counts[w]);
-    pids.push_back(pid);
-  }
-  for (const pid_t pid : pids) waitpid(pid, nullptr, 0);
-  double total = 0;
-  for (int w = 0; w < o.workers && w < 64; ++w) total += static_cast<double>(counts[w]);
-  munmap(counts, sizeof(std::uint64_t) * 64);
-  return total / kBareSeconds;
-}
-
-// Every process below `root`, `root` included.
-std::vector<pid_t> process_tree(pid_t root) {
-  std::map<pid_t, std::vector<pid_t>> children;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    pid_t parent = 0;
-    rest >> state >> parent;
-    children[parent].push_back(std::stoi(name));
-  }
-  std::vector<pid_t> tree{root};
-  for (std::size_t i = 0; i < tree.size(); ++i) {
-    for (const pid_t c : children[tree[i]]) tree.push_back(c);
-  }
-  return tree;
-}
-
-double pss_mb(const std::vector<pid_t>& pids) {
-  double kb = 0;
-  for (const pid_t p : pids) {
-    std::ifstream in("/proc/" + std::to_string(p) + "/smaps_rollup");
-    for (std::string key; in >> key;) {
-      if (key == "Pss:") {
-        double v = 0;
-        in >> v;
-        kb += v;
-        break;
-      }
-    }
-  }
-  return kb / 1024;
+  const std::uint64_t total = sum_over_processes(o.workers, [&](int index) { return bare_frames(o, index, ingest); });
+  return static_cast<double>(total) / kBareSeconds;
 }
 
 config::PipelineConfig bench_config(const PipelineBenchOptions& o) {
@@ -166,13 +111,6 @@ config::PipelineConfig bench_config(const PipelineBenchOptions& o) {
   return c;
 }
 
-double cpu_seconds_of_children() {
-  rusage r{};
-  getrusage(RUSAGE_CHILDREN, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-
 void run_pipeline_once(const PipelineBenchOptions& o, PipelineBenchReport& r) {
   const auto stats_file = std::filesystem::temp_directory_path() / fmt::format("shmyolo-bench-{}.json", getpid());
   const config::PipelineConfig config = bench_config(o);
@@ -180,14 +118,12 @@ void run_pipeline_once(const PipelineBenchOptions& o, PipelineBenchReport& r) {
   const auto start = Clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
-    std::fclose(stderr);  // the supervisor's own lines would interleave with the table
+    silence_stderr();
     _exit(pipeline::run_pipeline(config, {.stats_json = stats_file}));
   }
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    r.pss_mb = std::max(r.pss_mb, pss_mb(process_tree(pid)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+  const WatchedExit exit = wait_sampling_memory(pid);
+  const int status = exit.status;
+  r.pss_mb = exit.peak_pss_mb;
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_pct = 100.0 * (cpu_seconds_of_children() - cpu_before) / wall /
               static_cast<double>(std::max(1U, std::thread::hardware_concurrency()));

@@ -1,14 +1,63 @@
 // shmyolo bench transport
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
 #include <detect_bench.hpp>
 #include <pipeline_bench.hpp>
 #include <transport.hpp>
+#include <transport_e2e.hpp>
 
 #include "commands.hpp"
 
 namespace shmyolo::cli {
+namespace {
+
+void add_transport_e2e_command(CLI::App& bench, int& exit_code) {
+  struct Args {
+    bench::TransportE2eOptions bench;
+    std::string json;
+    std::string plot;
+  };
+  auto a = std::make_shared<Args>();
+  auto* e2e = bench.add_subcommand(
+      "transport-e2e",
+      "File-I/O spool (JPEG, raw) against the shared-memory pipeline, end to end: latency, memory, CPU, throughput");
+  e2e->add_option("--model,-m", a->bench.model, "Model file (e.g. yolov8n)")->required();
+  e2e->add_option("--source", a->bench.source, "A video file (default: synthetic cameras at --width x --height)");
+  e2e->add_option("--width", a->bench.width, "Synthetic frame width")->check(CLI::Range(32, 8192));
+  e2e->add_option("--height", a->bench.height, "Synthetic frame height")->check(CLI::Range(32, 8192));
+  e2e->add_option("--cameras", a->bench.cameras, "Cameras")->check(CLI::Range(1, 64));
+  e2e->add_option("--workers", a->bench.workers, "Worker processes")->check(CLI::Range(1, 64));
+  e2e->add_option("--threads", a->bench.threads, "Inference threads per worker")->check(CLI::Range(1, 64));
+  e2e->add_option("--fps", a->bench.fps, "Frames per second per camera in the paced run")
+      ->check(CLI::Range(0.1, 1000.0));
+  e2e->add_option("--frames", a->bench.frames, "Frames per camera in the paced run")->check(CLI::Range(10, 1000000));
+  e2e->add_option("--full-speed-frames", a->bench.full_speed_frames, "Frames per camera unpaced (0: skip)")
+      ->check(CLI::Range(0, 1000000));
+  e2e->add_option("--slots", a->bench.slots, "Frames of one camera waiting at once")->check(CLI::Range(1, 1024));
+  e2e->add_option("--spool-dir", a->bench.spool_dir, "Where the file-I/O spool folder goes (default: the temp folder)");
+  e2e->add_option("--shm-dir", a->bench.shm_dir, "Directory for the pipeline's segments");
+  e2e->add_option("--json", a->json, "Also write the figures as JSON to this file");
+  e2e->add_option("--plot", a->plot, "Write the latency distributions as a PNG to this file");
+  e2e->callback([a, &exit_code] {
+    fmt::print("shmyolo bench transport-e2e: model {}\n", a->bench.model.string());
+    std::fflush(stdout);
+    const auto report = bench::run_transport_e2e(a->bench);
+    fmt::print("{}", bench::report_table(report));
+    if (!a->json.empty()) std::ofstream(a->json) << bench::report_json(report) << '\n';
+    if (!a->plot.empty() && !bench::write_plot(report, a->plot)) {
+      fmt::print(stderr, "shmyolo: cannot write the plot to {}\n", a->plot);
+      exit_code = 1;
+      return;
+    }
+    const bool failed = !report.error.empty() ||
+                        std::ranges::any_of(report.architectures, [](const auto& r) { return !r.error.empty(); });
+    exit_code = failed ? 1 : 0;
+  });
+}
+
+}  // namespace
 
 void add_bench_commands(CLI::App& app, int& exit_code) {
   auto* bench = app.add_subcommand("bench", "Benchmarks that print their figures");
@@ -114,6 +163,8 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
     if (!p->json.empty()) std::ofstream(p->json) << bench::report_json(report) << '\n';
     exit_code = report.error.empty() ? 0 : 1;
   });
+
+  add_transport_e2e_command(*bench, exit_code);
 }
 
 }  // namespace shmyolo::cli

@@ -119,11 +119,12 @@ bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& inde
     // and frames beyond the cap are skipped.
     if (!source.live() && period > Clock::duration::zero()) std::this_thread::sleep_until(due);
     // Capture time: a file's frame is due now, and its decoding counts; a
-    // live source's read waits for the frame to arrive, which does not.
+    // live source's read waits for the frame to arrive (and the synthetic
+    // camera draws it), which does not.
     std::uint64_t unix_ns = bus::unix_ns();
     std::uint64_t mono_ns = bus::monotonic_ns();
     const ingest::ReadStatus got = source.read(frame, error);
-    if (source.live()) {
+    if (source.captured_by_read()) {
       unix_ns = bus::unix_ns();
       mono_ns = bus::monotonic_ns();
     }

@@ -29,6 +29,10 @@ class FrameSource {
   // A live source paces itself (a camera, a stream); a file or a folder is
   // read as fast as it is asked.
   [[nodiscard]] virtual bool live() const = 0;
+  // Whether the frame comes into being during read (a live stream's frame
+  // arriving, the synthetic camera drawing one), so its capture time is when
+  // read returns; a stored frame is captured when due, and its decoding counts.
+  [[nodiscard]] virtual bool captured_by_read() const { return live(); }
 };
 
 // Opens the camera's source; the message says what failed and what to do.

@@ -1,0 +1,39 @@
+// What a benchmark measures of the processes it starts: the process tree
+// below a pid, its summed PSS (shared pages split between their users, so
+// shared memory is counted once), and the CPU time of reaped children.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace shmyolo::bench {
+
+// Every live process below `root`, `root` included.
+[[nodiscard]] std::vector<pid_t> process_tree(pid_t root);
+// Summed PSS of these processes in MB; a process that is gone counts 0.
+[[nodiscard]] double pss_mb(const std::vector<pid_t>& pids);
+// User + system CPU seconds of this process's reaped descendants.
+[[nodiscard]] double cpu_seconds_of_children();
+
+// Waits for `pid` to exit, sampling the summed PSS of its tree every 250 ms;
+// returns its wait status and the peak.
+struct WatchedExit {
+  int status = 0;
+  double peak_pss_mb = 0;
+};
+[[nodiscard]] WatchedExit wait_sampling_memory(pid_t pid);
+
+// Runs `body(i)` in `processes` forked children side by side (i = 0..n-1)
+// and sums the counts they return; a child that fails counts 0. The caller
+// must not have started an inference engine: its threads do not fork.
+[[nodiscard]] std::uint64_t sum_over_processes(int processes, const std::function<std::uint64_t(int)>& body);
+
+// Points stderr at /dev/null, for a child whose lines would interleave with
+// the benchmark's table. (Closing it instead would let the next file opened
+// take descriptor 2 and receive the messages.)
+void silence_stderr();
+
+}  // namespace shmyolo::bench
