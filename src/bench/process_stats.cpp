@@ -69,7 +69,7 @@ WatchedExit wait_sampling_memory(pid_t pid) {
   WatchedExit w;
   while (waitpid(pid, &w.status, WNOHANG) == 0) {
     w.peak_pss_mb = std::max(w.peak_pss_mb, pss_mb(process_tree(pid)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return w;
 }

@@ -18,7 +18,7 @@ namespace shmyolo::bench {
 // User + system CPU seconds of this process's reaped descendants.
 [[nodiscard]] double cpu_seconds_of_children();
 
-// Waits for `pid` to exit, sampling the summed PSS of its tree every 250 ms;
+// Waits for `pid` to exit, sampling the summed PSS of its tree every 100 ms;
 // returns its wait status and the peak.
 struct WatchedExit {
   int status = 0;

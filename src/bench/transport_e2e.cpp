@@ -7,12 +7,16 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <numeric>
 #include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <shmyolo/detect/detector.hpp>
+#include <shmyolo/ingest/frame_source.hpp>
 #include <shmyolo/pipeline/supervisor.hpp>
 
 #include "latency_plot.hpp"
@@ -54,7 +58,8 @@ config::PipelineConfig base_config(const TransportE2eOptions& o, bool paced) {
     cam.delivery = bus::Delivery::queue;  // neither architecture drops a frame
     cam.slots = o.slots;
     cam.loop = true;
-    cam.frames = static_cast<std::uint64_t>(paced ? o.frames : o.full_speed_frames);
+    const int frames = paced ? o.frames : o.full_speed_frames;
+    cam.frames = static_cast<std::uint64_t>((frames + o.rounds - 1) / o.rounds);  // per round
     c.cameras.push_back(cam);
   }
   return c;
@@ -62,6 +67,72 @@ config::PipelineConfig base_config(const TransportE2eOptions& o, bool paced) {
 
 double cores() {
   return static_cast<double>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+// Median of `runs` timings of `step` (after one untimed run), in ms.
+double median_ms(int runs, const std::function<bool()>& step) {
+  if (!step()) return 0;
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    if (!step()) return 0;
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::ranges::sort(ms);
+  return ms[ms.size() / 2];
+}
+
+// Runs `measure` in a child (no inference engine may start in this process,
+// which forks the architectures) and returns its result in ms.
+double in_child_ms(const std::function<double()>& measure) {
+  return static_cast<double>(sum_over_processes(
+             1, [&](int /*child*/) { return static_cast<std::uint64_t>(std::max(0.0, measure()) * 1000); })) /
+         1000;
+}
+
+// What one frame costs on this machine, measured on the first camera's
+// frames: the camera producing it, JPEG encoding plus decoding, and the
+// detector with the run's threads.
+Calibration calibrate(const TransportE2eOptions& o, const config::PipelineConfig& c) {
+  constexpr int kRuns = 7;
+  const auto with_frames = [&](auto&& body) {
+    return in_child_ms([&] {
+      auto source = ingest::open_source(c.cameras.front());
+      if (!source) return 0.0;
+      cv::Mat frame;
+      std::string error;
+      return body(**source, frame, error);
+    });
+  };
+  Calibration cal;
+  cal.frame_ms = with_frames([&](ingest::FrameSource& source, cv::Mat& frame, std::string& error) {
+    return median_ms(kRuns, [&] { return source.read(frame, error) == ingest::ReadStatus::frame; });
+  });
+  cal.jpeg_ms = with_frames([&](ingest::FrameSource& source, cv::Mat& frame, std::string& error) {
+    if (source.read(frame, error) != ingest::ReadStatus::frame) return 0.0;
+    std::vector<std::uint8_t> bytes;
+    return median_ms(
+        kRuns, [&] { return cv::imencode(".jpg", frame, bytes) && !cv::imdecode(bytes, cv::IMREAD_COLOR).empty(); });
+  });
+  cal.detector_ms = with_frames([&](ingest::FrameSource& source, cv::Mat& frame, std::string& error) {
+    detect::ModelOptions model = c.model.options;
+    model.threads = o.threads;
+    auto d = detect::Detector::open(model);
+    if (!d || source.read(frame, error) != ingest::ReadStatus::frame) return 0.0;
+    const detect::ImageView view{.data = frame.data, .width = frame.cols, .height = frame.rows, .stride = frame.step};
+    return median_ms(kRuns, [&] { return d->detect(view, {}).has_value(); });
+  });
+  return cal;
+}
+
+// The paced rate per camera: the heaviest architecture (JPEG spool files)
+// keeps kAutoLoad of the cores and of the workers busy.
+double auto_fps(const TransportE2eOptions& o, const Calibration& cal, double cores) {
+  const double cpu_ms = cal.frame_ms + cal.jpeg_ms + cal.detector_ms * o.threads;
+  const double by_cores = kAutoLoad * cores * 1000 / cpu_ms;
+  const double by_workers = kAutoLoad * o.workers * 1000 / cal.detector_ms;
+  const double per_camera = std::min(by_cores, by_workers) / o.cameras;
+  return std::max(0.1, std::round(per_camera * 10) / 10);  // to 0.1 fps
 }
 
 // The shared-memory architecture: the real pipeline, in a child process as
@@ -158,6 +229,29 @@ ArchitectureRun run_file_io(const TransportE2eOptions& o, const config::Pipeline
   return run;
 }
 
+// Adds one round's run to the earlier ones. Its clock is shifted to start
+// where the previous round's last frame finished, so the frames' span (for
+// throughput) leaves out the pauses between rounds; latencies are differences
+// and do not move.
+void append(ArchitectureRun& into, ArchitectureRun part) {
+  if (!into.frames.empty() && !part.frames.empty()) {
+    std::uint64_t end = 0;
+    for (const auto& f : into.frames) end = std::max(end, f.done_ns);
+    std::uint64_t start = part.frames.front().capture_ns;
+    for (const auto& f : part.frames) start = std::min(start, f.capture_ns);
+    for (auto& f : part.frames) {
+      f.capture_ns = f.capture_ns - start + end;
+      f.done_ns = f.done_ns - start + end;
+    }
+  }
+  into.frames.insert(into.frames.end(), part.frames.begin(), part.frames.end());
+  into.wall_s += part.wall_s;
+  into.cpu_s += part.cpu_s;
+  into.peak_pss_mb = std::max(into.peak_pss_mb, part.peak_pss_mb);
+  into.peak_spool_bytes = std::max(into.peak_spool_bytes, part.peak_spool_bytes);
+  if (into.error.empty()) into.error = part.error;
+}
+
 using Runner = ArchitectureRun (*)(const TransportE2eOptions&, const config::PipelineConfig&);
 
 ArchitectureRun jpeg_runner(const TransportE2eOptions& o, const config::PipelineConfig& c) {
@@ -176,30 +270,45 @@ std::string ratio(double shm, double file) {
 
 }  // namespace
 
-TransportE2eReport run_transport_e2e(const TransportE2eOptions& o) {
+TransportE2eReport run_transport_e2e(const TransportE2eOptions& options) {
   TransportE2eReport report;
-  report.options = o;
+  report.options = options;
+  TransportE2eOptions& o = report.options;
   const std::vector<std::pair<std::string, Runner>> architectures{
       {"file I/O, JPEG", jpeg_runner}, {"file I/O, raw BGR", raw_runner}, {"shared memory (shmyolo)", shm_runner}};
-  const config::PipelineConfig paced = base_config(o, true);
-  const config::PipelineConfig full = base_config(o, false);
   // The model is opened once up front (in a child), so a bad one is one
   // message, not one per process.
-  if (!pipeline::plan_shm(paced)) {
+  if (!pipeline::plan_shm(base_config(o, false))) {
     report.error = fmt::format("cannot run {}", o.model.string());
     return report;
   }
-  for (const auto& [name, runner] : architectures) {
-    ArchitectureResult a;
-    a.name = name;
-    const ArchitectureRun p = runner(o, paced);
-    a.paced = summarise(p, &a.paced_latencies_ms);
-    a.error = p.error;
-    if (a.error.empty() && o.full_speed_frames > 0) {
-      const ArchitectureRun f = runner(o, full);
-      a.full_speed = summarise(f, nullptr);
-      a.error = f.error;
+  report.calibration = calibrate(o, base_config(o, false));
+  const Calibration& cal = report.calibration;
+  if (cal.frame_ms <= 0 || cal.jpeg_ms <= 0 || cal.detector_ms <= 0) {
+    report.error = "the cameras' frames could not be read, encoded or detected on; see shmyolo run";
+    return report;
+  }
+  if (o.fps <= 0) o.fps = auto_fps(o, cal, cores());
+  const config::PipelineConfig paced = base_config(o, true);
+  const config::PipelineConfig full = base_config(o, false);
+  // Rounds, each architecture's turn rotating, so a machine that speeds up
+  // or slows down over minutes (a shared VM) weighs on all of them alike.
+  std::vector<ArchitectureRun> paced_runs(architectures.size());
+  std::vector<ArchitectureRun> full_runs(architectures.size());
+  for (int round = 0; round < o.rounds; ++round) {
+    for (std::size_t k = 0; k < architectures.size(); ++k) {
+      const std::size_t i = (k + static_cast<std::size_t>(round)) % architectures.size();
+      const Runner runner = architectures[i].second;
+      append(paced_runs[i], runner(o, paced));
+      if (o.full_speed_frames > 0) append(full_runs[i], runner(o, full));
     }
+  }
+  for (std::size_t i = 0; i < architectures.size(); ++i) {
+    ArchitectureResult a;
+    a.name = architectures[i].first;
+    a.paced = summarise(paced_runs[i], &a.paced_latencies_ms);
+    a.full_speed = summarise(full_runs[i], nullptr);
+    a.error = paced_runs[i].error.empty() ? full_runs[i].error : paced_runs[i].error;
     report.architectures.push_back(std::move(a));
   }
   return report;
@@ -208,11 +317,15 @@ TransportE2eReport run_transport_e2e(const TransportE2eOptions& o) {
 std::string report_table(const TransportE2eReport& r) {
   const auto& o = r.options;
   if (!r.error.empty()) return fmt::format("failed: {}\n", r.error);
-  std::string t =
-      fmt::format("{} cameras x {} fps, {} workers x {} thread(s), {} frames per camera paced, {} unpaced, frames {}\n",
-                  o.cameras, o.fps, o.workers, o.threads, o.frames, o.full_speed_frames,
-                  o.source.empty() ? fmt::format("{}x{} synthetic", o.width, o.height) : o.source);
-  t += fmt::format("each camera's first {} frames (the engines' warm-up) are left out of the figures\n", kWarmUpFrames);
+  std::string t = fmt::format(
+      "{} cameras x {} fps, {} workers x {} thread(s), {} frames per camera paced, {} unpaced, in {} "
+      "rounds, frames {}\n",
+      o.cameras, o.fps, o.workers, o.threads, o.frames, o.full_speed_frames, o.rounds,
+      o.source.empty() ? fmt::format("{}x{} synthetic", o.width, o.height) : o.source);
+  t += fmt::format("each camera's first {} frames of a round (the engines' warm-up) are left out of the figures\n",
+                   kWarmUpFrames);
+  t += fmt::format("one frame: camera {:.1f} ms, JPEG encode + decode {:.1f} ms, detector {:.1f} ms (medians)\n",
+                   r.calibration.frame_ms, r.calibration.jpeg_ms, r.calibration.detector_ms);
   t += fmt::format("\npaced at {} fps per camera (latency)\n", o.fps);
   t += fmt::format("  {:<26} {:>17} {:>8} {:>8} {:>22} {:>9} {:>6}\n", "transport", "latency mean ± sd", "p50", "p99",
                    "outside inference", "memory", "CPU");
@@ -284,8 +397,13 @@ std::string report_json(const TransportE2eReport& r) {
                         {"workers", o.workers},
                         {"threads", o.threads},
                         {"fps_per_camera", o.fps},
+                        {"calibration_ms",
+                         {{"camera_frame", r.calibration.frame_ms},
+                          {"jpeg_encode_decode", r.calibration.jpeg_ms},
+                          {"detector", r.calibration.detector_ms}}},
                         {"frames_per_camera", o.frames},
                         {"unpaced_frames_per_camera", o.full_speed_frames},
+                        {"rounds", o.rounds},
                         {"architectures", archs}}
       .dump(2);
 }
@@ -296,9 +414,11 @@ bool write_plot(const TransportE2eReport& r, const std::filesystem::path& png) {
     if (a.error.empty()) series.push_back({a.name, a.paced_latencies_ms});
   }
   const auto& o = r.options;
-  return write_latency_plot(
-      png, fmt::format("{} cameras x {} fps, {} workers, {}", o.cameras, o.fps, o.workers, o.model.filename().string()),
-      series);
+  const std::string frames = o.source.empty() ? fmt::format("{}x{}", o.width, o.height) : o.source;
+  return write_latency_plot(png,
+                            fmt::format("{}, {} cameras x {} fps, {} workers, {}", frames, o.cameras, o.fps, o.workers,
+                                        o.model.filename().string()),
+                            series);
 }
 
 }  // namespace shmyolo::bench

@@ -20,11 +20,12 @@ struct TransportE2eOptions {
   int height = 1080;
   int cameras = 2;
   int workers = 2;
-  int threads = 1;                  // inference threads per worker
-  double fps = 4;                   // per camera, in the paced run
-  int frames = 120;                 // per camera, in the paced run
-  int full_speed_frames = 60;       // per camera, in the unpaced run (0: skip it)
-  std::uint32_t slots = 4;          // frames of one camera waiting at once, in either architecture
+  int threads = 1;             // inference threads per worker
+  double fps = 0;              // per camera, in the paced run; 0: chosen from the calibration (kAutoLoad)
+  int frames = 120;            // per camera, in the paced run
+  int full_speed_frames = 60;  // per camera, in the unpaced run (0: skip it)
+  int rounds = 3;              // frames are split into rounds; each round runs every architecture, in rotating order
+  std::uint32_t slots = 4;     // frames of one camera waiting at once, in either architecture
   std::filesystem::path spool_dir;  // where the spool folder goes (default: the temp directory)
   std::filesystem::path shm_dir;
 };
@@ -52,8 +53,21 @@ struct ArchitectureResult {
   std::string error;
 };
 
+// The paced run's default load: the heaviest architecture keeps this share
+// of the cores (and of the workers) busy, so latency measures the path and
+// not a backlog.
+constexpr double kAutoLoad = 0.5;
+
+// Per-frame costs measured before the runs (medians, ms).
+struct Calibration {
+  double frame_ms = 0;     // the camera producing one frame (drawing or decoding it)
+  double jpeg_ms = 0;      // encoding it as JPEG and decoding it again
+  double detector_ms = 0;  // one worker's detector on it
+};
+
 struct TransportE2eReport {
-  TransportE2eOptions options;
+  TransportE2eOptions options;  // with the paced rate filled in
+  Calibration calibration;
   std::vector<ArchitectureResult> architectures;  // file JPEG, file raw, shared memory
   std::string error;
 };

@@ -30,11 +30,14 @@ void add_transport_e2e_command(CLI::App& bench, int& exit_code) {
   e2e->add_option("--cameras", a->bench.cameras, "Cameras")->check(CLI::Range(1, 64));
   e2e->add_option("--workers", a->bench.workers, "Worker processes")->check(CLI::Range(1, 64));
   e2e->add_option("--threads", a->bench.threads, "Inference threads per worker")->check(CLI::Range(1, 64));
-  e2e->add_option("--fps", a->bench.fps, "Frames per second per camera in the paced run")
-      ->check(CLI::Range(0.1, 1000.0));
+  e2e->add_option("--fps", a->bench.fps,
+                  "Frames per second per camera in the paced run (0: half of what this machine sustains, measured)")
+      ->check(CLI::Range(0.0, 1000.0));
   e2e->add_option("--frames", a->bench.frames, "Frames per camera in the paced run")->check(CLI::Range(10, 1000000));
   e2e->add_option("--full-speed-frames", a->bench.full_speed_frames, "Frames per camera unpaced (0: skip)")
       ->check(CLI::Range(0, 1000000));
+  e2e->add_option("--rounds", a->bench.rounds, "Rounds the frames are split into, architectures taking turns")
+      ->check(CLI::Range(1, 100));
   e2e->add_option("--slots", a->bench.slots, "Frames of one camera waiting at once")->check(CLI::Range(1, 1024));
   e2e->add_option("--spool-dir", a->bench.spool_dir, "Where the file-I/O spool folder goes (default: the temp folder)");
   e2e->add_option("--shm-dir", a->bench.shm_dir, "Directory for the pipeline's segments");
