@@ -209,6 +209,7 @@ bool process_file(const std::filesystem::path& file, const SpoolName& n, SpoolFo
     shared.failed.store(1, std::memory_order_relaxed);
     _exit(2);
   }
+  detector->warm_up();  // as the pipeline's workers do
   shared.workers_ready.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::uint8_t> buffer;
   alignas(inotify_event) char events[64 * 1024];

@@ -71,6 +71,14 @@ DetectResult<Detector> Detector::open(const ModelOptions& options) {
   return Detector(std::move(*engine));
 }
 
+void Detector::warm_up() {
+  const int w = info().input_width;
+  const int h = info().input_height;
+  // 114: the grey that letterboxes pad with (Ultralytics and YOLOX alike).
+  const std::vector<std::uint8_t> blank(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3, 114);
+  (void)detect({.data = blank.data(), .width = w, .height = h, .stride = static_cast<std::size_t>(w) * 3}, {});
+}
+
 DetectResult<DetectOutput> Detector::detect(const ImageView& image, const DetectOptions& options) {
   auto out = detect_batch(std::span<const ImageView>(&image, 1), options);
   if (!out) return std::unexpected(out.error());

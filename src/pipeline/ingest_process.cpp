@@ -21,6 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kFirstRetry = std::chrono::milliseconds(500);
 constexpr auto kLongestRetry = std::chrono::seconds(10);
+// How long a camera waits for the workers to load the model before it starts
+// anyway (a model that takes longer to load still gets frames after this).
+constexpr auto kWorkersReadyWait = std::chrono::seconds(30);
 
 void say(const config::CameraConfig& c, const std::string& what) {
   std::fprintf(stderr, "shmyolo: camera %s: %s\n", c.name.c_str(), what.c_str());
@@ -44,6 +47,17 @@ struct Camera {
   bus::FrameRing& ring;
   bus::Producer& producer;
 };
+
+// Frames captured before any worker can take them would only age in the
+// ring (queue mode) or be overwritten (latest mode): wait for the workers.
+void wait_for_workers(const Context& ctx) {
+  const auto until = Clock::now() + kWorkersReadyWait;
+  const auto workers = static_cast<std::uint32_t>(ctx.config->workers.count);
+  while (!stop_requested() && Clock::now() < until &&
+         ctx.status->workers_ready.load(std::memory_order_relaxed) < workers) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 std::unique_ptr<ingest::FrameSource> open_with_retry(Camera& cam) {
   auto wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
@@ -161,6 +175,7 @@ int run_ingest(const Context& ctx, int camera) {
   Camera cam{ctx, camera, config, ctx.status->cameras[static_cast<std::size_t>(camera)], *ring, *producer};
   std::uint64_t index = 0;
   auto wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
+  wait_for_workers(ctx);
   while (!stop_requested()) {
     auto source = open_with_retry(cam);
     if (!source) break;

@@ -185,6 +185,9 @@ int run_worker(const Context& ctx, int worker) {
            *detector,
            {.confidence = mc.confidence, .iou = mc.iou, .max_detections = mc.max_detections, .classes = class_ids(ctx)},
            *results};
+  detector->warm_up();
+  // relaxed: a start-up gate the cameras poll; no data is published with it.
+  ctx.status->workers_ready.fetch_add(1, std::memory_order_relaxed);
   const int batch = ctx.model.dynamic_batch ? ctx.config->workers.batch : 1;
   while (!stop_requested()) {
     auto claims = claim_batch(*rings, batch);

@@ -40,6 +40,10 @@ class Detector {
 
   [[nodiscard]] const ModelInfo& info() const { return engine_->info(); }
   [[nodiscard]] DetectResult<DetectOutput> detect(const ImageView& image, const DetectOptions& options);
+  // Runs the model once on a blank input. An engine's first run allocates
+  // its buffers and is several times slower than the next; a worker makes
+  // that run before it takes frames.
+  void warm_up();
   // Several images in one inference (models with a dynamic batch dimension).
   [[nodiscard]] DetectResult<std::vector<DetectOutput>> detect_batch(std::span<const ImageView> images,
                                                                      const DetectOptions& options);

@@ -50,6 +50,9 @@ struct WorkerStatus {
 struct PipelineStatus {
   std::atomic<std::uint32_t> stopping;  // set by the supervisor: children finish and exit
   std::atomic<std::uint32_t> cameras_finished;
+  // Workers that have loaded the model and run it once (a replaced worker
+  // counts again): cameras start capturing once every worker is ready.
+  std::atomic<std::uint32_t> workers_ready;
   std::array<CameraStatus, kMaxCameras> cameras;
   std::array<WorkerStatus, kMaxWorkers> workers;
 };
