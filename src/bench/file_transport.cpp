@@ -31,6 +31,9 @@ constexpr int kMaxCameras = 64;
 constexpr auto kFinishTimeout = std::chrono::minutes(10);  // a run that has not finished by then has hung
 
 // What the architecture's processes share: a mapping made before they fork.
+// Every access is relaxed: these are counters and stop flags that publish no
+// other data (a spool file is handed over by the file system, and the parent
+// reads the frame records only after waitpid, which orders them).
 struct Shared {
   std::atomic<std::uint32_t> waiting[kMaxCameras];  // files written and not yet deleted, per camera
   std::atomic<std::uint32_t> workers_ready;
@@ -163,10 +166,16 @@ bool read_file(const std::filesystem::path& path, std::vector<std::uint8_t>& out
     shared.waiting[c].fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t bytes_now = shared.spool_bytes.fetch_add(size, std::memory_order_relaxed) + size;
     std::uint64_t peak = shared.peak_spool_bytes.load(std::memory_order_relaxed);
-    while (bytes_now > peak && !shared.peak_spool_bytes.compare_exchange_weak(peak, bytes_now)) {
+    // relaxed: a statistic; the loop only keeps the largest value seen.
+    while (bytes_now > peak &&
+           !shared.peak_spool_bytes.compare_exchange_weak(peak, bytes_now, std::memory_order_relaxed)) {
     }
     // The rename makes the whole file appear at once (and wakes the workers).
-    std::filesystem::rename(temporary, o.spool / name);
+    if (::rename(temporary.c_str(), (o.spool / name).c_str()) != 0) {
+      std::fprintf(stderr, "camera %s: cannot rename %s\n", cam.name.c_str(), temporary.c_str());
+      shared.failed.store(1, std::memory_order_relaxed);
+      _exit(2);
+    }
   }
   _exit(0);
 }
@@ -186,7 +195,7 @@ bool process_file(const std::filesystem::path& file, const SpoolName& n, SpoolFo
       detector.detect({.data = image.data, .width = image.cols, .height = image.rows, .stride = image.step}, {});
   if (!out) return false;
   const std::uint64_t done = bus::monotonic_ns();
-  std::filesystem::remove(file);
+  if (::unlink(file.c_str()) != 0) return false;
   shared.waiting[n.camera].fetch_sub(1, std::memory_order_relaxed);
   shared.spool_bytes.fetch_sub(buffer.size(), std::memory_order_relaxed);
   // relaxed: each worker writes its own record; the parent reads after waitpid.
