@@ -385,6 +385,16 @@ BusResult<FrameRing> FrameRing::attach(std::string_view name, const std::filesys
   const int fd = ::open(path.c_str(), (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) {
+      if (const auto other = detail::find_mapped_elsewhere(name, dir.c_str())) {
+        return bus_error(
+            BusErrc::not_found,
+            strf("no ring named %.*s in %s, but process %d (%s) has one of that name mapped from another file system "
+                 "(device %s): the two processes do not share %s. Share it (docker: --ipc=container:NAME, compose: "
+                 "ipc: \"service:NAME\"; Kubernetes: one pod, an emptyDir {medium: Memory} mounted at /dev/shm in "
+                 "both containers) or give both --shm-dir on one common mount",
+                 static_cast<int>(name.size()), name.data(), dir.c_str(), static_cast<int>(other->pid),
+                 other->command.c_str(), other->device.c_str(), dir.c_str()));
+      }
       return bus_error(BusErrc::not_found,
                        strf("no ring named %.*s in %s: is its pipeline running, and does this process see the "
                             "same %s (same IPC namespace or volume; in containers share /dev/shm or use "

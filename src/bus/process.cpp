@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <array>
 #include <cerrno>
@@ -9,6 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace shmyolo::bus::detail {
 
@@ -76,6 +80,57 @@ bool process_alive(pid_t pid, std::uint64_t start_ticks) {
 
 std::int32_t self_pid() {
   return static_cast<std::int32_t>(::getpid());
+}
+
+namespace {
+
+// One line of /proc/<pid>/maps: "start-end perms offset major:minor inode path".
+struct MapsLine {
+  std::string device;
+  std::string path;
+};
+std::optional<MapsLine> parse_maps_line(const std::string& line) {
+  std::istringstream in(line);
+  std::string range;
+  std::string perms;
+  std::string offset;
+  MapsLine m;
+  std::string inode;
+  if (!(in >> range >> perms >> offset >> m.device >> inode)) return std::nullopt;
+  std::getline(in >> std::ws, m.path);
+  return m;
+}
+
+bool same_device(const std::string& major_minor, dev_t here) {
+  unsigned major_id = 0;
+  unsigned minor_id = 0;
+  if (std::sscanf(major_minor.c_str(), "%x:%x", &major_id, &minor_id) != 2) return true;  // unreadable: no claim
+  return makedev(major_id, minor_id) == here;
+}
+
+}  // namespace
+
+std::optional<MappedElsewhere> find_mapped_elsewhere(std::string_view name, const char* dir) {
+  struct stat here {};
+  if (::stat(dir, &here) != 0) return std::nullopt;
+  const std::string suffix = "/" + std::string(name);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid_text = entry.path().filename();
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid()) continue;
+    std::ifstream maps(entry.path() / "maps");
+    for (std::string line; std::getline(maps, line);) {
+      const auto m = parse_maps_line(line);
+      if (!m || !m->path.ends_with(suffix) || same_device(m->device, here.st_dev)) continue;
+      std::ifstream comm(entry.path() / "comm");
+      MappedElsewhere found{.pid = pid, .command = {}, .device = m->device};
+      std::getline(comm, found.command);
+      return found;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace shmyolo::bus::detail

@@ -5,6 +5,8 @@
 #include <sys/types.h>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace shmyolo::bus::detail {
 
@@ -25,5 +27,16 @@ bool pid_exists(pid_t pid);
 // The pid exists and, when start_ticks is non-zero, is the same process.
 bool process_alive(pid_t pid, std::uint64_t start_ticks);
 std::int32_t self_pid();
+
+// A process that has a file named `name` mapped from another file system
+// than `dir` is on here: it sees a different /dev/shm (another mount or IPC
+// namespace, a container that does not share it). Only processes whose maps
+// this one may read are seen (same user, or root).
+struct MappedElsewhere {
+  pid_t pid = 0;
+  std::string command;  // /proc/<pid>/comm
+  std::string device;   // "major:minor" of the file system it maps from
+};
+std::optional<MappedElsewhere> find_mapped_elsewhere(std::string_view name, const char* dir);
 
 }  // namespace shmyolo::bus::detail

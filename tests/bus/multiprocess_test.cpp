@@ -229,3 +229,65 @@ TEST(MultiProcess, InspectRefusesAScribbledHeaderInOneLine) {
   const auto gc = run({shmyolo_bin(), "gc", "--invalid", "--shm-dir", dir.path().string()});
   EXPECT_NE(gc.output.find("removed " + name), std::string::npos) << gc.output;
 }
+
+// Whether this machine lets us make a mount namespace with its own tmpfs
+// (root, unshare, and no container policy forbidding it).
+bool can_make_mount_namespaces() {
+  if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0) return false;
+  return run({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+              "mount -t tmpfs -o size=1m tmpfs /dev/shm"})
+             .exit_code == 0;
+}
+
+// A producer in its own mount namespace with a private tmpfs on /dev/shm (what
+// two containers that do not share /dev/shm amount to): a consumer here is
+// told that the two do not share it, and which process has the ring.
+TEST(Namespaces, RingInAnotherDevShmIsExplained) {
+  if (!can_make_mount_namespaces()) GTEST_SKIP() << "needs root and unshare --mount";
+  const std::string name = "shmyolo.t.ns" + std::to_string(::getpid());
+  const Spawned producer =
+      spawn({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+             "mount -t tmpfs -o size=64m tmpfs /dev/shm && exec " + bus_peer_bin() + " produce --dir /dev/shm --name " +
+                 name + " --create --frames 100 --hang-after 2"});
+  std::string seen;
+  ASSERT_TRUE(read_until(producer.stdout_fd, "hanging mid-write", 20s, &seen)) << seen;
+  const auto ring = FrameRing::attach(name, "/dev/shm");
+  ::kill(producer.pid, SIGKILL);
+  wait_exit(producer.pid, 5s);
+  ASSERT_FALSE(ring);
+  const std::string& message = ring.error().message;
+  EXPECT_EQ(ring.error().code, BusErrc::not_found);
+  EXPECT_NE(message.find("do not share /dev/shm"), std::string::npos) << message;
+  EXPECT_NE(message.find("process " + std::to_string(producer.pid)), std::string::npos) << message;
+  EXPECT_NE(message.find("--shm-dir"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
+  // Its tmpfs went with its namespace; nothing of it is here.
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + name));
+}
+
+// The fix the message gives: both sides on one directory they do share
+// (--shm-dir; here a host folder the private namespace still sees).
+TEST(Namespaces, CommonShmDirAcrossNamespacesCarriesFrames) {
+  if (!can_make_mount_namespaces()) GTEST_SKIP() << "needs root and unshare --mount";
+  const auto common = std::filesystem::temp_directory_path() / ("shmyolo-test-common-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(common);
+  const std::string name = "shmyolo.t.common";
+  const Spawned producer =
+      spawn({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+             "mount -t tmpfs -o size=64m tmpfs /dev/shm && exec " + bus_peer_bin() + " produce --dir " +
+                 common.string() + " --name " + name + " --create --frames 100 --hang-after 2"});
+  std::string seen;
+  ASSERT_TRUE(read_until(producer.stdout_fd, "hanging mid-write", 20s, &seen)) << seen;
+  auto ring = FrameRing::attach(name, common);
+  ASSERT_TRUE(ring) << ring.error().message;
+  Consumer consumer(*ring);
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    auto claim = consumer.claim(5s);
+    ASSERT_TRUE(claim) << claim.error().message;
+    EXPECT_EQ(claim->info().meta.user[1], i);
+    EXPECT_TRUE(claim->release());
+  }
+  ::kill(producer.pid, SIGKILL);
+  wait_exit(producer.pid, 5s);
+  std::filesystem::remove_all(common);
+}
