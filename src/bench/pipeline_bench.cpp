@@ -97,14 +97,8 @@ config::PipelineConfig bench_config(const PipelineBenchOptions& o) {
   c.workers.count = o.workers;
   c.outputs.stats_interval_s = 3600;  // quiet: the bench prints the figures
   for (int i = 0; i < o.cameras; ++i) {
-    config::CameraConfig cam;
-    cam.name = fmt::format("cam{}", i);
-    cam.source =
-        o.source.empty() ? fmt::format("synthetic:?width={}&height={}&seed={}", o.width, o.height, 100 + i) : o.source;
-    cam = *config::parse_source(cam, std::filesystem::current_path());
+    config::CameraConfig cam = bench_camera(i, o.source, o.width, o.height);
     cam.fps = 0;  // unpaced: as fast as the workers take frames
-    cam.delivery = bus::Delivery::queue;
-    cam.loop = true;
     cam.frames = static_cast<std::uint64_t>(o.frames);
     c.cameras.push_back(cam);
   }

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
+
 namespace shmyolo::bench {
 
 // Every process below `root`, `root` included.
@@ -93,6 +95,16 @@ std::uint64_t sum_over_processes(int processes, const std::function<std::uint64_
   for (int p = 0; p < processes; ++p) total += counts[p];
   munmap(mapping, bytes);
   return total;
+}
+
+config::CameraConfig bench_camera(int i, const std::string& source, int width, int height) {
+  config::CameraConfig cam;
+  cam.name = fmt::format("cam{}", i);
+  cam.source = source.empty() ? fmt::format("synthetic:?width={}&height={}&seed={}", width, height, 100 + i) : source;
+  cam = config::parse_source(cam, std::filesystem::current_path()).value_or(cam);
+  cam.delivery = bus::Delivery::queue;
+  cam.loop = true;
+  return cam;
 }
 
 void silence_stderr() {

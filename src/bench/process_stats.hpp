@@ -7,7 +7,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
+
+#include <shmyolo/config/pipeline_config.hpp>
 
 namespace shmyolo::bench {
 
@@ -30,6 +33,11 @@ struct WatchedExit {
 // and sums the counts they return; a child that fails counts 0. The caller
 // must not have started an inference engine: its threads do not fork.
 [[nodiscard]] std::uint64_t sum_over_processes(int processes, const std::function<std::uint64_t(int)>& body);
+
+// Camera i of a benchmark's pipeline: `source` (a video file) or, when empty,
+// a synthetic camera of that size whose seed depends only on i, so every run
+// of the benchmark sees the same frames. Queue delivery, looping.
+[[nodiscard]] config::CameraConfig bench_camera(int i, const std::string& source, int width, int height);
 
 // Points stderr at /dev/null, for a child whose lines would interleave with
 // the benchmark's table. (Closing it instead would let the next file opened

@@ -48,16 +48,10 @@ config::PipelineConfig base_config(const TransportE2eOptions& o, bool paced) {
   c.workers.threads = o.threads;
   c.outputs.stats_interval_s = 3600;  // quiet: the bench prints the figures
   for (int i = 0; i < o.cameras; ++i) {
-    config::CameraConfig cam;
-    cam.name = fmt::format("cam{}", i);
-    // Camera i draws the same frames in every run: the same seed.
-    cam.source =
-        o.source.empty() ? fmt::format("synthetic:?width={}&height={}&seed={}", o.width, o.height, 100 + i) : o.source;
-    cam = config::parse_source(cam, std::filesystem::current_path()).value_or(cam);
+    // Queue delivery: neither architecture drops a frame.
+    config::CameraConfig cam = bench_camera(i, o.source, o.width, o.height);
     cam.fps = paced ? o.fps : 0;
-    cam.delivery = bus::Delivery::queue;  // neither architecture drops a frame
     cam.slots = o.slots;
-    cam.loop = true;
     const int frames = paced ? o.frames : o.full_speed_frames;
     cam.frames = static_cast<std::uint64_t>((frames + o.rounds - 1) / o.rounds);  // per round
     c.cameras.push_back(cam);
