@@ -16,7 +16,12 @@ std::unique_ptr<MqttOutput> MqttOutput::start(const config::MqttConfig& config, 
   const std::string id = config.client_id.empty() ? fmt::format("shmyolo-{}-{}", pipeline, getpid()) : config.client_id;
   out->client_ = mosquitto_new(id.c_str(), true, nullptr);
   if (out->client_ == nullptr) return nullptr;
-  mosquitto_reconnect_delay_set(out->client_, 1, 30, true);
+  // Linear backoff capped at 5 s: retries come 0, 1, 2, ... 5 s apart, so a
+  // broker back from a restart gets results again within 5 s. libmosquitto's
+  // exponential mode grows the gap quadratically (1, 4, 9, 16 s), and one
+  // unlucky miss could leave a PLC without results for half a minute; a
+  // connect attempt every 5 s costs the broker nothing.
+  mosquitto_reconnect_delay_set(out->client_, 1, 5, false);
   // connect_async + loop_start: a broker that is down now is retried by the
   // loop thread, and the pipeline starts regardless.
   const int rc = mosquitto_connect_async(out->client_, config.host.c_str(), config.port, config.keepalive_s);

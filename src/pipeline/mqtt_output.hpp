@@ -1,5 +1,5 @@
 // Publishes to an MQTT broker with libmosquitto. Connection and reconnection
-// run on libmosquitto's own thread (exponential backoff, 1 to 30 s), so a
+// run on libmosquitto's own thread (linear backoff, retries at most 5 s apart), so a
 // broker that goes away never blocks the aggregator; messages published
 // while it is away are counted as dropped, not queued without bound.
 #pragma once
