@@ -249,23 +249,12 @@ BusError errno_error(int err, const std::string& what, const std::filesystem::pa
   return BusError{BusErrc::system_error, strf("%s %s: %s", what.c_str(), path.c_str(), std::strerror(err))};
 }
 
-// Free bytes on the filesystem holding `dir`, and its block size.
-struct FsSpace {
-  std::uint64_t free_bytes = 0;
-  std::uint64_t block_bytes = kPageBytes;
-};
-
-std::optional<FsSpace> fs_space(const std::filesystem::path& dir) {
-  struct statvfs sv {};
-  if (::statvfs(dir.c_str(), &sv) != 0) return std::nullopt;
-  FsSpace s;
-  s.free_bytes = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
-  s.block_bytes = std::max<std::uint64_t>(sv.f_bsize, kPageBytes);
-  return s;
-}
-
 BusError no_space_error(const std::string& name, const std::filesystem::path& dir, std::uint64_t needed,
                         std::uint64_t free_bytes) {
+  if (const auto space = shm_space(dir); space && space->huge_pages) {
+    return BusError{BusErrc::no_space, strf("cannot create ring %s in %s: %s", name.c_str(), dir.c_str(),
+                                            huge_page_advice(needed, *space).c_str())};
+  }
   return BusError{BusErrc::no_space,
                   strf("cannot create ring %s in %s: it needs %s (%llu bytes) but only %s (%llu bytes) are free; "
                        "enlarge %s (docker: --shm-size, Kubernetes: emptyDir sizeLimit), use fewer or smaller "
@@ -302,7 +291,7 @@ BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
   if (!planned) return std::unexpected(planned.error());
   RingGeometry g = *planned;
   const std::filesystem::path path = o.dir / o.name;
-  const auto space = fs_space(o.dir);
+  const auto space = shm_space(o.dir);
   if (!space) {
     return bus_error(BusErrc::not_found,
                      strf("cannot create ring %s: directory %s is not usable (%s); create it or pass --shm-dir",
@@ -346,7 +335,7 @@ BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
   // Reserve every page now: a full tmpfs fails here, not with SIGBUS on first touch.
   if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(g.total_bytes)); err != 0) {
     if (err == ENOSPC)
-      return fail(no_space_error(o.name, o.dir, g.total_bytes, fs_space(o.dir).value_or(FsSpace{}).free_bytes));
+      return fail(no_space_error(o.name, o.dir, g.total_bytes, shm_space(o.dir).value_or(ShmSpace{}).free_bytes));
     return fail(errno_error(err, "cannot reserve space for ring", path));
   }
   // MAP_POPULATE pre-faults the pages: a first write into a fresh page costs ~4x a memcpy.

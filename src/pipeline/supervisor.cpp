@@ -1,8 +1,6 @@
 #include <shmyolo/pipeline/supervisor.hpp>
 
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 
 #include "context.hpp"
 #include "stats_report.hpp"
+#include "status_segment.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -33,6 +32,7 @@ constexpr auto kExitGrace = std::chrono::seconds(10);     // after SIGTERM, befo
 constexpr auto kDrainLimit = std::chrono::seconds(60);    // queued frames still being worked on at stop
 constexpr std::uint32_t kResultSlots = 8;                 // per worker: results in flight to the aggregator
 constexpr std::uint64_t kMiB = 1ULL << 20;
+constexpr auto kOwnerPoll = std::chrono::milliseconds(500);  // --role workers: how often it looks for the segments
 
 enum class Role { ingest, worker, aggregator };
 
@@ -102,17 +102,24 @@ std::vector<bus::RingOptions> all_rings(const config::PipelineConfig& config, co
   return rings;
 }
 
+bool owns_segments(RunRole role) {
+  return role != RunRole::workers;
+}
+
 std::optional<ShmPlan> plan_for(const config::PipelineConfig& config, const ModelFacts& model) {
   ShmPlan plan;
   plan.dir = shm_dir_of(config);
-  for (const auto& o : all_rings(config, model)) {
+  const auto space = bus::shm_space(plan.dir).value_or(bus::ShmSpace{});  // a missing folder: refused later
+  auto rings = all_rings(config, model);
+  rings.push_back(status_ring_options(config.name, plan.dir));
+  for (const auto& o : rings) {
     auto bytes = bus::bytes_needed(o);
     if (!bytes) {
       std::fprintf(stderr, "shmyolo: %s\n", bytes.error().message.c_str());
       return std::nullopt;
     }
-    plan.segments.push_back({o.name, *bytes});
-    plan.total_bytes += *bytes;
+    plan.segments.push_back({o.name, bus::segment_bytes(*bytes, space)});
+    plan.total_bytes += plan.segments.back().bytes;
   }
   // Headroom: a quarter more plus 8 MiB, for a second pipeline starting while
   // the first one's segments are still being removed.
@@ -121,14 +128,19 @@ std::optional<ShmPlan> plan_for(const config::PipelineConfig& config, const Mode
 }
 
 bool check_space(const ShmPlan& plan) {
-  struct statvfs fs {};
-  if (statvfs(plan.dir.c_str(), &fs) != 0) {
-    std::fprintf(stderr, "shmyolo: shared-memory folder %s does not exist: create it or set shm_dir\n",
+  const auto space = bus::shm_space(plan.dir);
+  if (!space) {
+    std::fprintf(stderr, "shmyolo: shared-memory folder %s does not exist: create it or set shm_dir (or --shm-dir)\n",
                  plan.dir.c_str());
     return false;
   }
-  const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const std::uint64_t free_bytes = space->free_bytes;
   if (free_bytes >= plan.total_bytes) return true;
+  if (space->huge_pages) {
+    std::fprintf(stderr, "shmyolo: shared-memory folder %s: %s\n", plan.dir.c_str(),
+                 bus::huge_page_advice(plan.total_bytes, *space).c_str());
+    return false;
+  }
   const std::uint64_t mib = plan.recommended_bytes / kMiB;
   std::fprintf(stderr,
                "shmyolo: this pipeline needs %.1f MiB in %s but only %.1f MiB are free: enlarge it (docker run "
@@ -155,9 +167,6 @@ bool check_classes(const config::PipelineConfig& config, const ModelFacts& model
 class Supervisor {
  public:
   Supervisor(const config::PipelineConfig& config, const RunOptions& options) : config_(config), options_(options) {}
-  ~Supervisor() {
-    if (status_ != nullptr) munmap(status_, sizeof(PipelineStatus));
-  }
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
@@ -168,14 +177,18 @@ class Supervisor {
     ctx_.config = &config_;
     ctx_.shm_dir = shm_dir_of(config_);
     if (!check_classes(config_, ctx_.model)) return 1;
+    start_ = Clock::now();
+    if (!owns_segments(options_.role)) return run_workers_role();
     const auto plan = plan_for(config_, ctx_.model);
     if (!plan || !check_space(*plan)) return 1;
-    if (!create_rings() || !map_status()) return 1;
+    if (!create_rings() || !create_status_segment()) return 1;
     start_children();
-    std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers, model %s (%dx%d), %.1f MiB in %s\n",
+    std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers%s, model %s (%dx%d), %.1f MiB in %s\n",
                  config_.name.c_str(), config_.cameras.size(), config_.workers.count,
+                 options_.role == RunRole::ingest ? " (started by shmyolo run --role workers)" : "",
                  config_.model.options.path.filename().c_str(), ctx_.model.input_width, ctx_.model.input_height,
                  static_cast<double>(plan->total_bytes) / kMiB, ctx_.shm_dir.c_str());
+    report_ = std::make_unique<StatsReport>(ctx_, camera_rings_);
     supervise();
     stop();
     return finish();
@@ -195,23 +208,92 @@ class Supervisor {
     return true;
   }
 
-  bool map_status() {
-    void* mem = mmap(nullptr, sizeof(PipelineStatus), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) {
-      std::fprintf(stderr, "shmyolo: cannot map the pipeline's status area\n");
+  bool create_status_segment() {
+    auto seg = create_status(status_ring_options(config_.name, ctx_.shm_dir));
+    if (!seg) {
+      std::fprintf(stderr, "shmyolo: %s\n", seg.error().message.c_str());
       return false;
     }
-    status_ = new (mem) PipelineStatus{};
+    status_segment_ = std::move(*seg);
+    status_ = status_segment_->status;
     ctx_.status = status_;
     return true;
   }
 
   void start_children() {
     install_stop_handlers();
-    children_.push_back({Role::aggregator, 0});
-    for (int w = 0; w < config_.workers.count; ++w) children_.push_back({Role::worker, w});
-    for (std::size_t c = 0; c < config_.cameras.size(); ++c) children_.push_back({Role::ingest, static_cast<int>(c)});
+    if (options_.role != RunRole::workers) children_.push_back({Role::aggregator, 0});
+    if (options_.role != RunRole::ingest) {
+      for (int w = 0; w < config_.workers.count; ++w) children_.push_back({Role::worker, w});
+    }
+    if (options_.role != RunRole::workers) {
+      for (std::size_t c = 0; c < config_.cameras.size(); ++c) children_.push_back({Role::ingest, static_cast<int>(c)});
+    }
     for (auto& c : children_) spawn(c);
+  }
+
+  // --role workers: the segments belong to the ingest side, in another
+  // container. Attach them when they appear, run the workers until that
+  // side stops or restarts, then wait for it again.
+  int run_workers_role() {
+    for (const auto& o : all_rings(config_, ctx_.model)) {
+      (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
+    }
+    install_stop_handlers();
+    while (!stop_requested() && !duration_over()) {
+      if (!attach_owner()) break;
+      start_children();
+      std::fprintf(stderr, "shmyolo: pipeline %s: %d workers attached in %s, model %s (%dx%d)\n", config_.name.c_str(),
+                   config_.workers.count, ctx_.shm_dir.c_str(), config_.model.options.path.filename().c_str(),
+                   ctx_.model.input_width, ctx_.model.input_height);
+      supervise();
+      stop_role(Role::worker);
+      children_.clear();
+      if (owner_gone() && !stop_requested()) {
+        std::fprintf(stderr, "shmyolo: pipeline %s: its ingest side stopped; waiting for it to start again\n",
+                     config_.name.c_str());
+      }
+      status_segment_.reset();
+      status_ = nullptr;
+      ctx_.status = nullptr;
+    }
+    return 0;
+  }
+
+  // Waits for the ingest side's status segment; says once why it waits.
+  bool attach_owner() {
+    const auto options = status_ring_options(config_.name, ctx_.shm_dir);
+    std::string said;
+    while (!stop_requested() && !duration_over()) {
+      auto seg = attach_status(options.name, ctx_.shm_dir);
+      if (seg && seg->ring.health() != bus::RingHealth::closed) {
+        status_segment_ = std::move(*seg);
+        status_ = status_segment_->status;
+        ctx_.status = status_;
+        return true;
+      }
+      const std::string why =
+          seg ? fmt::format("pipeline {} in {} is closing", config_.name, ctx_.shm_dir.string())
+          : seg.error().code == bus::BusErrc::not_found && seg.error().message.find("another") == std::string::npos
+              ? fmt::format(
+                    "waiting for pipeline {}: no {} in {} yet (start shmyolo run --role ingest with this "
+                    "/dev/shm shared, or both with one --shm-dir)",
+                    config_.name, options.name, ctx_.shm_dir.string())
+              : seg.error().message;
+      if (why != said) std::fprintf(stderr, "shmyolo: %s\n", why.c_str());
+      said = why;
+      std::this_thread::sleep_for(kOwnerPoll);
+    }
+    return false;
+  }
+
+  [[nodiscard]] bool owner_gone() const {
+    return status_segment_ &&
+           (status_segment_->ring.health() == bus::RingHealth::closed || status_segment_->ring.superseded());
+  }
+
+  [[nodiscard]] bool duration_over() const {
+    return options_.duration_s > 0 && Clock::now() - start_ >= std::chrono::duration<double>(options_.duration_s);
   }
 
   void spawn(Child& c) {
@@ -296,7 +378,8 @@ class Supervisor {
   }
 
   bool all_sources_ended() const {
-    return std::ranges::all_of(children_, [](const Child& c) { return c.role != Role::ingest || c.done; });
+    return owns_segments(options_.role) &&
+           std::ranges::all_of(children_, [](const Child& c) { return c.role != Role::ingest || c.done; });
   }
 
   static std::string milliseconds(const nlohmann::json& ms) {
@@ -320,11 +403,9 @@ class Supervisor {
   }
 
   void supervise() {
-    start_ = Clock::now();
-    report_ = std::make_unique<StatsReport>(ctx_, camera_rings_);
     const auto interval =
         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.outputs.stats_interval_s));
-    auto next_stats = start_ + interval;
+    auto next_stats = Clock::now() + interval;
     while (!stop_requested()) {
       std::this_thread::sleep_for(kTick);
       reap();
@@ -333,9 +414,8 @@ class Supervisor {
       for (auto& c : children_) {
         if (c.pid < 0 && !c.done && now >= c.restart_at) spawn(c);
       }
-      if (all_sources_ended()) break;
-      if (options_.duration_s > 0 && now - start_ >= std::chrono::duration<double>(options_.duration_s)) break;
-      if (now >= next_stats) {
+      if (all_sources_ended() || duration_over() || owner_gone()) break;
+      if (report_ && now >= next_stats) {
         print_stats();
         next_stats += interval;
       }
@@ -392,7 +472,7 @@ class Supervisor {
     // Queued frames are owed a result: let the workers finish them (dead
     // workers are still replaced meanwhile).
     const auto deadline = Clock::now() + kDrainLimit;
-    while (!queues_drained() && Clock::now() < deadline) {
+    while (!queues_drained() && Clock::now() < deadline && workers_alive()) {
       std::this_thread::sleep_for(kTick);
       reap();
       replace_stuck_workers();
@@ -404,6 +484,15 @@ class Supervisor {
     stop_role(Role::aggregator);
     for (auto& r : camera_rings_) r.close();
     for (auto& r : result_rings_) r.close();
+    status_segment_->ring.close();  // tells --role workers processes that this pipeline has stopped
+  }
+
+  // Whether anyone can still drain the queues: always with our own workers;
+  // with --role ingest, while a workers process heartbeats on a results ring.
+  [[nodiscard]] bool workers_alive() const {
+    return options_.role == RunRole::all || std::ranges::any_of(result_rings_, [](const bus::FrameRing& r) {
+             return r.health() == bus::RingHealth::active;
+           });
   }
 
   int finish() {
@@ -425,6 +514,7 @@ class Supervisor {
   const config::PipelineConfig& config_;
   RunOptions options_;
   Context ctx_;
+  std::optional<StatusSegment> status_segment_;
   PipelineStatus* status_ = nullptr;
   std::vector<bus::FrameRing> camera_rings_;
   std::vector<bus::FrameRing> result_rings_;

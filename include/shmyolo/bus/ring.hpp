@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,20 @@ namespace shmyolo::bus {
 
 // /dev/shm, or $SHMYOLO_SHM_DIR when set (a container volume, a hugetlbfs mount).
 [[nodiscard]] std::filesystem::path default_shm_dir();
+
+// What a shared-memory folder can still hold. On hugetlbfs (huge_pages),
+// block_bytes is the huge page size and free_bytes what the kernel's pool of
+// free huge pages allows.
+struct ShmSpace {
+  std::uint64_t free_bytes = 0;
+  std::uint64_t block_bytes = 4096;
+  bool huge_pages = false;
+};
+[[nodiscard]] std::optional<ShmSpace> shm_space(const std::filesystem::path& dir);
+// A segment's file size in that folder: whole blocks (huge pages on hugetlbfs).
+[[nodiscard]] std::uint64_t segment_bytes(std::uint64_t bytes, const ShmSpace& space);
+// The one-line advice when a hugetlbfs folder has too few free huge pages.
+[[nodiscard]] std::string huge_page_advice(std::uint64_t needed, const ShmSpace& space);
 
 // Names are [A-Za-z0-9._-], 1..95 characters, e.g. "shmyolo.<pipeline>.<ring>".
 [[nodiscard]] BusResult<void> check_ring_name(std::string_view name);

@@ -1,7 +1,9 @@
-// The pipeline's live state, shared by the supervisor and every process it
-// forks through one anonymous MAP_SHARED mapping: who runs, what each worker
-// is doing, and per-camera statistics the aggregator keeps. Every field is a
-// lock-free atomic; nothing holds a pointer.
+// The pipeline's live state: who runs, what each worker is doing, and
+// per-camera statistics the aggregator keeps. It lives in the one slot of a
+// ring segment named "shmyolo.<pipeline>.status" (see status_segment.hpp),
+// so processes of another container (`shmyolo run --role workers`) attach it
+// by name like any ring. Every field is a lock-free atomic; nothing holds a
+// pointer.
 #pragma once
 
 #include <array>
@@ -47,7 +49,13 @@ struct WorkerStatus {
   std::atomic<std::uint64_t> restarts;
 };
 
+// Written last by the creator (release) and checked by every attacher
+// (acquire): a status of another shmyolo build, whose layout differs, is
+// refused instead of misread. Bump the tag when PipelineStatus changes.
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530001ULL;  // "STATUS" + version 1
+
 struct PipelineStatus {
+  std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
   std::atomic<std::uint32_t> stopping;  // set by the supervisor: children finish and exit
   std::atomic<std::uint32_t> cameras_finished;
   // Workers that have loaded the model and run it once (a replaced worker

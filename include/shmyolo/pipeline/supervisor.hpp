@@ -15,9 +15,17 @@
 
 namespace shmyolo::pipeline {
 
+// Which processes this `shmyolo run` starts. One host runs `all`; in
+// containers, the ingest container runs `ingest` (it creates and owns the
+// segments: cameras, aggregator, statistics) and the inference container runs
+// `workers`, which waits for the segments in the shared /dev/shm (or
+// --shm-dir), attaches them, and waits again when the ingest side restarts.
+enum class RunRole { all, ingest, workers };
+
 struct RunOptions {
   double duration_s = 0;  // 0: until a signal, or until every camera's source has ended
   std::filesystem::path stats_json;
+  RunRole role = RunRole::all;
 };
 
 int run_pipeline(const config::PipelineConfig& config, const RunOptions& options);
