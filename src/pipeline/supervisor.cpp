@@ -144,8 +144,8 @@ bool check_space(const ShmPlan& plan) {
   const std::uint64_t mib = plan.recommended_bytes / kMiB;
   std::fprintf(stderr,
                "shmyolo: this pipeline needs %.1f MiB in %s but only %.1f MiB are free: enlarge it (docker run "
-               "--shm-size=%llum, compose shm_size: %llum, Kubernetes emptyDir sizeLimit: %lluMi) or set shm_dir to a "
-               "larger tmpfs\n",
+               "--shm-size=%llum, compose shm_size: %llum, Kubernetes emptyDir sizeLimit: %lluMi) or point shm_dir "
+               "(--shm-dir) at a larger tmpfs\n",
                static_cast<double>(plan.total_bytes) / kMiB, plan.dir.c_str(), static_cast<double>(free_bytes) / kMiB,
                static_cast<unsigned long long>(mib), static_cast<unsigned long long>(mib),
                static_cast<unsigned long long>(mib));
@@ -185,7 +185,7 @@ class Supervisor {
     start_children();
     std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers%s, model %s (%dx%d), %.1f MiB in %s\n",
                  config_.name.c_str(), config_.cameras.size(), config_.workers.count,
-                 options_.role == RunRole::ingest ? " (started by shmyolo run --role workers)" : "",
+                 options_.role == RunRole::ingest ? " (run by shmyolo run --role workers)" : "",
                  config_.model.options.path.filename().c_str(), ctx_.model.input_width, ctx_.model.input_height,
                  static_cast<double>(plan->total_bytes) / kMiB, ctx_.shm_dir.c_str());
     report_ = std::make_unique<StatsReport>(ctx_, camera_rings_);

@@ -279,3 +279,30 @@ TEST(Deploy, HugetlbfsShmDirWorksWithHugePagesAndExplainsWithout) {
     EXPECT_EQ(HugePages::free_pages(), 16) << "every huge page is given back";
   }
 }
+
+// What the image's runtime stage copies: `cmake --install` lays out
+// bin/shmyolo, lib/libonnxruntime.so.1 and share/shmyolo/models. That tree,
+// with the checkout's models hidden and Docker's default 64 MB /dev/shm, runs
+// the demo with its bundled model as an unprivileged user.
+TEST(Deploy, InstalledTreeRunsTheDemoOnItsOwn) {
+  if (!is_root_with("/usr/bin/unshare") || !is_root_with("/usr/bin/setpriv")) GTEST_SKIP() << "needs root";
+  const Folder prefix("install");
+  const auto install = run({"/usr/bin/cmake", "--install", SHMYOLO_BINARY_DIR, "--prefix", prefix.path().string()});
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  const auto bin = prefix.path() / "bin/shmyolo";
+  const auto ldd = run({"/usr/bin/ldd", bin.string()});
+  const bool system_ort = ldd.output.find("libonnxruntime.so.1 => /usr/") != std::string::npos;
+  if (!system_ort) {
+    EXPECT_NE(ldd.output.find("libonnxruntime.so.1 => " + (prefix.path() / "bin/../lib").string()), std::string::npos)
+        << ldd.output;
+  }
+  ::chmod(prefix.path().c_str(), 0755);
+  const auto r = run({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                      "mount -t tmpfs -o size=64m tmpfs /dev/shm && mount -t tmpfs -o size=1m tmpfs " + kSource +
+                          "/models && exec /usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups " +
+                          bin.string() + " demo --duration 3"},
+                     120s);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("model shapes-320.onnx"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("precision"), std::string::npos) << r.output;
+}

@@ -1,0 +1,209 @@
+// The deployment files (Dockerfile, docker-compose.yml, deploy/) agree with
+// each other and with shmyolo: the roles they start exist, both containers
+// share one /dev/shm, its size is what `--print-shm-size` asks for the
+// shipped config, and the users match. Then the shipped config runs the way
+// compose runs it, against a real broker. Validated by docker-compose and
+// kubectl where those clients are installed.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <yaml-cpp/yaml.h>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::filesystem::path kSource = SHMYOLO_SOURCE_DIR;
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// deploy/pipeline.yaml with the model path of this checkout (the file names
+// the image's) and, optionally, the MQTT broker at 127.0.0.1:port.
+std::filesystem::path local_pipeline(const std::filesystem::path& dir, int mqtt_port = 0) {
+  std::string text = read_text(kSource / "deploy/pipeline.yaml");
+  text = std::regex_replace(text, std::regex("/usr/local/share/shmyolo/models/"), (kSource / "models/").string());
+  if (mqtt_port > 0) {
+    text = std::regex_replace(text, std::regex("host: mqtt, port: 1883"),
+                              "host: 127.0.0.1, port: " + std::to_string(mqtt_port));
+  }
+  const auto file = dir / "pipeline.yaml";
+  std::ofstream(file) << text;
+  return file;
+}
+
+class Dir {
+ public:
+  Dir() : path_(std::filesystem::temp_directory_path() / ("shmyolo-test-manifests-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~Dir() { std::filesystem::remove_all(path_); }
+  Dir(const Dir&) = delete;
+  Dir& operator=(const Dir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The MiB that `shmyolo run --print-shm-size` recommends for the shipped config.
+std::uint64_t recommended_mib() {
+  const Dir dir;
+  const auto r = shmyolo::test::run(
+      {shmyolo::test::shmyolo_bin(), "run", local_pipeline(dir.path()).string(), "--print-shm-size"});
+  std::smatch m;
+  if (r.exit_code != 0 || !std::regex_search(r.output, m, std::regex("--shm-size=(\\d+)m"))) {
+    ADD_FAILURE() << r.output;
+    return 0;
+  }
+  return std::stoull(m[1]);
+}
+
+// "13m" / "13Mi" -> 13; anything else -> 0.
+std::uint64_t mib_of(const std::string& size, const std::string& unit) {
+  std::smatch m;
+  if (!std::regex_match(size, m, std::regex("(\\d+)" + unit))) return 0;
+  return std::stoull(m[1]);
+}
+
+std::vector<std::string> strings(const YAML::Node& seq) {
+  std::vector<std::string> out;
+  for (const auto& n : seq) out.push_back(n.as<std::string>());
+  return out;
+}
+
+std::vector<std::string> run_args(const std::string& role) {
+  return {"run", "/etc/shmyolo/pipeline.yaml", "--role", role};
+}
+
+bool on_path(const std::string& program) {
+  return shmyolo::test::run({"/bin/sh", "-c", "command -v " + program}).exit_code == 0;
+}
+
+}  // namespace
+
+TEST(Manifests, ComposeSharesTheIngestSidesShmSizedForTheConfig) {
+  const YAML::Node compose = YAML::LoadFile(kSource / "docker-compose.yml");
+  const YAML::Node ingest = compose["services"]["ingest"];
+  const YAML::Node workers = compose["services"]["workers"];
+  EXPECT_EQ(strings(ingest["command"]), run_args("ingest"));
+  EXPECT_EQ(strings(workers["command"]), run_args("workers"));
+  EXPECT_EQ(ingest["ipc"].as<std::string>(), "shareable");
+  EXPECT_EQ(workers["ipc"].as<std::string>(), "service:ingest");
+  const auto needed = recommended_mib();
+  EXPECT_GE(mib_of(ingest["shm_size"].as<std::string>(), "m"), needed) << "shm_size is below --print-shm-size";
+  for (const auto& service : {ingest, workers}) {
+    EXPECT_EQ(strings(service["volumes"]),
+              std::vector<std::string>{"./deploy/pipeline.yaml:/etc/shmyolo/pipeline.yaml:ro"});
+  }
+}
+
+TEST(Manifests, KubernetesPodSharesAMemoryEmptyDirAtDevShm) {
+  const auto docs = YAML::LoadAllFromFile(kSource / "deploy/kubernetes.yaml");
+  YAML::Node pod;
+  for (const auto& d : docs) {
+    if (d["kind"].as<std::string>() == "Deployment" && d["metadata"]["name"].as<std::string>() == "shmyolo")
+      pod = d["spec"]["template"]["spec"];
+  }
+  ASSERT_TRUE(pod.IsMap());
+  std::string shm_volume;
+  for (const auto& v : pod["volumes"]) {
+    if (v["emptyDir"] && v["emptyDir"]["medium"] && v["emptyDir"]["medium"].as<std::string>() == "Memory") {
+      shm_volume = v["name"].as<std::string>();
+      EXPECT_GE(mib_of(v["emptyDir"]["sizeLimit"].as<std::string>(), "Mi"), recommended_mib())
+          << "sizeLimit is below --print-shm-size";
+    }
+  }
+  ASSERT_FALSE(shm_volume.empty());
+  std::vector<std::string> roles;
+  for (const auto& c : pod["containers"]) {
+    const auto args = strings(c["args"]);
+    roles.push_back(args.back());
+    EXPECT_EQ(args, run_args(args.back()));
+    bool shares = false;
+    for (const auto& m : c["volumeMounts"]) {
+      shares |= m["name"].as<std::string>() == shm_volume && m["mountPath"].as<std::string>() == "/dev/shm";
+    }
+    EXPECT_TRUE(shares) << c["name"].as<std::string>() << " does not mount the shared emptyDir at /dev/shm";
+  }
+  EXPECT_EQ(roles, (std::vector<std::string>{"ingest", "workers"}));
+  // One uid for both containers, the image's: the segments are 0600.
+  std::smatch user;
+  const std::string dockerfile = read_text(kSource / "Dockerfile");
+  ASSERT_TRUE(std::regex_search(dockerfile, user, std::regex("\\nUSER (\\d+):")));
+  EXPECT_EQ(pod["securityContext"]["runAsUser"].as<std::string>(), user[1].str());
+  EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
+  // The config map the pod mounts is the one kustomization.yaml makes from deploy/pipeline.yaml.
+  const YAML::Node kustomization = YAML::LoadFile(kSource / "deploy/kustomization.yaml");
+  const auto generator = kustomization["configMapGenerator"][0];
+  EXPECT_EQ(strings(generator["files"]), std::vector<std::string>{"pipeline.yaml"});
+  bool mounted = false;
+  for (const auto& v : pod["volumes"]) {
+    mounted |= v["configMap"] && v["configMap"]["name"].as<std::string>() == generator["name"].as<std::string>();
+  }
+  EXPECT_TRUE(mounted);
+}
+
+TEST(Manifests, DockerComposeAcceptsTheComposeFile) {
+  if (!on_path("docker-compose"))
+    GTEST_SKIP() << "no docker-compose client here (scripts/install-deps --test installs it)";
+  const auto r = shmyolo::test::run(
+      {"/bin/sh", "-c", "cd " + kSource.string() + " && docker-compose -f docker-compose.yml config -q"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(Manifests, KubectlRendersTheKustomization) {
+  if (!on_path("kubectl")) GTEST_SKIP() << "no kubectl client here";
+  const auto r = shmyolo::test::run({"/bin/sh", "-c", "kubectl kustomize " + (kSource / "deploy").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("medium: Memory"), std::string::npos) << r.output;
+}
+
+// What `docker compose up` does, without Docker: one tmpfs of the compose
+// file's shm_size as /dev/shm for both containers, each container in its own
+// PID namespace, the shipped config, and a real broker; results arrive
+// under the config's topic prefix and /dev/shm is empty afterwards.
+TEST(Manifests, ShippedConfigRunsAsComposeRunsIt) {
+  if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0 || ::access("/usr/sbin/mosquitto", X_OK) != 0)
+    GTEST_SKIP() << "needs root, unshare and mosquitto";
+  const Dir dir;
+  const int port = 21000 + static_cast<int>(::getpid() % 20000);
+  const auto config = local_pipeline(dir.path(), port);
+  const YAML::Node compose = YAML::LoadFile(kSource / "docker-compose.yml");
+  const std::string shm_size = compose["services"]["ingest"]["shm_size"].as<std::string>();
+  const auto broker = shmyolo::test::spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
+  std::this_thread::sleep_for(500ms);
+  const auto sub = shmyolo::test::spawn(
+      {"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", "shmyolo/site/#", "-v"});
+  std::this_thread::sleep_for(500ms);
+  const std::string bin = shmyolo::test::shmyolo_bin();
+  const std::string container = "unshare --pid --fork --kill-child=SIGTERM -- ";
+  const std::string script = "mount -t tmpfs -o size=" + shm_size + " tmpfs /dev/shm || exit 1\n" + container + bin +
+                             " run " + config.string() + " --role workers --duration 9 &\n" + container + bin +
+                             " run " + config.string() + " --role ingest --duration 5 || exit 1\nwait $! || exit 1\n" +
+                             "echo \"left in /dev/shm: [$(ls -A /dev/shm)]\"";
+  const auto r = shmyolo::test::run(
+      {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script}, 120s);
+  std::string got;
+  const bool detections = shmyolo::test::read_until(sub.stdout_fd, "shmyolo/site/dock/detections", 10s, &got);
+  ::kill(sub.pid, SIGTERM);
+  ::kill(broker.pid, SIGTERM);
+  (void)shmyolo::test::wait_exit(sub.pid, 5s);
+  (void)shmyolo::test::wait_exit(broker.pid, 5s);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 workers attached in /dev/shm"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("left in /dev/shm: []"), std::string::npos) << r.output;
+  EXPECT_TRUE(detections) << got;
+  EXPECT_NE(got.find("shmyolo/site/gate/detections"), std::string::npos) << got;
+}
