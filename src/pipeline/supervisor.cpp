@@ -484,7 +484,7 @@ class Supervisor {
     stop_role(Role::aggregator);
     for (auto& r : camera_rings_) r.close();
     for (auto& r : result_rings_) r.close();
-    status_segment_->ring.close();  // tells --role workers processes that this pipeline has stopped
+    if (status_segment_) status_segment_->ring.close();  // tells --role workers processes the pipeline stopped
   }
 
   // Whether anyone can still drain the queues: always with our own workers;

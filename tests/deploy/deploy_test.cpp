@@ -91,7 +91,7 @@ std::string shmyolo_run(const std::filesystem::path& config, const std::string& 
 // JSON line per frame.
 std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& name,
                                    const std::string& extra = "") {
-  const auto file = dir / "pipeline.yaml";
+  auto file = dir / "pipeline.yaml";
   std::ofstream(file) << "name: " << name << "\nmodel: {path: " << kShapes << ", confidence: 0.5}\n"
                       << "workers: {count: 2, threads: 1}\n"
                       << "cameras:\n"

@@ -38,7 +38,7 @@ std::filesystem::path local_pipeline(const std::filesystem::path& dir, int mqtt_
     text = std::regex_replace(text, std::regex("host: mqtt, port: 1883"),
                               "host: 127.0.0.1, port: " + std::to_string(mqtt_port));
   }
-  const auto file = dir / "pipeline.yaml";
+  auto file = dir / "pipeline.yaml";
   std::ofstream(file) << text;
   return file;
 }
