@@ -90,9 +90,22 @@ FrameInfo read_info(const SlotDescriptor& d, std::uint32_t slot) {
 // ---------------------------------------------------------------- reclaiming
 
 std::uint32_t FrameRing::reclaim_stale_claims() const {
+  return reclaim_claims(0);
+}
+
+std::uint32_t FrameRing::reclaim_claims_of(std::int32_t pid) const {
+  return pid > 0 ? reclaim_claims(pid) : 0;
+}
+
+std::uint32_t FrameRing::reclaim_claims(std::int32_t known_dead) const {
   if (read_only_) return 0;
   RingHeader& h = *header_;
   const bool comparable = pids_comparable(h);
+  // The caller's word (it reaped that pid) outranks liveness checks, which
+  // are off while pids of several namespaces share the ring.
+  const auto dead = [&](std::int32_t pid) {
+    return known_dead != 0 ? pid == known_dead : comparable && !detail::pid_exists(pid);
+  };
   const std::uint64_t now = monotonic_ns();
   const bool queue = policy_.delivery == Delivery::queue;
   std::uint32_t reclaimed = 0;
@@ -104,7 +117,7 @@ std::uint32_t FrameRing::reclaim_stale_claims() const {
     if (s == SlotState::free || s == SlotState::ready) continue;
     if (s == SlotState::writing) {
       // A producer that died mid-write: its frame was never published.
-      if (comparable && !detail::pid_exists(c.pid()) && swap_control(d, c, c.next(SlotState::free, 0))) ++reclaimed;
+      if (dead(c.pid()) && swap_control(d, c, c.next(SlotState::free, 0))) ++reclaimed;
       continue;
     }
     if (s != SlotState::claimed) {
@@ -122,8 +135,7 @@ std::uint32_t FrameRing::reclaim_stale_claims() const {
       continue;
     }
     const bool expired = now > lease;
-    const bool dead = comparable && !detail::pid_exists(c.pid());
-    if (!expired && !dead) continue;
+    if (!expired && !dead(c.pid())) continue;
     d.lease_deadline_mono_ns.store(0, std::memory_order_relaxed);
     if (!swap_control(d, c, c.next(queue ? SlotState::ready : SlotState::free, 0))) continue;
     ++reclaimed;

@@ -254,6 +254,8 @@ class Supervisor {
                      config_.name.c_str());
       }
       status_segment_.reset();
+      camera_rings_.clear();
+      result_rings_.clear();
       status_ = nullptr;
       ctx_.status = nullptr;
     }
@@ -266,7 +268,7 @@ class Supervisor {
     std::string said;
     while (!stop_requested() && !duration_over()) {
       auto seg = attach_status(options.name, ctx_.shm_dir);
-      if (seg && seg->ring.health() != bus::RingHealth::closed) {
+      if (seg && seg->ring.health() != bus::RingHealth::closed && attach_rings()) {
         status_segment_ = std::move(*seg);
         status_ = status_segment_->status;
         ctx_.status = status_;
@@ -285,6 +287,24 @@ class Supervisor {
       std::this_thread::sleep_for(kOwnerPoll);
     }
     return false;
+  }
+
+  // --role workers: the ingest side's rings, so that a dead worker's frames
+  // can be taken back (take_back_frames_of). The workers attach their own.
+  bool attach_rings() {
+    camera_rings_.clear();
+    result_rings_.clear();
+    for (const auto& name : ctx_.camera_rings) {
+      auto ring = bus::FrameRing::attach(name, ctx_.shm_dir);
+      if (!ring) return false;
+      camera_rings_.push_back(std::move(*ring));
+    }
+    for (const auto& name : ctx_.result_rings) {
+      auto ring = bus::FrameRing::attach(name, ctx_.shm_dir);
+      if (!ring) return false;
+      result_rings_.push_back(std::move(*ring));
+    }
+    return true;
   }
 
   [[nodiscard]] bool owner_gone() const {
@@ -356,8 +376,19 @@ class Supervisor {
     int wait_status = 0;
     pid_t pid = 0;
     while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
-      if (Child* c = find(pid)) on_exit(*c, wait_status);
+      if (Child* c = find(pid)) {
+        if (c->role == Role::worker) take_back_frames_of(pid);
+        on_exit(*c, wait_status);
+      }
     }
+  }
+
+  // A worker just reaped may have died holding frames: they go back to the
+  // rings now. Within one pid namespace the bus would notice the dead pid by
+  // itself; across containers (--role workers) only we know it is dead.
+  void take_back_frames_of(pid_t pid) {
+    for (const auto& r : camera_rings_) r.reclaim_claims_of(pid);
+    for (const auto& r : result_rings_) r.reclaim_claims_of(pid);
   }
 
   void replace_stuck_workers() {
@@ -456,6 +487,7 @@ class Supervisor {
       std::fprintf(stderr, "shmyolo: %s did not stop in time: killed\n", role_name(c, config_).c_str());
       kill(c.pid, SIGKILL);
       waitpid(c.pid, nullptr, 0);
+      if (role == Role::worker) take_back_frames_of(c.pid);
       c.pid = -1;
     }
   }

@@ -313,3 +313,33 @@ TEST(Ring, ProducerDeathMakesTheRingStale) {
   // A restarted producer takes the role over.
   EXPECT_TRUE(Producer::attach(ring));
 }
+
+// Across pid namespaces (containers) the bus cannot judge pids, so a dead
+// claimer's frame would wait for its lease; the parent that reaped it says
+// so with reclaim_claims_of and the frame is ready again at once.
+TEST(Ring, ClaimsOfAReapedProcessComeBackAtOnceEvenAcrossNamespaces) {
+  TempShmDir dir;
+  auto o = options(dir, Delivery::queue, 2);
+  o.lease = 60s;
+  auto ring = FrameRing::create(o).value();
+  ring.header().mixed_pid_namespaces.store(1);  // as when a container's process attached
+  auto producer = Producer::attach(ring).value();
+  publish(producer, 7);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto attached = FrameRing::attach("shmyolo.t.r", dir.path());
+    Consumer consumer(*attached);
+    auto claim = consumer.try_claim();
+    _exit(claim ? 0 : 1);  // dies holding the claim
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(ring.reclaim_stale_claims(), 0U);         // pids not comparable, lease running
+  EXPECT_EQ(ring.reclaim_claims_of(::getpid()), 0U);  // not the claimer
+  EXPECT_EQ(ring.reclaim_claims_of(child), 1U);
+  Consumer consumer(ring);
+  auto again = consumer.try_claim();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->info().meta.user[1], 7U);
+}

@@ -88,18 +88,34 @@ std::string shmyolo_run(const std::filesystem::path& config, const std::string& 
 }
 
 // Two synthetic cameras, queue delivery (every frame owed a result), one
-// JSON line per frame.
+// JSON line per frame. fps 0: as fast as the workers go.
 std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& name,
-                                   const std::string& extra = "") {
+                                   const std::string& fps = "10",
+                                   const std::string& workers = "{count: 2, threads: 1}") {
   auto file = dir / "pipeline.yaml";
   std::ofstream(file) << "name: " << name << "\nmodel: {path: " << kShapes << ", confidence: 0.5}\n"
-                      << "workers: {count: 2, threads: 1}\n"
+                      << "workers: " << workers << "\n"
                       << "cameras:\n"
-                      << "  - {name: gate, source: \"synthetic:?seed=21\", fps: 10, delivery: queue}\n"
-                      << "  - {name: yard, source: \"synthetic:?seed=22\", fps: 10, delivery: queue}\n"
-                      << "outputs: {jsonl: " << (dir / "out.jsonl").string() << ", stats_interval: 1}\n"
-                      << extra;
+                      << "  - {name: gate, source: \"synthetic:?seed=21\", fps: " << fps << ", delivery: queue}\n"
+                      << "  - {name: yard, source: \"synthetic:?seed=22\", fps: " << fps << ", delivery: queue}\n"
+                      << "outputs: {jsonl: " << (dir / "out.jsonl").string() << ", stats_interval: 1}\n";
   return file;
+}
+
+// The first process named `comm` under `root`, searching its descendants.
+pid_t descendant_named(pid_t root, const std::string& comm) {
+  std::vector<pid_t> todo{root};
+  while (!todo.empty()) {
+    const pid_t p = todo.back();
+    todo.pop_back();
+    std::ifstream names("/proc/" + std::to_string(p) + "/comm");
+    std::string name;
+    std::getline(names, name);
+    if (name == comm) return p;
+    std::ifstream children("/proc/" + std::to_string(p) + "/task/" + std::to_string(p) + "/children");
+    for (pid_t c = 0; children >> c;) todo.push_back(c);
+  }
+  return -1;
 }
 
 std::vector<json> lines_of(const std::filesystem::path& file) {
@@ -130,12 +146,17 @@ void expect_each_frame_once(const std::filesystem::path& jsonl, const json& stat
 
 // The deployment the compose file and the Kubernetes manifest describe: an
 // ingest container and a workers container, each with its own /dev/shm and
-// PID numbering, on one shared volume (--shm-dir). Frames cross, every frame
-// gets its result, and both sides leave the volume empty.
+// PID numbering, on one shared volume (--shm-dir). Frames cross, a worker
+// SIGKILLed mid-frame loses nothing, every frame gets its result, and both
+// sides leave the volume empty.
 TEST(Deploy, IngestAndWorkersInSeparateContainersShareOneVolume) {
   if (!can_make_namespaces()) GTEST_SKIP() << "needs root and unshare --mount --pid";
   const Folder work("roles"), volume("volume");
-  const auto config = write_config(work.path(), "split" + std::to_string(::getpid()));
+  // Unpaced, so the workers are always mid-frame; a lease (stuck_after + 5 s)
+  // longer than the stop's 60 s drain, so only an immediate take-back of the
+  // killed worker's frame lets every frame through.
+  const auto config =
+      write_config(work.path(), "split" + std::to_string(::getpid()), "0", "{count: 2, threads: 1, stuck_after: 60}");
   const std::string dir = " --shm-dir " + volume.path().string();
   // Workers first: they wait for the ingest side's segments to appear.
   const Spawned workers = in_container(shmyolo_run(config, "--role workers" + dir));
@@ -143,14 +164,20 @@ TEST(Deploy, IngestAndWorkersInSeparateContainersShareOneVolume) {
   const auto stats = work.path() / "stats.json";
   const Spawned ingest =
       in_container(shmyolo_run(config, "--role ingest --duration 6 --stats-json " + stats.string() + dir));
+  std::string seen;
+  ASSERT_TRUE(shmyolo::test::read_until(workers.stdout_fd, "workers attached", 60s, &seen)) << seen;
+  std::this_thread::sleep_for(2s);
+  const pid_t worker = descendant_named(workers.pid, "shmyolo-worker0");
+  ASSERT_GT(worker, 0);
+  ::kill(worker, SIGKILL);
   const auto ingest_code = wait_exit(ingest.pid, 120s);
   const std::string ingest_out = shmyolo::test::read_output(ingest.stdout_fd, 1s);
   EXPECT_EQ(ingest_code.value_or(-1), 0) << ingest_out;
   // The workers noticed that side stop and wait for it again; docker stop ends them.
-  std::string seen;
   EXPECT_TRUE(shmyolo::test::read_until(workers.stdout_fd, "waiting for it to start again", 10s, &seen)) << seen;
   EXPECT_EQ(stop_container(workers).value_or(-1), 0);
   EXPECT_NE(seen.find("2 workers attached in " + volume.path().string()), std::string::npos) << seen;
+  EXPECT_NE(seen.find("worker 0 was killed by signal 9; restarting"), std::string::npos) << seen;
   ASSERT_TRUE(std::filesystem::exists(stats)) << ingest_out;
   expect_each_frame_once(work.path() / "out.jsonl", read_json(stats));
   EXPECT_TRUE(volume.segments().empty());

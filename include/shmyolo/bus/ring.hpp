@@ -132,6 +132,11 @@ class FrameRing {
   // Takes back claims whose lease ran out or whose owner died (queue: the
   // frame is ready again; latest: it is dropped). Returns how many.
   std::uint32_t reclaim_stale_claims() const;
+  // Takes back at once the claims (and half-written slots) of a process the
+  // caller knows is dead, e.g. a child it has just reaped. Needed where pids
+  // of several namespaces share the ring and liveness checks are off, so
+  // that only leases would bring the frames back.
+  std::uint32_t reclaim_claims_of(std::int32_t pid) const;
   // Creator: marks the ring closed, wakes every waiter, unlinks the file.
   void close();
   // A ring is superseded when its file was unlinked or replaced by a new one.
@@ -140,6 +145,7 @@ class FrameRing {
  private:
   FrameRing() = default;
   void release_mapping() noexcept;
+  std::uint32_t reclaim_claims(std::int32_t known_dead) const;  // 0: judge by liveness
 
   std::string name_;
   std::filesystem::path path_;
