@@ -13,6 +13,7 @@ void add_demo_command(CLI::App& app, int& exit_code);      // demo
 void add_detect_commands(CLI::App& app, int& exit_code);   // detect, models inspect
 void add_synth_command(CLI::App& app, int& exit_code);     // synth
 void add_run_command(CLI::App& app, int& exit_code);       // run
+void add_serve_command(CLI::App& app, int& exit_code);     // serve
 
 // "shmyolo: <message>" on stderr; returns the exit code for a failure.
 int fail(const std::string& message);

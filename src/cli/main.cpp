@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   shmyolo::cli::add_detect_commands(app, exit_code);
   shmyolo::cli::add_synth_command(app, exit_code);
   shmyolo::cli::add_run_command(app, exit_code);
+  shmyolo::cli::add_serve_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -253,8 +253,24 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
   return std::move(*parsed);
 }
 
-void read_cameras(const Reader& r, const YAML::Node& node, std::vector<CameraConfig>& cameras) {
-  if (!node.IsDefined() || node.IsNull()) r.fail(node, "cameras", "missing: list at least one camera");
+void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
+  if (node.IsNull()) return;  // `http:` alone: every default
+  if (!node.IsMap()) r.fail(node, "http", "expected a mapping, e.g. http: {port: 8080}");
+  r.only_keys(node, "http",
+              {"bind", "port", "threads", "queue", "max_body_mb", "max_megapixels", "timeout", "read_timeout"});
+  r.read(node, "bind", "http.bind", h.bind);
+  r.read_in_range(node, "port", "http.port", h.port, 1, 65535);
+  r.read_in_range(node, "threads", "http.threads", h.threads, 1, 256);
+  r.read_in_range(node, "queue", "http.queue", h.queue, 0, 1024);
+  r.read_in_range(node, "max_body_mb", "http.max_body_mb", h.max_body_mb, 0.001, 1024.0);
+  r.read_in_range(node, "max_megapixels", "http.max_megapixels", h.max_megapixels, 0.01, 1000.0);
+  r.read_in_range(node, "timeout", "http.timeout", h.timeout_s, 0.1, 3600.0);
+  r.read_in_range(node, "read_timeout", "http.read_timeout", h.read_timeout_s, 0.1, 3600.0);
+}
+
+void read_cameras(const Reader& r, const YAML::Node& node, std::vector<CameraConfig>& cameras, bool optional) {
+  if (optional && (!node.IsDefined() || node.IsNull())) return;  // an HTTP-only service
+  if (!node.IsDefined() || node.IsNull()) r.fail(node, "cameras", "missing: list at least one camera (or add http:)");
   if (!node.IsSequence() || node.size() == 0) r.fail(node, "cameras", "expected a list of at least one camera");
   if (node.size() > 64) r.fail(node, "cameras", "at most 64 cameras per pipeline");
   std::set<std::string> names;
@@ -274,7 +290,7 @@ bool valid_pipeline_name(const std::string& name) {
 
 PipelineConfig read_pipeline(const Reader& r, const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw Invalid{"the file is empty: see examples/ for a configuration"};
-  r.only_keys(root, "", {"name", "shm_dir", "model", "workers", "cameras", "outputs"});
+  r.only_keys(root, "", {"name", "shm_dir", "model", "workers", "cameras", "outputs", "http"});
   PipelineConfig p;
   if (r.read(root, "name", "name", p.name) && !valid_pipeline_name(p.name)) {
     r.fail(root["name"], "name", "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)");
@@ -284,7 +300,8 @@ PipelineConfig read_pipeline(const Reader& r, const YAML::Node& root) {
   if (!root["model"].IsDefined()) r.fail(root, "model", "missing: model: {path: model.onnx}");
   read_model(r, root["model"], p.model);
   if (root["workers"].IsDefined()) read_workers(r, root["workers"], p.workers);
-  read_cameras(r, root["cameras"], p.cameras);
+  if (root["http"].IsDefined()) read_http(r, root["http"], p.http.emplace());
+  read_cameras(r, root["cameras"], p.cameras, p.http.has_value());
   if (root["outputs"].IsDefined()) read_outputs(r, root["outputs"], p.outputs);
   return p;
 }

@@ -16,6 +16,7 @@
 #include <shmyolo/stats/scoring.hpp>
 
 #include "context.hpp"
+#include "http_front.hpp"
 #include "mqtt_output.hpp"
 #include "stats_report.hpp"
 
@@ -160,6 +161,10 @@ class Aggregator {
     }
     report_ = std::make_unique<StatsReport>(ctx_, cameras_);
     truth_ = truth_sources(ctx_);
+    if (ctx_.config->http) {
+      front_ = HttpFront::start(ctx_);
+      if (!front_) return false;
+    }
     return true;
   }
 
@@ -201,7 +206,9 @@ class Aggregator {
     const std::uint64_t payload = claim.info().meta.payload_bytes;  // 0: the whole slot
     std::memcpy(&record, claim.pixels().data(), payload == 0 ? bytes : std::min<std::size_t>(bytes, payload));
     (void)claim.release();
-    if (record.camera >= ctx_.config->cameras.size() || record.count > ResultRecord::kMaxDetections) return;
+    if (record.count > ResultRecord::kMaxDetections) return;
+    if (record.camera == ctx_.config->cameras.size() && front_) return front_->deliver(record);
+    if (record.camera >= ctx_.config->cameras.size()) return;
     if (!dedup_[record.camera].first_time(record.frame_seq)) return;
     record_stats(ctx_.status->cameras[record.camera], record);
     if (const auto& t = truth_[record.camera]) score(ctx_.status->cameras[record.camera], *t, record);
@@ -225,6 +232,7 @@ class Aggregator {
   std::unique_ptr<MqttOutput> mqtt_;
   std::unique_ptr<StatsReport> report_;
   std::vector<std::unique_ptr<ingest::SyntheticCamera>> truth_;
+  std::unique_ptr<HttpFront> front_;  // last: stopped first, while the rest still stands
 };
 
 }  // namespace

@@ -28,6 +28,7 @@ struct Context {
   std::filesystem::path shm_dir;
   std::vector<std::string> camera_rings;  // one per camera, config order
   std::vector<std::string> result_rings;  // one per worker
+  std::string upload_ring;                // HTTP uploads (config http:), else empty
   PipelineStatus* status = nullptr;
 };
 

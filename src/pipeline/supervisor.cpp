@@ -1,13 +1,18 @@
 #include <shmyolo/pipeline/supervisor.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -75,6 +80,25 @@ bus::RingOptions camera_ring(const config::PipelineConfig& config, const ModelFa
   return o;
 }
 
+// HTTP uploads, decoded and letterboxed by the front, claimed by any worker.
+// Its slots bound the uploads waiting or in work: when none is free the
+// front answers 503 at once rather than queue without bound.
+bus::RingOptions upload_ring(const config::PipelineConfig& config, const config::HttpConfig& http,
+                             const ModelFacts& model, const std::filesystem::path& dir) {
+  bus::RingOptions o;
+  o.name = fmt::format("shmyolo.{}.uploads", config.name);
+  o.dir = dir;
+  o.width = static_cast<std::uint32_t>(model.input_width);
+  o.height = static_cast<std::uint32_t>(model.input_height);
+  const int queue = http.queue > 0 ? http.queue : 2 * config.workers.count;
+  o.slot_count = static_cast<std::uint32_t>(queue);
+  o.delivery = bus::Delivery::queue;
+  o.full_policy = bus::FullPolicy::fail;
+  o.queue_wait = std::chrono::milliseconds(1);  // the shortest wait: a full queue is answered, not waited on
+  o.lease = std::chrono::milliseconds(static_cast<std::int64_t>(config.workers.stuck_after_s * 1000) + 5000);
+  return o;
+}
+
 bus::RingOptions result_ring(const config::PipelineConfig& config, int worker, const std::filesystem::path& dir) {
   bus::RingOptions o;
   o.name = fmt::format("shmyolo.{}.results.{}", config.name, worker);
@@ -112,6 +136,7 @@ std::optional<ShmPlan> plan_for(const config::PipelineConfig& config, const Mode
   const auto space = bus::shm_space(plan.dir).value_or(bus::ShmSpace{});  // a missing folder: refused later
   auto rings = all_rings(config, model);
   rings.push_back(status_ring_options(config.name, plan.dir));
+  if (const auto& http = config.http) rings.push_back(upload_ring(config, *http, model, plan.dir));
   for (const auto& o : rings) {
     auto bytes = bus::bytes_needed(o);
     if (!bytes) {
@@ -152,6 +177,32 @@ bool check_space(const ShmPlan& plan) {
   return false;
 }
 
+// The HTTP port is taken by the aggregator after the fork; a port already in
+// use is refused here, at start, in one line, rather than by an aggregator
+// restarting in a loop.
+bool check_port(const config::PipelineConfig& config) {
+  if (!config.http || config.http->port == 0) return true;
+  const auto& h = *config.http;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as the server itself binds
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(h.port));
+  const bool parsed = ::inet_pton(AF_INET, h.bind.c_str(), &addr.sin_addr) == 1;
+  const bool bound = parsed && ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!parsed) {
+    std::fprintf(stderr, "shmyolo: http.bind: \"%s\" is not an IPv4 address (e.g. 0.0.0.0 or 127.0.0.1)\n",
+                 h.bind.c_str());
+  } else if (!bound) {
+    std::fprintf(stderr, "shmyolo: http: cannot listen on %s:%d (%s): stop what uses it or set http.port (--port)\n",
+                 h.bind.c_str(), h.port, std::strerror(err));
+  }
+  return bound;
+}
+
 bool check_classes(const config::PipelineConfig& config, const ModelFacts& model) {
   for (const auto& c : config.model.classes) {
     if (std::ranges::find(model.names, c) != model.names.end()) continue;
@@ -180,7 +231,7 @@ class Supervisor {
     start_ = Clock::now();
     if (!owns_segments(options_.role)) return run_workers_role();
     const auto plan = plan_for(config_, ctx_.model);
-    if (!plan || !check_space(*plan)) return 1;
+    if (!plan || !check_space(*plan) || !check_port(config_)) return 1;
     if (!create_rings() || !create_status_segment()) return 1;
     start_children();
     std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers%s, model %s (%dx%d), %.1f MiB in %s\n",
@@ -204,6 +255,15 @@ class Supervisor {
       }
       (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
       (o.format == bus::PixelFormat::opaque ? result_rings_ : camera_rings_).push_back(std::move(*ring));
+    }
+    if (config_.http) {
+      auto ring = bus::FrameRing::create(upload_ring(config_, *config_.http, ctx_.model, ctx_.shm_dir));
+      if (!ring) {
+        std::fprintf(stderr, "shmyolo: %s\n", ring.error().message.c_str());
+        return false;
+      }
+      ctx_.upload_ring = ring->name();
+      upload_ring_ = std::move(*ring);
     }
     return true;
   }
@@ -239,6 +299,7 @@ class Supervisor {
     for (const auto& o : all_rings(config_, ctx_.model)) {
       (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
     }
+    if (const auto& http = config_.http) ctx_.upload_ring = upload_ring(config_, *http, ctx_.model, ctx_.shm_dir).name;
     install_stop_handlers();
     while (!stop_requested() && !duration_over()) {
       if (!attach_owner()) break;
@@ -256,6 +317,7 @@ class Supervisor {
       status_segment_.reset();
       camera_rings_.clear();
       result_rings_.clear();
+      upload_ring_.reset();
       status_ = nullptr;
       ctx_.status = nullptr;
     }
@@ -303,6 +365,12 @@ class Supervisor {
       auto ring = bus::FrameRing::attach(name, ctx_.shm_dir);
       if (!ring) return false;
       result_rings_.push_back(std::move(*ring));
+    }
+    upload_ring_.reset();
+    if (!ctx_.upload_ring.empty()) {
+      auto ring = bus::FrameRing::attach(ctx_.upload_ring, ctx_.shm_dir);
+      if (!ring) return false;
+      upload_ring_ = std::move(*ring);
     }
     return true;
   }
@@ -388,6 +456,7 @@ class Supervisor {
   // itself; across containers (--role workers) only we know it is dead.
   void take_back_frames_of(pid_t pid) {
     for (const auto& r : camera_rings_) r.reclaim_claims_of(pid);
+    if (upload_ring_) upload_ring_->reclaim_claims_of(pid);
     for (const auto& r : result_rings_) r.reclaim_claims_of(pid);
   }
 
@@ -408,8 +477,9 @@ class Supervisor {
     }
   }
 
+  // The run ends with its sources, unless it also serves HTTP uploads.
   bool all_sources_ended() const {
-    return owns_segments(options_.role) &&
+    return owns_segments(options_.role) && !config_.http &&
            std::ranges::all_of(children_, [](const Child& c) { return c.role != Role::ingest || c.done; });
   }
 
@@ -454,7 +524,12 @@ class Supervisor {
   }
 
   bool queues_drained() const {
-    for (const auto& ring : camera_rings_) {
+    std::vector<const bus::FrameRing*> rings;
+    rings.reserve(camera_rings_.size() + 1);
+    for (const auto& ring : camera_rings_) rings.push_back(&ring);
+    if (upload_ring_) rings.push_back(&*upload_ring_);
+    for (const auto* ring_pointer : rings) {
+      const auto& ring = *ring_pointer;
       if (ring.policy().delivery != bus::Delivery::queue) continue;
       for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
         // acquire: pairs with the release that published or released the slot.
@@ -516,6 +591,7 @@ class Supervisor {
     stop_role(Role::aggregator);
     for (auto& r : camera_rings_) r.close();
     for (auto& r : result_rings_) r.close();
+    if (upload_ring_) upload_ring_->close();
     if (status_segment_) status_segment_->ring.close();  // tells --role workers processes the pipeline stopped
   }
 
@@ -550,6 +626,7 @@ class Supervisor {
   PipelineStatus* status_ = nullptr;
   std::vector<bus::FrameRing> camera_rings_;
   std::vector<bus::FrameRing> result_rings_;
+  std::optional<bus::FrameRing> upload_ring_;
   std::vector<Child> children_;
   std::unique_ptr<StatsReport> report_;
   Clock::time_point start_;

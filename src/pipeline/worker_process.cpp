@@ -15,6 +15,7 @@
 #include <shmyolo/pipeline/result.hpp>
 
 #include "context.hpp"
+#include "upload.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -27,9 +28,12 @@ struct Rings {
   std::vector<bus::Consumer*> pointers;
 };
 
+// Every camera's ring, and the HTTP uploads ring last when there is one.
 std::optional<Rings> attach_cameras(const Context& ctx) {
   Rings r;
-  for (const auto& name : ctx.camera_rings) {
+  auto names = ctx.camera_rings;
+  if (!ctx.upload_ring.empty()) names.push_back(ctx.upload_ring);
+  for (const auto& name : names) {
     auto ring = bus::FrameRing::attach(name, ctx.shm_dir);
     if (!ring) {
       std::fprintf(stderr, "shmyolo: worker: %s\n", ring.error().message.c_str());
@@ -126,7 +130,40 @@ struct Worker {
   bus::Producer& results;
 };
 
+bool is_upload(const Worker& w, const bus::Claim& claim) {
+  return claim.info().meta.user[1] == w.ctx.config->cameras.size();
+}
+
+// An upload runs alone, with its request's own conf, iou and classes.
+void process_upload(Worker& w, bus::Claim& claim) {
+  const std::uint64_t claimed = bus::monotonic_ns();
+  w.status.busy_since_ns.store(claimed, std::memory_order_relaxed);  // relaxed: see process()
+  const auto o = read_upload_options(claim.info().meta);
+  detect::DetectOptions options = w.options;
+  options.confidence = o.confidence;
+  options.iou = o.iou;
+  options.classes = class_list(o.classes);
+  const auto& g = claim.ring().geometry();
+  auto out = w.detector.detect({.data = reinterpret_cast<const std::uint8_t*>(claim.pixels().data()),
+                                .width = static_cast<int>(g.width),
+                                .height = static_cast<int>(g.height),
+                                .stride = g.row_stride},
+                               options);
+  if (!out) std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, out.error().message.c_str());
+  const detect::DetectOutput empty;
+  if (send(w.results, claim, out ? *out : empty, w.index, 1, claimed, bus::monotonic_ns())) (void)claim.release();
+  w.status.busy_since_ns.store(0, std::memory_order_relaxed);
+  w.status.frames.fetch_add(1, std::memory_order_relaxed);
+}
+
 void process(Worker& w, std::vector<bus::Claim>& claims) {
+  // Uploads first and alone; camera frames share the config's options and a batch.
+  std::erase_if(claims, [&](bus::Claim& c) {
+    if (!is_upload(w, c)) return false;
+    process_upload(w, c);
+    return true;
+  });
+  if (claims.empty()) return;
   const std::uint64_t claimed = bus::monotonic_ns();
   // relaxed: the supervisor only compares the stamp with its clock; a late
   // view delays a stuck worker's replacement by one check at most.

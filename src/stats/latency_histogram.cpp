@@ -22,6 +22,19 @@ int bucket_of(std::uint64_t us) {
 void LatencyHistogram::record_ns(std::uint64_t ns) {
   // relaxed: each bucket is an independent counter, read for statistics only.
   buckets_[static_cast<std::size_t>(bucket_of(ns / 1000))].fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(ns / 1000, std::memory_order_relaxed);  // relaxed: as the buckets
+}
+
+std::uint64_t LatencyHistogram::count_at_most_ms(double ms) const {
+  std::uint64_t n = 0;
+  for (int b = 0; b < kBuckets && upper_edge_us(b) <= ms * 1000.0; ++b) {
+    n += buckets_[static_cast<std::size_t>(b)].load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+double LatencyHistogram::sum_ms() const {
+  return static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1000.0;
 }
 
 std::uint64_t LatencyHistogram::count() const {
@@ -52,12 +65,14 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     buckets_[b].fetch_add(other.buckets_[b].load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
+  sum_us_.fetch_add(other.sum_us_.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 void LatencyHistogram::subtract(const LatencyHistogram& earlier) {
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     buckets_[b].fetch_sub(earlier.buckets_[b].load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
+  sum_us_.fetch_sub(earlier.sum_us_.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 }  // namespace shmyolo::stats

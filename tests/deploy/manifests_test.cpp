@@ -7,8 +7,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -31,13 +32,26 @@ std::string read_text(const std::filesystem::path& file) {
 
 // deploy/pipeline.yaml with the model path of this checkout (the file names
 // the image's) and, optionally, the MQTT broker at 127.0.0.1:port.
+void replace(std::string& text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+}
+
+// The digits right after `prefix` in `text`; 0 when there are none.
+std::uint64_t number_after(const std::string& text, const std::string& prefix) {
+  const auto at = text.find(prefix);
+  if (at == std::string::npos) return 0;
+  std::uint64_t n = 0;
+  for (auto i = at + prefix.size(); i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0; ++i)
+    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  return n;
+}
+
 std::filesystem::path local_pipeline(const std::filesystem::path& dir, int mqtt_port = 0) {
   std::string text = read_text(kSource / "deploy/pipeline.yaml");
-  text = std::regex_replace(text, std::regex("/usr/local/share/shmyolo/models/"), (kSource / "models/").string());
-  if (mqtt_port > 0) {
-    text = std::regex_replace(text, std::regex("host: mqtt, port: 1883"),
-                              "host: 127.0.0.1, port: " + std::to_string(mqtt_port));
-  }
+  replace(text, "/usr/local/share/shmyolo/models/", (kSource / "models/").string());
+  if (mqtt_port > 0) replace(text, "host: mqtt, port: 1883", "host: 127.0.0.1, port: " + std::to_string(mqtt_port));
   auto file = dir / "pipeline.yaml";
   std::ofstream(file) << text;
   return file;
@@ -62,19 +76,19 @@ std::uint64_t recommended_mib() {
   const Dir dir;
   const auto r = shmyolo::test::run(
       {shmyolo::test::shmyolo_bin(), "run", local_pipeline(dir.path()).string(), "--print-shm-size"});
-  std::smatch m;
-  if (r.exit_code != 0 || !std::regex_search(r.output, m, std::regex("--shm-size=(\\d+)m"))) {
-    ADD_FAILURE() << r.output;
-    return 0;
-  }
-  return std::stoull(m[1]);
+  const auto mib = number_after(r.output, "--shm-size=");
+  if (r.exit_code != 0 || mib == 0) ADD_FAILURE() << r.output;
+  return mib;
 }
 
 // "13m" / "13Mi" -> 13; anything else -> 0.
 std::uint64_t mib_of(const std::string& size, const std::string& unit) {
-  std::smatch m;
-  if (!std::regex_match(size, m, std::regex("(\\d+)" + unit))) return 0;
-  return std::stoull(m[1]);
+  if (!size.ends_with(unit)) return 0;
+  const std::string digits = size.substr(0, size.size() - unit.size());
+  if (digits.empty() ||
+      !std::ranges::all_of(digits, [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return 0;
+  return std::stoull(digits);
 }
 
 std::vector<std::string> strings(const YAML::Node& seq) {
@@ -139,10 +153,9 @@ TEST(Manifests, KubernetesPodSharesAMemoryEmptyDirAtDevShm) {
   }
   EXPECT_EQ(roles, (std::vector<std::string>{"ingest", "workers"}));
   // One uid for both containers, the image's: the segments are 0600.
-  std::smatch user;
-  const std::string dockerfile = read_text(kSource / "Dockerfile");
-  ASSERT_TRUE(std::regex_search(dockerfile, user, std::regex("\\nUSER (\\d+):")));
-  EXPECT_EQ(pod["securityContext"]["runAsUser"].as<std::string>(), user[1].str());
+  const auto user = number_after(read_text(kSource / "Dockerfile"), "\nUSER ");
+  ASSERT_GT(user, 0U);
+  EXPECT_EQ(pod["securityContext"]["runAsUser"].as<std::uint64_t>(), user);
   EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
   // The config map the pod mounts is the one kustomization.yaml makes from deploy/pipeline.yaml.
   const YAML::Node kustomization = YAML::LoadFile(kSource / "deploy/kustomization.yaml");

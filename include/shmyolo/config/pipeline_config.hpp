@@ -105,6 +105,18 @@ struct OutputConfig {
   std::optional<MqttConfig> mqtt;
 };
 
+// The HTTP detection service (`shmyolo serve`, or `http:` in a config).
+struct HttpConfig {
+  std::string bind = "0.0.0.0";
+  int port = 8080;
+  int threads = 8;             // connections served at once
+  int queue = 0;               // uploads waiting or in work before 503; 0: 2 per worker
+  double max_body_mb = 20;     // larger bodies get 413
+  double max_megapixels = 40;  // larger images (by their header) get 422, before decoding
+  double timeout_s = 30;       // an upload's wait for its result before 504
+  double read_timeout_s = 5;   // a client silent this long mid-request is dropped
+};
+
 struct PipelineConfig {
   std::filesystem::path file;  // where it was read from
   std::string name = "default";
@@ -113,6 +125,7 @@ struct PipelineConfig {
   ModelConfig model;
   WorkerConfig workers;
   OutputConfig outputs;
+  std::optional<HttpConfig> http;  // cameras may be empty when this is set
 };
 
 struct ConfigError {

@@ -20,6 +20,10 @@ class LatencyHistogram {
   // milliseconds; 0 when empty.
   [[nodiscard]] double percentile_ms(double p) const;
   [[nodiscard]] std::uint64_t count() const;
+  // Samples in buckets whose upper edge is at most `ms`: a Prometheus
+  // bucket's cumulative count, exact to the bucket grid (12.5 %).
+  [[nodiscard]] std::uint64_t count_at_most_ms(double ms) const;
+  [[nodiscard]] double sum_ms() const;  // of every sample, to the microsecond
   // Adds another histogram's samples (e.g. per camera into a total).
   void merge(const LatencyHistogram& other);
   // Removes an earlier copy's samples, leaving those recorded since it was
@@ -30,6 +34,7 @@ class LatencyHistogram {
   [[nodiscard]] static double upper_edge_us(int bucket);
 
   std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
+  std::atomic<std::uint64_t> sum_us_{0};
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared-memory histograms need lock-free atomics");

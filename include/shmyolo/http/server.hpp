@@ -1,0 +1,74 @@
+// shmyolo's HTTP face: routes, request limits and JSON errors, on
+// cpp-httplib. It knows nothing of frames or workers: a Service (the
+// pipeline's front, src/pipeline/http_front.cpp) answers each route.
+//
+//   POST /v1/detect     image/jpeg, image/png or multipart/form-data (field "image", or the first file)
+//   GET  /healthz       200 while workers are ready, else 503
+//   GET  /metrics       Prometheus text format
+//
+// Every error is a JSON object {"error": "...", "status": N}, one line that
+// says what was wrong and what to do; the server keeps serving.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shmyolo::http {
+
+struct Upload {
+  std::span<const std::uint8_t> bytes;
+  std::string name;                           // the multipart file name, or "upload"
+  std::map<std::string, std::string> params;  // the query string: conf, iou, classes
+};
+
+struct Reply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A JSON error reply: {"error": message, "status": status}.
+[[nodiscard]] Reply error_reply(int status, const std::string& message);
+
+class Service {
+ public:
+  virtual ~Service() = default;
+  virtual Reply detect(const Upload& upload) = 0;
+  virtual Reply health() = 0;
+  virtual Reply metrics() = 0;
+  // Every answered request's final status, errors the server gave itself included.
+  virtual void replied(int status) = 0;
+};
+
+struct ServerOptions {
+  std::string bind = "0.0.0.0";
+  int port = 8080;
+  int threads = 8;
+  std::uint64_t max_body_bytes = 20ULL << 20;
+  double read_timeout_s = 5;
+};
+
+class Server {
+ public:
+  // Binds and starts serving on its own threads; an error names the address.
+  static std::expected<std::unique_ptr<Server>, std::string> start(Service& service, const ServerOptions& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  void stop();
+  [[nodiscard]] int port() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shmyolo::http

@@ -1,0 +1,392 @@
+#include "http_front.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <shmyolo/image/image_file.hpp>
+#include <shmyolo/ingest/slot_letterbox.hpp>
+
+#include "upload.hpp"
+
+namespace shmyolo::pipeline {
+namespace {
+
+constexpr int kRetryAfterS = 1;  // a slot frees within one inference; a second covers a busy pool
+constexpr std::array kStatusCodes{200, 400, 404, 405, 408, 413, 415, 422, 500, 503, 504};
+// Prometheus bucket bounds in seconds, 1 ms to 5 s: a frame's stages on CPU and GPU.
+constexpr std::array kBucketsS{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0};
+
+double rounded(double v, double per_unit) {
+  return std::round(v * per_unit) / per_unit;
+}
+
+double ms_between(std::uint64_t from, std::uint64_t to) {
+  return to > from ? rounded(static_cast<double>(to - from) / 1e6, 1000) : 0.0;
+}
+
+std::uint64_t unix_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+std::optional<double> number(const std::string& text) {
+  double v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// A class name or id the model has, as an id.
+std::optional<int> class_id(const std::vector<std::string>& names, const std::string& c) {
+  const auto it = std::ranges::find(names, c);
+  if (it != names.end()) return static_cast<int>(it - names.begin());
+  const auto n = number(c);
+  if (n && *n >= 0 && *n == std::floor(*n) && *n < static_cast<double>(names.size())) return static_cast<int>(*n);
+  return std::nullopt;
+}
+
+std::expected<std::array<std::uint64_t, 2>, std::string> class_mask(const std::vector<std::string>& names,
+                                                                    const std::vector<std::string>& wanted) {
+  std::array<std::uint64_t, 2> mask{};
+  for (const auto& c : wanted) {
+    const auto id = class_id(names, c);
+    if (!id) return std::unexpected(fmt::format("classes: the model has no class \"{}\"", c));
+    if (*id >= kMaskableClasses)
+      return std::unexpected(
+          fmt::format("classes: \"{}\" is class {}; only the first {} can be chosen", c, *id, kMaskableClasses));
+    mask[static_cast<std::size_t>(*id / 64)] |= 1ULL << (*id % 64);
+  }
+  return mask;
+}
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// The request's conf, iou and classes over the config's.
+std::expected<UploadOptions, std::string> options_of(const Context& ctx,
+                                                     const std::map<std::string, std::string>& params) {
+  const auto& m = ctx.config->model;
+  UploadOptions o{.confidence = m.confidence, .iou = m.iou};
+  auto mask = class_mask(ctx.model.names, m.classes);
+  if (!mask) return std::unexpected(mask.error());
+  o.classes = *mask;
+  for (const auto& [key, value] : params) {
+    if (key == "conf" || key == "iou") {
+      const auto v = number(value);
+      if (!v || *v < 0 || *v > 1)
+        return std::unexpected(fmt::format("{}: expected a number from 0 to 1, got \"{}\"", key, value));
+      (key == "conf" ? o.confidence : o.iou) = static_cast<float>(*v);
+    } else if (key == "classes") {
+      mask = class_mask(ctx.model.names, split(value));
+      if (!mask) return std::unexpected(mask.error());
+      o.classes = *mask;
+    } else {
+      return std::unexpected(fmt::format("unknown parameter \"{}\" (expected conf, iou, classes)", key));
+    }
+  }
+  return o;
+}
+
+std::uint32_t ready_slots(const bus::FrameRing& ring) {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
+    // acquire: pairs with the release that published or released the slot.
+    const bus::SlotControl c{ring.descriptor(i).control.load(std::memory_order_acquire)};
+    n += c.state() == bus::SlotState::ready ? 1 : 0;
+  }
+  return n;
+}
+
+void histogram(std::string& out, const std::string& name, const std::string& labels, const stats::LatencyHistogram& h) {
+  for (const double le : kBucketsS) {
+    out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, le, h.count_at_most_ms(le * 1000));
+  }
+  out += fmt::format("{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, h.count());
+  out += fmt::format("{}_sum{{{}}} {}\n", name, labels, h.sum_ms() / 1000);
+  out += fmt::format("{}_count{{{}}} {}\n", name, labels, h.count());
+}
+
+void help(std::string& out, const char* name, const char* type, const char* text) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, text, name, type);
+}
+
+}  // namespace
+
+HttpFront::HttpFront(const Context& ctx) : ctx_(ctx), http_(ctx.config->http.value()) {}
+
+void HttpFront::replied(int status) {
+  static_assert(kStatusCodes.size() + 1 == std::tuple_size_v<decltype(replies_)>, "one counter per code, and other");
+  const auto it = std::ranges::find(kStatusCodes, status);
+  // relaxed: a counter for /metrics.
+  replies_[static_cast<std::size_t>(it - kStatusCodes.begin())].fetch_add(1, std::memory_order_relaxed);
+}
+
+HttpFront::~HttpFront() {
+  {
+    const std::lock_guard lock(pending_mutex_);
+    closing_ = true;
+  }
+  delivered_.notify_all();
+  if (server_) server_->stop();
+}
+
+std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
+  std::unique_ptr<HttpFront> front(new HttpFront(ctx));
+  auto ring = bus::FrameRing::attach(ctx.upload_ring, ctx.shm_dir);
+  if (!ring) return (std::fprintf(stderr, "shmyolo: http: %s\n", ring.error().message.c_str()), nullptr);
+  front->ring_ = std::make_unique<bus::FrameRing>(std::move(*ring));
+  auto producer = attach_producer(*front->ring_);
+  if (!producer) return (std::fprintf(stderr, "shmyolo: http: %s\n", producer.error().message.c_str()), nullptr);
+  front->producer_ = std::make_unique<bus::Producer>(std::move(*producer));
+  for (const auto& name : ctx.camera_rings) {
+    auto camera = bus::FrameRing::attach(name, ctx.shm_dir, bus::Access::read_only);
+    if (!camera) return (std::fprintf(stderr, "shmyolo: http: %s\n", camera.error().message.c_str()), nullptr);
+    front->cameras_.push_back(std::move(*camera));
+  }
+  const auto& h = front->http_;
+  auto server = http::Server::start(*front, {.bind = h.bind,
+                                             .port = h.port,
+                                             .threads = h.threads,
+                                             .max_body_bytes = static_cast<std::uint64_t>(h.max_body_mb * (1 << 20)),
+                                             .read_timeout_s = h.read_timeout_s});
+  if (!server) return (std::fprintf(stderr, "shmyolo: http: %s\n", server.error().c_str()), nullptr);
+  front->server_ = std::move(*server);
+  std::fprintf(stderr, "shmyolo: http: serving on %s:%d (POST /v1/detect, GET /healthz, GET /metrics)\n",
+               h.bind.c_str(), front->server_->port());
+  return front;
+}
+
+http::Reply HttpFront::answer(int status, const std::string& message) {
+  auto r = http::error_reply(status, message);
+  if (status == 503) r.headers.emplace_back("Retry-After", std::to_string(kRetryAfterS));
+  return r;
+}
+
+http::Reply HttpFront::detect(const http::Upload& upload) {
+  const std::uint64_t received = bus::monotonic_ns();
+  // relaxed: a flag; a request that slips past it is still drained before the workers stop.
+  if (ctx_.status->stopping.load(std::memory_order_relaxed) != 0)
+    return answer(503, "the pipeline is stopping: retry on another instance");
+  const image::Limits limits{.max_pixels = static_cast<std::uint64_t>(http_.max_megapixels * 1e6),
+                             .max_bytes = static_cast<std::uint64_t>(http_.max_body_mb * (1 << 20))};
+  auto image = image::decode(upload.bytes, upload.name, limits);
+  if (!image) return answer(422, image.error());
+  return publish_and_wait(upload, *image, received);
+}
+
+http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Mat& image, std::uint64_t received) {
+  auto options = options_of(ctx_, upload.params);
+  if (!options) return answer(400, options.error());
+  // relaxed: ids only need to differ.
+  const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t published = 0;
+  {
+    const std::lock_guard lock(producer_mutex_);
+    auto slot = producer_->acquire();
+    if (!slot) {
+      return answer(503, fmt::format("all {} upload slots are busy: retry in {} s, or raise http.queue or "
+                                     "workers.count",
+                                     ring_->geometry().slot_count, kRetryAfterS));
+    }
+    const auto& g = ring_->geometry();
+    const auto placed = ingest::letterbox_into_slot(
+        {.data = image.data, .width = image.cols, .height = image.rows, .stride = image.step},
+        {.data = reinterpret_cast<std::uint8_t*>(slot->pixels().data()),
+         .width = static_cast<int>(g.width),
+         .height = static_cast<int>(g.height),
+         .stride = g.row_stride},
+        ctx_.model.preprocessing);
+    bus::FrameMeta meta;
+    meta.capture_unix_ns = unix_ns();
+    meta.capture_mono_ns = received;
+    meta.source_width = static_cast<std::uint32_t>(image.cols);
+    meta.source_height = static_cast<std::uint32_t>(image.rows);
+    meta.scale = placed.scale_x;
+    meta.pad_x = static_cast<float>(placed.pad_x);
+    meta.pad_y = static_cast<float>(placed.pad_y);
+    meta.user[0] = id;
+    meta.user[1] = ctx_.config->cameras.size();
+    write_upload_options(meta, *options);
+    {
+      const std::lock_guard pending_lock(pending_mutex_);
+      pending_[id] = Pending{};  // before publishing: the result may come back at once
+    }
+    published = bus::monotonic_ns();
+    producer_->publish(*slot, meta);
+  }
+  std::unique_lock lock(pending_mutex_);
+  const bool done = delivered_.wait_for(lock, std::chrono::duration<double>(http_.timeout_s),
+                                        [&] { return closing_ || pending_[id].done; });
+  const Pending p = std::move(pending_[id]);
+  pending_.erase(id);
+  lock.unlock();
+  if (!done || !p.done) {
+    return answer(closing_ ? 503 : 504, closing_ ? "the service is stopping: retry on another instance"
+                                                 : fmt::format("no result within {} s (http.timeout): the workers "
+                                                               "are overloaded or stuck",
+                                                               http_.timeout_s));
+  }
+  stages_->decode.record_ns(published - received);
+  stages_->queue_wait.record_ns(p.claim_mono_ns > published ? p.claim_mono_ns - published : 0);
+  stages_->inference.record_ns(static_cast<std::uint64_t>(p.inference_ms * 1e6F));
+  stages_->end_to_end.record_ns(p.done_mono_ns - received);
+  nlohmann::json detections = nlohmann::json::array();
+  for (const auto& d : p.detections) {
+    const auto cls = static_cast<std::size_t>(d.class_id);
+    detections.push_back(
+        {{"class_id", d.class_id},
+         {"class", cls < ctx_.model.names.size() ? ctx_.model.names[cls] : fmt::format("class{}", cls)},
+         {"score", rounded(d.score, 1000)},
+         {"box", {rounded(d.x1, 10), rounded(d.y1, 10), rounded(d.x2, 10), rounded(d.y2, 10)}}});
+  }
+  const auto& model = ctx_.config->model.options;
+  const nlohmann::json body{{"request_id", fmt::format("{:x}-{}", received, id)},
+                            {"image", upload.name},
+                            {"width", image.cols},
+                            {"height", image.rows},
+                            {"model", model.path.string()},
+                            {"engine", detect::to_string(model.engine)},
+                            {"worker", p.worker},
+                            {"inference_ms", rounded(p.inference_ms, 100)},
+                            {"timings_ms",
+                             {{"decode", ms_between(received, published)},
+                              {"queue_wait", ms_between(published, p.claim_mono_ns)},
+                              {"inference", rounded(p.inference_ms, 1000)},
+                              {"postprocess", rounded(p.postprocess_ms, 1000)},
+                              {"total", ms_between(received, p.done_mono_ns)}}},
+                            {"detections", detections}};
+  http::Reply reply;
+  reply.body = body.dump() + "\n";
+  return reply;
+}
+
+void HttpFront::deliver(const ResultRecord& r) {
+  {
+    const std::lock_guard lock(pending_mutex_);
+    const auto it = pending_.find(r.source_index);
+    if (it == pending_.end() || it->second.done) return;  // timed out already, or a second result
+    Pending& p = it->second;
+    p.done = true;
+    p.claim_mono_ns = r.claim_mono_ns;
+    p.done_mono_ns = r.done_mono_ns;
+    p.inference_ms = r.inference_ms;
+    p.postprocess_ms = r.postprocess_ms;
+    p.worker = r.worker;
+    p.detections.assign(r.detections.begin(), r.detections.begin() + r.count);
+  }
+  delivered_.notify_all();
+}
+
+http::Reply HttpFront::health() {
+  // relaxed: counters read for display.
+  const auto ready = ctx_.status->workers_ready.load(std::memory_order_relaxed);
+  const bool stopping = ctx_.status->stopping.load(std::memory_order_relaxed) != 0;
+  const bool ok = ready > 0 && !stopping;
+  http::Reply r;
+  r.status = ok ? 200 : 503;
+  r.body = nlohmann::json{{"status", stopping ? "stopping"
+                                     : ok     ? "ok"
+                                              : "starting"},
+                          {"pipeline", ctx_.config->name},
+                          {"workers_ready", ready},
+                          {"workers", ctx_.config->workers.count},
+                          {"cameras", ctx_.config->cameras.size()}}
+               .dump() +
+           "\n";
+  return r;
+}
+
+http::Reply HttpFront::metrics() {
+  http::Reply r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = metrics_text();
+  return r;
+}
+
+std::string HttpFront::metrics_text() const {
+  std::string out;
+  const std::string p = fmt::format("pipeline=\"{}\"", ctx_.config->name);
+  const auto camera_label = [&](std::size_t c) {
+    return fmt::format("{},camera=\"{}\"", p, ctx_.config->cameras[c].name);
+  };
+  // relaxed below: counters read for display.
+  help(out, "shmyolo_frames_in_total", "counter", "Frames each camera published into its ring.");
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    out += fmt::format("shmyolo_frames_in_total{{{}}} {}\n", camera_label(c),
+                       cameras_[c].header().counters.published.load(std::memory_order_relaxed));
+  }
+  help(out, "shmyolo_frames_out_total", "counter", "Frames whose detections the aggregator received.");
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    out += fmt::format("shmyolo_frames_out_total{{{}}} {}\n", camera_label(c),
+                       ctx_.status->cameras[c].results.load(std::memory_order_relaxed));
+  }
+  help(out, "shmyolo_frames_dropped_total", "counter", "Frames overwritten or refused before a worker took them.");
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    const auto& k = cameras_[c].header().counters;
+    out += fmt::format("shmyolo_frames_dropped_total{{{}}} {}\n", camera_label(c),
+                       k.dropped.load(std::memory_order_relaxed) + k.rejected.load(std::memory_order_relaxed));
+  }
+  help(out, "shmyolo_queue_depth", "gauge", "Frames waiting in a ring for a worker.");
+  for (const auto& camera : cameras_) {
+    out += fmt::format("shmyolo_queue_depth{{{},ring=\"{}\"}} {}\n", p, camera.name(), ready_slots(camera));
+  }
+  out += fmt::format("shmyolo_queue_depth{{{},ring=\"{}\"}} {}\n", p, ring_->name(), ready_slots(*ring_));
+  help(out, "shmyolo_workers_ready", "gauge", "Workers that have loaded the model (replacements count again).");
+  out += fmt::format("shmyolo_workers_ready{{{}}} {}\n", p, ctx_.status->workers_ready.load(std::memory_order_relaxed));
+  help(out, "shmyolo_worker_restarts_total", "counter", "Times a worker was restarted after a crash or a stall.");
+  for (int w = 0; w < ctx_.config->workers.count; ++w) {
+    out += fmt::format("shmyolo_worker_restarts_total{{{},worker=\"{}\"}} {}\n", p, w,
+                       ctx_.status->workers[static_cast<std::size_t>(w)].restarts.load(std::memory_order_relaxed));
+  }
+  help(out, "shmyolo_http_requests_total", "counter", "HTTP requests answered, by status.");
+  std::size_t code = 0;
+  for (const auto& count : replies_) {
+    out += fmt::format("shmyolo_http_requests_total{{{},code=\"{}\"}} {}\n", p,
+                       code < kStatusCodes.size() ? std::to_string(kStatusCodes[code]) : "other",
+                       count.load(std::memory_order_relaxed));
+    ++code;
+  }
+  help(out, "shmyolo_shm_bytes", "gauge", "Bytes of shared memory this pipeline's segments hold.");
+  std::uint64_t bytes = ring_->mapped_bytes();
+  for (const auto& c : cameras_) bytes += c.mapped_bytes();
+  out += fmt::format("shmyolo_shm_bytes{{{}}} {}\n", p, bytes);
+  help(out, "shmyolo_latency_seconds", "histogram",
+       "Per camera and stage: capture_to_publish, queue_wait, inference, postprocess, end_to_end.");
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    const auto& s = ctx_.status->cameras[c];
+    const std::array<std::pair<const char*, const stats::LatencyHistogram*>, 5> stages{
+        {{"capture_to_publish", &s.capture_to_publish},
+         {"queue_wait", &s.queue_wait},
+         {"inference", &s.inference},
+         {"postprocess", &s.postprocess},
+         {"end_to_end", &s.end_to_end}}};
+    for (const auto& [stage, h] : stages) {
+      histogram(out, "shmyolo_latency_seconds", fmt::format("{},stage=\"{}\"", camera_label(c), stage), *h);
+    }
+  }
+  help(out, "shmyolo_upload_latency_seconds", "histogram",
+       "Per stage of an HTTP upload: decode (into the slot), queue_wait, inference, end_to_end.");
+  const std::array<std::pair<const char*, const stats::LatencyHistogram*>, 4> uploads{
+      {{"decode", &stages_->decode},
+       {"queue_wait", &stages_->queue_wait},
+       {"inference", &stages_->inference},
+       {"end_to_end", &stages_->end_to_end}}};
+  for (const auto& [stage, h] : uploads) {
+    histogram(out, "shmyolo_upload_latency_seconds", fmt::format("{},stage=\"{}\"", p, stage), *h);
+  }
+  return out;
+}
+
+}  // namespace shmyolo::pipeline

@@ -1,0 +1,83 @@
+// The HTTP detection service inside the aggregator process: each upload is
+// decoded once (its header checked first) and letterboxed straight into a
+// slot of the uploads ring, where any idle worker claims it like a camera
+// frame; the worker's result comes back through its results ring to the
+// aggregator, which hands it here to the waiting request. Workers never
+// touch the network, and no upload is copied between processes.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/http/server.hpp>
+#include <shmyolo/pipeline/result.hpp>
+#include <shmyolo/stats/latency_histogram.hpp>
+
+#include "context.hpp"
+
+namespace shmyolo::pipeline {
+
+class HttpFront final : public http::Service {
+ public:
+  // Attaches the uploads ring as its producer and starts serving; nothing
+  // (with the reason printed) when the ring or the port cannot be had.
+  static std::unique_ptr<HttpFront> start(const Context& ctx);
+  ~HttpFront() override;
+  HttpFront(const HttpFront&) = delete;
+  HttpFront& operator=(const HttpFront&) = delete;
+
+  // From the aggregator's thread: the result of an upload (record.camera is
+  // one past the last camera).
+  void deliver(const ResultRecord& record);
+
+  http::Reply detect(const http::Upload& upload) override;
+  http::Reply health() override;
+  http::Reply metrics() override;
+  void replied(int status) override;
+
+ private:
+  struct Pending {
+    bool done = false;
+    std::uint64_t claim_mono_ns = 0;
+    std::uint64_t done_mono_ns = 0;
+    float inference_ms = 0;
+    float postprocess_ms = 0;
+    std::uint32_t worker = 0;
+    std::vector<ResultDetection> detections;
+  };
+  struct Stages {                    // upload latencies, as the cameras' in the shared status
+    stats::LatencyHistogram decode;  // receipt -> pixels in the slot
+    stats::LatencyHistogram queue_wait;
+    stats::LatencyHistogram inference;
+    stats::LatencyHistogram end_to_end;
+  };
+
+  explicit HttpFront(const Context& ctx);
+  http::Reply answer(int status, const std::string& message);
+  http::Reply publish_and_wait(const http::Upload& upload, const cv::Mat& image, std::uint64_t received_ns);
+  std::string metrics_text() const;
+
+  const Context& ctx_;
+  const config::HttpConfig& http_;
+  std::unique_ptr<bus::FrameRing> ring_;
+  std::unique_ptr<bus::Producer> producer_;
+  std::mutex producer_mutex_;  // one producer per ring: request threads take turns to fill a slot
+  std::mutex pending_mutex_;
+  std::condition_variable delivered_;
+  std::unordered_map<std::uint64_t, Pending> pending_;    // by request id
+  bool closing_ = false;                                  // under pending_mutex_
+  std::vector<bus::FrameRing> cameras_;                   // read-only, for /metrics
+  std::atomic<std::uint64_t> next_id_{1};                 // relaxed: only unique ids are needed
+  std::array<std::atomic<std::uint64_t>, 12> replies_{};  // by kStatusCodes' index; the last: any other
+  std::unique_ptr<Stages> stages_ = std::make_unique<Stages>();
+  std::unique_ptr<http::Server> server_;
+};
+
+}  // namespace shmyolo::pipeline

@@ -1,0 +1,391 @@
+// `shmyolo serve` over real HTTP: uploads decoded once into the uploads
+// ring, detected by worker processes with the real models, and every kind
+// of bad request answered with a JSON error while the service goes on.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "test_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using shmyolo::test::Spawned;
+
+const std::string kShared = SHMYOLO_SHARED_DIR;
+const std::string kYolov8n = kShared + "/models/yolov8n/yolov8n_fp32_from_int8.onnx";
+const std::string kShapes = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A running `shmyolo serve` on a free port, stopped (SIGTERM) at the end.
+class Service {
+ public:
+  explicit Service(std::vector<std::string> args) {
+    std::vector<std::string> argv{shmyolo::test::shmyolo_bin(), "serve", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    process_ = shmyolo::test::spawn(argv);
+    std::string seen;
+    if (!shmyolo::test::read_until(process_.stdout_fd, "GET /metrics)", 120s, &seen)) {
+      ADD_FAILURE() << "the service did not start: " << seen;
+      return;
+    }
+    const auto at = seen.find("serving on ");
+    const auto colon = seen.find(':', at);
+    if (at != std::string::npos && colon != std::string::npos) port_ = std::atoi(seen.c_str() + colon + 1);
+    output_ = seen;
+    // Ready once a worker has loaded the model.
+    for (int i = 0; i < 600 && client().Get("/healthz")->status != 200; ++i) std::this_thread::sleep_for(100ms);
+  }
+  ~Service() { (void)stop(); }
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  [[nodiscard]] httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return process_.pid; }
+  // SIGTERM; the exit code and everything it printed.
+  std::pair<int, std::string> stop() {
+    if (process_.pid <= 0) return {-1, output_};
+    ::kill(process_.pid, SIGTERM);
+    const auto code = shmyolo::test::wait_exit(process_.pid, 60s);
+    output_ += shmyolo::test::read_output(process_.stdout_fd, 1s);
+    process_.pid = -1;
+    return {code.value_or(-1), output_};
+  }
+
+ private:
+  Spawned process_;
+  int port_ = 0;
+  std::string output_;
+};
+
+json post_image(httplib::Client& c, const std::string& bytes, const std::string& type = "image/jpeg",
+                const std::string& query = "", int* status = nullptr) {
+  auto r = c.Post("/v1/detect" + query, bytes, type);
+  if (!r) {
+    ADD_FAILURE() << "no answer: " << httplib::to_string(r.error());
+    return {};
+  }
+  if (status != nullptr) *status = r->status;
+  return json::parse(r->body, nullptr, false);
+}
+
+std::multiset<std::string> classes_of(const json& detections) {
+  std::multiset<std::string> out;
+  for (const auto& d : detections) out.insert(d["class"].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+// The upload path gives what `shmyolo detect` gives for the same photo and
+// model: the same classes, boxes within a pixel.
+TEST(Http, DetectsTheDogAsTheDetectCommandDoes) {
+  const auto cli =
+      shmyolo::test::run({shmyolo::test::shmyolo_bin(), "detect", "--model", kYolov8n, kShared + "/media/dog.jpg"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  const json expected = json::parse(cli.output);
+  Service service({"--model", kYolov8n, "--workers", "1"});
+  auto c = service.client();
+  int status = 0;
+  const json got = post_image(c, read_file(kShared + "/media/dog.jpg"), "image/jpeg", "", &status);
+  ASSERT_EQ(status, 200) << got;
+  EXPECT_EQ(got["width"], 768);
+  EXPECT_EQ(got["height"], 576);
+  EXPECT_FALSE(got["request_id"].get<std::string>().empty());
+  EXPECT_GT(got["timings_ms"]["inference"].get<double>(), 0.0);
+  EXPECT_GE(got["timings_ms"]["total"].get<double>(), got["timings_ms"]["inference"].get<double>());
+  ASSERT_EQ(classes_of(got["detections"]), classes_of(expected["detections"])) << got << "\n" << expected;
+  for (std::size_t i = 0; i < got["detections"].size(); ++i) {
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_NEAR(got["detections"][i]["box"][k].get<double>(), expected["detections"][i]["box"][k].get<double>(), 1.0);
+    }
+  }
+  EXPECT_EQ(service.stop().first, 0);
+}
+
+TEST(Http, MultipartUploadWithItsOwnConfidenceAndClasses) {
+  Service service({"--model", kYolov8n, "--workers", "1"});
+  auto c = service.client();
+  const httplib::MultipartFormDataItems form{
+      {"image", read_file(kShared + "/media/horses.jpg"), "horses.jpg", "image/jpeg"}};
+  auto r = c.Post("/v1/detect?conf=0.5&classes=horse,person", form);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json got = json::parse(r->body);
+  EXPECT_EQ(got["image"], "horses.jpg");
+  ASSERT_FALSE(got["detections"].empty());
+  for (const auto& d : got["detections"]) {
+    EXPECT_TRUE(d["class"] == "horse" || d["class"] == "person") << d;
+    EXPECT_GE(d["score"].get<double>(), 0.5) << d;
+  }
+  // The same photo without the filter finds more (or as many) objects at 0.25.
+  auto all = c.Post("/v1/detect", form);
+  ASSERT_TRUE(all);
+  EXPECT_GE(json::parse(all->body)["detections"].size(), got["detections"].size());
+}
+
+namespace {
+
+// A PNG whose header claims width x height, with a valid structure (IEND
+// present) but nothing that could be decoded to that size.
+std::string png_claiming(std::uint32_t width, std::uint32_t height) {
+  std::vector<std::uint8_t> png;
+  cv::imencode(".png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), png);
+  for (int i = 0; i < 4; ++i) {
+    png[16 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(width >> (24 - 8 * i));
+    png[20 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(height >> (24 - 8 * i));
+  }
+  return {png.begin(), png.end()};
+}
+
+struct Bad {
+  std::string what;
+  std::string body;
+  std::string type;
+  int status;
+  std::string says;  // part of the JSON error
+};
+
+// The service's http.max_body_mb in these tests: the photos fit under it.
+constexpr double kMaxBodyMb = 0.25;
+
+std::vector<Bad> bad_requests() {
+  const std::string dog = read_file(kShared + "/media/dog.jpg");
+  return {
+      {"an empty body", "", "image/jpeg", 400, "empty"},
+      {"a wrong content type", dog, "text/plain", 415, "image/jpeg"},
+      {"a non-image", "this is not a picture at all", "image/jpeg", 422, "not a JPEG, PNG or BMP"},
+      {"a truncated JPEG", dog.substr(0, dog.size() / 2), "image/jpeg", 422, "truncated"},
+      {"a header claiming 100000x100000", png_claiming(100000, 100000), "image/png", 422, "pixels"},
+      {"a body over the limit", std::string(static_cast<std::size_t>(kMaxBodyMb * (1 << 20)) + 1000, 'x'), "image/jpeg",
+       413, "size limit"},
+  };
+}
+
+std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& model, const std::string& http,
+                                   const std::string& more = "") {
+  auto file = dir / "serve.yaml";
+  std::ofstream(file) << "name: http" << ::getpid() << "\nshm_dir: " << dir.string() << "\nmodel: {path: " << model
+                      << "}\nworkers: {count: 1, threads: 1}\nhttp: " << http << "\n"
+                      << more;
+  return file;
+}
+
+}  // namespace
+
+TEST(Http, EveryKindOfBadRequestGetsAJsonErrorAndTheServiceGoesOn) {
+  const shmyolo::test::TempShmDir dir;
+  Service service(
+      {write_config(dir.path(), kShapes,
+                    "{max_body_mb: " + std::to_string(kMaxBodyMb) + ", max_megapixels: 20, read_timeout: 1}")
+           .string()});
+  auto c = service.client();
+  for (const auto& bad : bad_requests()) {
+    int status = 0;
+    const json got = post_image(c, bad.body, bad.type, "", &status);
+    EXPECT_EQ(status, bad.status) << bad.what << ": " << got;
+    ASSERT_TRUE(got.is_object()) << bad.what << ": the error is not JSON";
+    EXPECT_EQ(got["status"], bad.status) << bad.what;
+    EXPECT_NE(got["error"].get<std::string>().find(bad.says), std::string::npos) << bad.what << ": " << got;
+    EXPECT_EQ(got["error"].get<std::string>().find('\n'), std::string::npos) << "one line";
+  }
+  int status = 0;
+  EXPECT_EQ(post_image(c, "", "image/jpeg", "?conf=high", &status)["status"], 400);
+  // A client that sends half a request and stalls is answered 400 and
+  // dropped after the read timeout (1 s here), and nobody else waits for it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(service.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  const std::string half =
+      "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc";
+  ASSERT_EQ(::send(fd, half.data(), half.size(), 0), static_cast<ssize_t>(half.size()));
+  const std::string good = read_file(kShared + "/media/person.jpg");
+  EXPECT_EQ((post_image(c, good, "image/jpeg", "", &status), status), 200);
+  timeval wait{.tv_sec = 10, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  char buf[512];
+  const auto start = std::chrono::steady_clock::now();
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  const std::string answer(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+  EXPECT_TRUE(n <= 0 || answer.starts_with("HTTP/1.1 400")) << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 9s) << "the stalled client was never dropped";
+  ::close(fd);
+  EXPECT_EQ((post_image(c, good, "image/jpeg", "", &status), status), 200);
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("shmyolo_http_requests_total{pipeline=\"http" + std::to_string(::getpid()) +
+                               "\",code=\"422\"} 3"),
+            std::string::npos)
+      << metrics->body;
+  const auto [code, output] = service.stop();
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+// With one worker and one upload slot, a burst is answered 200 or 503 with
+// Retry-After, never queued without bound, and each 200 is right.
+TEST(Http, OverloadIsAnswered503WithRetryAfter) {
+  const shmyolo::test::TempShmDir dir;
+  Service service({write_config(dir.path(), kYolov8n, "{queue: 1}").string()});
+  const std::string dog = read_file(kShared + "/media/dog.jpg");
+  std::vector<std::future<std::pair<int, std::string>>> replies;
+  replies.reserve(8);
+  for (int i = 0; i < 8; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] {
+      auto c = service.client();
+      auto r = c.Post("/v1/detect", dog, "image/jpeg");
+      if (!r) return std::pair<int, std::string>{-1, ""};
+      const std::string retry = r->get_header_value("Retry-After");
+      return std::pair<int, std::string>{r->status, r->status == 200 ? r->body : retry};
+    }));
+  }
+  int ok = 0;
+  int busy = 0;
+  for (auto& f : replies) {
+    const auto [status, text] = f.get();
+    if (status == 200) {
+      ++ok;
+      EXPECT_EQ(classes_of(json::parse(text)["detections"]).count("dog"), 1U) << text;
+    } else {
+      EXPECT_EQ(status, 503);
+      EXPECT_EQ(text, "1") << "Retry-After";
+      ++busy;
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(busy, 1);
+  EXPECT_EQ(ok + busy, 8);
+}
+
+namespace {
+
+// Resident memory of the service's aggregator (the HTTP front), in kB.
+long front_rss_kb(pid_t supervisor) {
+  std::ifstream children("/proc/" + std::to_string(supervisor) + "/task/" + std::to_string(supervisor) + "/children");
+  for (pid_t c = 0; children >> c;) {
+    std::ifstream comm("/proc/" + std::to_string(c) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "shmyolo-aggrega") continue;  // comm keeps 15 characters
+    std::ifstream status("/proc/" + std::to_string(c) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+// 10,000 malformed requests of every kind, with a good one every 250: each
+// good one is answered correctly and the front's memory stays flat.
+TEST(Http, TenThousandMalformedRequestsLeaveGoodOnesRightAndMemoryFlat) {
+  const shmyolo::test::TempShmDir dir;
+  Service service({write_config(dir.path(), kShapes, "{max_body_mb: " + std::to_string(kMaxBodyMb) + "}").string()});
+  auto c = service.client();
+  const auto bad = bad_requests();
+  const std::string good = read_file(kShared + "/media/person.jpg");
+  int status = 0;
+  const json reference = post_image(c, good, "image/jpeg", "", &status)["detections"];
+  ASSERT_EQ(status, 200);
+  long before = 0;
+  int wrong = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    // Sampled once the allocator's per-thread arenas have settled (about
+    // 5,000 requests here); after that, 55,000 more moved RSS by 170 kB.
+    if (i == 5000) before = front_rss_kb(service.pid());
+    const auto& b = bad[static_cast<std::size_t>(i) % bad.size()];
+    auto r = c.Post("/v1/detect", b.body, b.type);
+    if (!r || r->status != b.status) ++wrong;
+    if (i % 250 == 0) {
+      const json got = post_image(c, good, "image/jpeg", "", &status);
+      EXPECT_EQ(status, 200);
+      EXPECT_EQ(got["detections"], reference);
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+  const long after = front_rss_kb(service.pid());
+  std::printf("front RSS after 5,000 requests %ld kB, after 10,000 %ld kB\n", before, after);
+  ASSERT_GT(before, 0);
+  EXPECT_LT(after - before, 2 * 1024) << "the front grew from " << before << " kB to " << after << " kB";
+  EXPECT_EQ(service.stop().first, 0);
+}
+
+TEST(Http, APortInUseIsRefusedAtStartInOneLine) {
+  const shmyolo::test::TempShmDir dir;
+  httplib::Server squatter;
+  const int port = squatter.bind_to_any_port("0.0.0.0");
+  ASSERT_GT(port, 0);
+  const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "serve", "--model", kShapes, "--port",
+                                     std::to_string(port), "--shm-dir", dir.path().string()});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot listen on 0.0.0.0:" + std::to_string(port)), std::string::npos) << r.output;
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+// A pipeline with a camera and the HTTP front: uploads and camera frames
+// share the workers; every camera frame still gets its one result, every
+// upload its answer, and the stop leaves nothing behind.
+TEST(Http, UploadsAndCameraFramesShareTheWorkers) {
+  const shmyolo::test::TempShmDir dir;
+  const auto jsonl = dir.path() / "out.jsonl";
+  Service service({write_config(dir.path(), kShapes, "{}",
+                                "cameras: [{name: door, source: \"synthetic:?seed=5\", fps: 10, delivery: queue}]\n"
+                                "outputs: {jsonl: " +
+                                    jsonl.string() + "}\n")
+                       .string()});
+  auto c = service.client();
+  const std::string good = read_file(kShared + "/media/person.jpg");
+  const auto camera_results = [&] {
+    std::ifstream in(jsonl);
+    return std::count(std::istreambuf_iterator<char>(in), {}, '\n');
+  };
+  // Uploads keep coming while the camera (10 fps) gets 10 frames through.
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  int uploads = 0;
+  while ((uploads < 10 || camera_results() < 10) && std::chrono::steady_clock::now() < until) {
+    int status = 0;
+    post_image(c, good, "image/jpeg", "", &status);
+    EXPECT_EQ(status, 200);
+    ++uploads;
+  }
+  const auto [code, output] = service.stop();
+  EXPECT_EQ(code, 0) << output;
+  std::ifstream in(jsonl);
+  std::set<std::uint64_t> seqs;
+  std::size_t lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) seqs.insert(json::parse(line)["seq"].get<std::uint64_t>());
+  EXPECT_GT(lines, 5U);
+  EXPECT_EQ(seqs.size(), lines) << "a camera frame had two results";
+  EXPECT_EQ(*seqs.rbegin() + 1, lines) << "a camera frame had no result";
+  for (const auto& e : dir.entries()) ADD_FAILURE() << "left behind: " << e;
+}
