@@ -336,7 +336,14 @@ TEST(Http, TenThousandMalformedRequestsLeaveGoodOnesRightAndMemoryFlat) {
   const long after = front_rss_kb(service.pid());
   std::printf("front RSS after 5,000 requests %ld kB, after 10,000 %ld kB\n", before, after);
   ASSERT_GT(before, 0);
-  EXPECT_LT(after - before, 2 * 1024) << "the front grew from " << before << " kB to " << after << " kB";
+#ifdef __SANITIZE_ADDRESS__
+  // AddressSanitizer holds freed memory in its quarantine (256 MB): RSS there
+  // measures the quarantine, not us. The Release run is the memory check.
+  const long allowed_kb = 64 * 1024;
+#else
+  const long allowed_kb = 2 * 1024;
+#endif
+  EXPECT_LT(after - before, allowed_kb) << "the front grew from " << before << " kB to " << after << " kB";
   EXPECT_EQ(service.stop().first, 0);
 }
 
