@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <shmyolo/image/image_file.hpp>
-#include <shmyolo/ingest/slot_letterbox.hpp>
 
+#include "slot_frame.hpp"
 #include "upload.hpp"
 
 namespace shmyolo::pipeline {
@@ -200,22 +200,9 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
                                      "workers.count",
                                      ring_->geometry().slot_count, kRetryAfterS));
     }
-    const auto& g = ring_->geometry();
-    const auto placed = ingest::letterbox_into_slot(
-        {.data = image.data, .width = image.cols, .height = image.rows, .stride = image.step},
-        {.data = reinterpret_cast<std::uint8_t*>(slot->pixels().data()),
-         .width = static_cast<int>(g.width),
-         .height = static_cast<int>(g.height),
-         .stride = g.row_stride},
-        ctx_.model.preprocessing);
-    bus::FrameMeta meta;
+    bus::FrameMeta meta = place_in_slot(image, *slot, ring_->geometry(), ctx_.model.preprocessing, image.size());
     meta.capture_unix_ns = unix_ns();
     meta.capture_mono_ns = received;
-    meta.source_width = static_cast<std::uint32_t>(image.cols);
-    meta.source_height = static_cast<std::uint32_t>(image.rows);
-    meta.scale = placed.scale_x;
-    meta.pad_x = static_cast<float>(placed.pad_x);
-    meta.pad_y = static_cast<float>(placed.pad_y);
     meta.user[0] = id;
     meta.user[1] = ctx_.config->cameras.size();
     write_upload_options(meta, *options);

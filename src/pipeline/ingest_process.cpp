@@ -10,9 +10,9 @@
 #include <shmyolo/bus/ring.hpp>
 #include <shmyolo/ingest/corrections.hpp>
 #include <shmyolo/ingest/frame_source.hpp>
-#include <shmyolo/ingest/slot_letterbox.hpp>
 
 #include "context.hpp"
+#include "slot_frame.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -88,22 +88,9 @@ void publish(Camera& cam, const cv::Mat& picture, std::uint64_t index, std::uint
              const cv::Size& source_size) {
   auto slot = free_slot(cam);
   if (!slot) return;
-  const auto& g = cam.ring.geometry();
-  const auto placed = ingest::letterbox_into_slot(
-      {.data = picture.data, .width = picture.cols, .height = picture.rows, .stride = picture.step},
-      {.data = reinterpret_cast<std::uint8_t*>(slot->pixels().data()),
-       .width = static_cast<int>(g.width),
-       .height = static_cast<int>(g.height),
-       .stride = g.row_stride},
-      cam.ctx.model.preprocessing);
-  bus::FrameMeta meta;
+  bus::FrameMeta meta = place_in_slot(picture, *slot, cam.ring.geometry(), cam.ctx.model.preprocessing, source_size);
   meta.capture_unix_ns = unix_ns;
   meta.capture_mono_ns = mono_ns;
-  meta.source_width = static_cast<std::uint32_t>(source_size.width);
-  meta.source_height = static_cast<std::uint32_t>(source_size.height);
-  meta.scale = placed.scale_x;
-  meta.pad_x = static_cast<float>(placed.pad_x);
-  meta.pad_y = static_cast<float>(placed.pad_y);
   meta.user[0] = index;
   meta.user[1] = static_cast<std::uint64_t>(cam.index);
   // user[2], user[3]: the region of interest's offset, so boxes land in full-frame pixels.
