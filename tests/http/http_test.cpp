@@ -339,9 +339,9 @@ TEST(Http, TenThousandMalformedRequestsLeaveGoodOnesRightAndMemoryFlat) {
 #ifdef __SANITIZE_ADDRESS__
   // AddressSanitizer holds freed memory in its quarantine (256 MB): RSS there
   // measures the quarantine, not us. The Release run is the memory check.
-  const long allowed_kb = 64 * 1024;
+  const long allowed_kb = 64L * 1024;
 #else
-  const long allowed_kb = 2 * 1024;
+  const long allowed_kb = 2L * 1024;
 #endif
   EXPECT_LT(after - before, allowed_kb) << "the front grew from " << before << " kB to " << after << " kB";
   EXPECT_EQ(service.stop().first, 0);
