@@ -1,6 +1,4 @@
 // shmyolo run CONFIG.yaml: the whole pipeline from one configuration file.
-#include <map>
-
 #include <fmt/format.h>
 #include <shmyolo/config/pipeline_config.hpp>
 #include <shmyolo/pipeline/supervisor.hpp>
@@ -15,7 +13,7 @@ struct RunArgs {
   double duration = 0;
   std::string stats_json;
   bool print_shm_size = false;
-  pipeline::RunRole role = pipeline::RunRole::all;
+  std::string role = "all";
   std::string shm_dir;
 };
 
@@ -36,7 +34,11 @@ int run(const RunArgs& a) {
   if (!config) return fail(config.error().message);
   if (!a.shm_dir.empty()) config->shm_dir = a.shm_dir;
   if (a.print_shm_size) return print_shm_size(*config);
-  return pipeline::run_pipeline(*config, {.duration_s = a.duration, .stats_json = a.stats_json, .role = a.role});
+  return pipeline::run_pipeline(*config, {.duration_s = a.duration,
+                                          .stats_json = a.stats_json,
+                                          .role = a.role == "ingest"    ? pipeline::RunRole::ingest
+                                                  : a.role == "workers" ? pipeline::RunRole::workers
+                                                                        : pipeline::RunRole::all});
 }
 
 }  // namespace
@@ -49,12 +51,10 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--stats-json", a->stats_json, "Write final per-camera statistics to this file");
   cmd->add_flag("--print-shm-size", a->print_shm_size, "Print the shared memory the config needs, then exit");
-  const std::map<std::string, pipeline::RunRole> roles{
-      {"all", pipeline::RunRole::all}, {"ingest", pipeline::RunRole::ingest}, {"workers", pipeline::RunRole::workers}};
   cmd->add_option("--role", a->role,
                   "all: every process here; ingest: cameras, aggregator and the segments (one container); workers: "
                   "the inference workers, attached to an ingest side's segments (another container)")
-      ->transform(CLI::CheckedTransformer(roles, CLI::ignore_case));
+      ->check(CLI::IsMember({"all", "ingest", "workers"}));
   cmd->add_option("--shm-dir", a->shm_dir,
                   "Folder for the segments (overrides the config's shm_dir; default /dev/shm)");
   cmd->callback([a, &exit_code] { exit_code = run(*a); });
