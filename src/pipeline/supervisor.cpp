@@ -246,14 +246,22 @@ class Supervisor {
   }
 
  private:
+  // The names every process finds the rings by; both roles derive them from the config alike.
+  void name_rings() {
+    for (const auto& o : all_rings(config_, ctx_.model)) {
+      (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
+    }
+    if (const auto& http = config_.http) ctx_.upload_ring = upload_ring(config_, *http, ctx_.model, ctx_.shm_dir).name;
+  }
+
   bool create_rings() {
+    name_rings();
     for (const auto& o : all_rings(config_, ctx_.model)) {
       auto ring = bus::FrameRing::create(o);
       if (!ring) {
         std::fprintf(stderr, "shmyolo: %s\n", ring.error().message.c_str());
         return false;
       }
-      (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
       (o.format == bus::PixelFormat::opaque ? result_rings_ : camera_rings_).push_back(std::move(*ring));
     }
     if (config_.http) {
@@ -262,7 +270,6 @@ class Supervisor {
         std::fprintf(stderr, "shmyolo: %s\n", ring.error().message.c_str());
         return false;
       }
-      ctx_.upload_ring = ring->name();
       upload_ring_ = std::move(*ring);
     }
     return true;
@@ -296,10 +303,7 @@ class Supervisor {
   // container. Attach them when they appear, run the workers until that
   // side stops or restarts, then wait for it again.
   int run_workers_role() {
-    for (const auto& o : all_rings(config_, ctx_.model)) {
-      (o.format == bus::PixelFormat::opaque ? ctx_.result_rings : ctx_.camera_rings).push_back(o.name);
-    }
-    if (const auto& http = config_.http) ctx_.upload_ring = upload_ring(config_, *http, ctx_.model, ctx_.shm_dir).name;
+    name_rings();
     install_stop_handlers();
     while (!stop_requested() && !duration_over()) {
       if (!attach_owner()) break;
