@@ -330,6 +330,7 @@ std::uint64_t Producer::publish(WriteSlot& slot, const FrameMeta& meta) {
 void Producer::abandon(WriteSlot& slot) {
   if (!slot.valid()) return;
   SlotDescriptor& d = ring_->descriptor(slot.index_);
+  d.publish_mono_ns = 0;  // half-written pixels: peek_latest skips a slot never published
   const std::uint64_t s = d.seqlock.load(std::memory_order_relaxed);
   d.seqlock.store(s + 1, std::memory_order_release);
   const SlotControl mine{slot.control_};
@@ -550,8 +551,10 @@ __attribute__((no_sanitize("thread"))) BusResult<FrameInfo> peek_latest(const Fr
     std::uint64_t best_seq = 0;
     for (std::uint32_t i = 0; i < g.slot_count; ++i) {
       const SlotDescriptor& d = ring.descriptor(i);
-      const SlotState s = load_control(d).state();
-      if (s != SlotState::ready && s != SlotState::claimed) continue;
+      // A free slot still holds the frame a worker has finished with, and is
+      // the newest one most of the time when workers keep up; the seqlock
+      // below catches a producer that takes it while we copy.
+      if (load_control(d).state() == SlotState::writing || d.publish_mono_ns == 0) continue;
       const std::uint64_t seq = d.frame_seq.load(std::memory_order_relaxed);
       if (best == g.slot_count || seq > best_seq) {
         best = i;

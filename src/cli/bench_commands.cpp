@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <detect_bench.hpp>
+#include <http_bench.hpp>
 #include <pipeline_bench.hpp>
 #include <transport.hpp>
 #include <transport_e2e.hpp>
@@ -61,6 +62,31 @@ void add_transport_e2e_command(CLI::App& bench, int& exit_code) {
 }
 
 }  // namespace
+
+void add_http_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::HttpBenchOptions>();
+  o->baseline_dir = SHMYOLO_SOURCE_DIR "/src/bench";
+  auto* cmd = bench.add_subcommand(
+      "http", "Concurrent uploads: Flask + Gunicorn on OpenCV DNN vs shmyolo serve on OpenCV DNN and ONNX Runtime");
+  cmd->add_option("--model,-m", o->model, "A YOLOv5-layout model (e.g. yolov5n.onnx)")->required();
+  cmd->add_option("--image", o->image, "Image to upload, resized to --width x --height (default: a synthetic frame)");
+  cmd->add_option("--width", o->width, "Upload width")->check(CLI::Range(32, 8192));
+  cmd->add_option("--height", o->height, "Upload height")->check(CLI::Range(32, 8192));
+  cmd->add_option("--workers", o->workers, "Worker processes per service")->check(CLI::Range(1, 64));
+  cmd->add_option("--threads", o->threads, "Inference threads per worker")->check(CLI::Range(1, 64));
+  cmd->add_option("--concurrency", o->concurrency, "Requests in flight")->check(CLI::Range(1, 256));
+  cmd->add_option("--seconds", o->seconds, "Seconds of load per service and round")->check(CLI::Range(1.0, 3600.0));
+  cmd->add_option("--rounds", o->rounds, "Rounds, the services taking turns")->check(CLI::Range(1, 100));
+  cmd->add_option("--baseline-dir", o->baseline_dir, "Folder of flask_baseline.py");
+  cmd->callback([o, &exit_code] {
+    o->shmyolo_bin = std::filesystem::read_symlink("/proc/self/exe").string();
+    fmt::print("shmyolo bench http: starting the three services\n");
+    std::fflush(stdout);
+    const auto results = bench::run_http_bench(*o);
+    fmt::print("{}", bench::http_report_table(*o, results));
+    exit_code = std::ranges::any_of(results, [](const auto& r) { return !r.error.empty(); }) ? 1 : 0;
+  });
+}
 
 void add_bench_commands(CLI::App& app, int& exit_code) {
   auto* bench = app.add_subcommand("bench", "Benchmarks that print their figures");
@@ -168,6 +194,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   });
 
   add_transport_e2e_command(*bench, exit_code);
+  add_http_bench_command(*bench, exit_code);
 }
 
 }  // namespace shmyolo::cli

@@ -15,6 +15,7 @@ namespace {
 struct ServeArgs {
   std::string config;
   std::string model;
+  std::string engine = "ort";
   int port = -1;
   std::string bind;
   int workers = 2;
@@ -33,6 +34,7 @@ config::ConfigResult<config::PipelineConfig> serve_config(const ServeArgs& a) {
   config::PipelineConfig c;
   c.name = fmt::format("serve{}", getpid());
   c.model.options.path = std::filesystem::absolute(a.model);
+  c.model.options.engine = a.engine == "opencv" ? detect::Engine::opencv : detect::Engine::onnxruntime;
   c.model.confidence = a.confidence;
   c.workers.count = a.workers;
   c.workers.threads = a.threads;
@@ -60,6 +62,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "HTTP detection service: POST /v1/detect, GET /healthz, GET /metrics");
   cmd->add_option("config", a->config, "Pipeline configuration (YAML); its http: section, or the defaults");
   cmd->add_option("--model", a->model, "Model for a service without a config file");
+  cmd->add_option("--engine", a->engine, "Inference engine (with --model)")->check(CLI::IsMember({"ort", "opencv"}));
   cmd->add_option("--port", a->port, "Port (default 8080; 0: any free port, printed at start)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--bind", a->bind, "Address to listen on (default 0.0.0.0)");

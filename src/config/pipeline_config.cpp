@@ -157,7 +157,9 @@ void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
 
 void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {
   r.only_keys(node, "outputs", {"jsonl", "stats_interval", "mqtt"});
-  if (r.read(node, "jsonl", "outputs.jsonl", o.jsonl) && o.jsonl != "-") o.jsonl = r.resolve(o.jsonl).string();
+  // An empty value means no JSON Lines, as when the key is left out (resolving it would name the folder).
+  if (r.read(node, "jsonl", "outputs.jsonl", o.jsonl) && !o.jsonl.empty() && o.jsonl != "-")
+    o.jsonl = r.resolve(o.jsonl).string();
   r.read_in_range(node, "stats_interval", "outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
   if (node["mqtt"].IsDefined()) {
     o.mqtt.emplace();
@@ -259,7 +261,7 @@ void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
   r.only_keys(node, "http",
               {"bind", "port", "threads", "queue", "max_body_mb", "max_megapixels", "timeout", "read_timeout"});
   r.read(node, "bind", "http.bind", h.bind);
-  r.read_in_range(node, "port", "http.port", h.port, 1, 65535);
+  r.read_in_range(node, "port", "http.port", h.port, 0, 65535);
   r.read_in_range(node, "threads", "http.threads", h.threads, 1, 256);
   r.read_in_range(node, "queue", "http.queue", h.queue, 0, 1024);
   r.read_in_range(node, "max_body_mb", "http.max_body_mb", h.max_body_mb, 0.001, 1024.0);

@@ -15,7 +15,9 @@ namespace {
 const char* reason(int status) {
   switch (status) {
     case 400: return "the request is malformed, or its body stopped coming (http.read_timeout)";
-    case 404: return "no such route: see GET /healthz, GET /metrics, POST /v1/detect";
+    case 404:
+      return "no such route: see GET / (dashboard), POST /v1/detect, GET /v1/cameras, GET /v1/events, GET /healthz, "
+             "GET /metrics";
     case 405: return "this route does not take that method";
     case 408: return "the request came too slowly and was dropped";
     case 413: return "the body is over the size limit (http.max_body_mb)";
@@ -64,6 +66,35 @@ Reply detect(Service& service, const httplib::Request& req) {
   return service.detect(upload);
 }
 
+// Keep-alive comments at this interval stop proxies from closing a quiet stream.
+constexpr auto kEventKeepAlive = std::chrono::seconds(15);
+// How long one wait for an event lasts, so a stopping server is noticed soon.
+constexpr auto kEventPoll = std::chrono::milliseconds(250);
+
+void stream_events(const std::shared_ptr<EventStream>& stream, const httplib::Server& server, httplib::Response& res) {
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Accel-Buffering", "no");  // nginx in front: pass events on at once
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [stream, &server, quiet = std::chrono::steady_clock::duration{}](std::size_t, httplib::DataSink& sink) mutable {
+        if (!server.is_running()) return false;
+        const auto event = stream->next(std::chrono::duration_cast<std::chrono::milliseconds>(kEventPoll));
+        if (!event) {
+          sink.done();
+          return true;
+        }
+        if (event->empty()) {
+          quiet += kEventPoll;
+          if (quiet < kEventKeepAlive) return sink.is_writable();
+          quiet = {};
+          static constexpr std::string_view kComment = ": keep-alive\n\n";
+          return sink.write(kComment.data(), kComment.size());
+        }
+        quiet = {};
+        return sink.write(event->data(), event->size());
+      });
+}
+
 }  // namespace
 
 Reply error_reply(int status, const std::string& message) {
@@ -106,6 +137,20 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   s.set_keep_alive_max_count(1000);
   s.Post("/v1/detect",
          [&service](const httplib::Request& req, httplib::Response& res) { send(res, detect(service, req)); });
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+  });
+  s.Get("/v1/cameras", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.cameras()); });
+  s.Get(R"(/v1/cameras/([^/]+)/latest\.jpg)", [&service](const httplib::Request& req, httplib::Response& res) {
+    send(res, service.camera_frame(req.matches[1].str()));
+  });
+  s.Get("/v1/events", [&service, &s](const httplib::Request& req, httplib::Response& res) {
+    std::map<std::string, std::string> params(req.params.begin(), req.params.end());
+    auto stream = service.events(params);
+    if (!stream) return send(res, stream.error());
+    stream_events(std::shared_ptr<EventStream>(std::move(*stream)), s, res);
+  });
   s.Get("/healthz", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.health()); });
   s.Get("/metrics", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.metrics()); });
   s.set_logger([&service](const httplib::Request&, const httplib::Response& res) { service.replied(res.status); });

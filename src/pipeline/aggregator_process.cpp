@@ -220,6 +220,7 @@ class Aggregator {
     }
     if (mqtt_)
       mqtt_->publish(fmt::format("{}/{}/detections", mqtt_->prefix(), ctx_.config->cameras[record.camera].name), line);
+    if (front_) front_->observe(record, line);
   }
 
   const Context& ctx_;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <shmyolo/image/image_file.hpp>
 
+#include "live_view.hpp"
 #include "slot_frame.hpp"
 #include "upload.hpp"
 
@@ -99,16 +100,6 @@ std::expected<UploadOptions, std::string> options_of(const Context& ctx,
   return o;
 }
 
-std::uint32_t ready_slots(const bus::FrameRing& ring) {
-  std::uint32_t n = 0;
-  for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
-    // acquire: pairs with the release that published or released the slot.
-    const bus::SlotControl c{ring.descriptor(i).control.load(std::memory_order_acquire)};
-    n += c.state() == bus::SlotState::ready ? 1 : 0;
-  }
-  return n;
-}
-
 void histogram(std::string& out, const std::string& name, const std::string& labels, const stats::LatencyHistogram& h) {
   for (const double le : kBucketsS) {
     out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, le, h.count_at_most_ms(le * 1000));
@@ -139,7 +130,25 @@ HttpFront::~HttpFront() {
     closing_ = true;
   }
   delivered_.notify_all();
+  if (live_) live_->close();
   if (server_) server_->stop();
+}
+
+void HttpFront::observe(const ResultRecord& record, const std::string& json_line) {
+  live_->observe(record, json_line);
+}
+
+http::Reply HttpFront::cameras() {
+  return live_->cameras();
+}
+
+http::Reply HttpFront::camera_frame(const std::string& name) {
+  return live_->latest_frame(name);
+}
+
+std::expected<std::unique_ptr<http::EventStream>, http::Reply> HttpFront::events(
+    const std::map<std::string, std::string>& params) {
+  return live_->subscribe(params);
 }
 
 std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
@@ -156,6 +165,8 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
     front->cameras_.push_back(std::move(*camera));
   }
   const auto& h = front->http_;
+  // Half the request threads at most stream events, so uploads always have threads.
+  front->live_ = std::make_unique<LiveView>(ctx, front->cameras_, h.threads / 2);
   auto server = http::Server::start(*front, {.bind = h.bind,
                                              .port = h.port,
                                              .threads = h.threads,
@@ -163,7 +174,9 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
                                              .read_timeout_s = h.read_timeout_s});
   if (!server) return (std::fprintf(stderr, "shmyolo: http: %s\n", server.error().c_str()), nullptr);
   front->server_ = std::move(*server);
-  std::fprintf(stderr, "shmyolo: http: serving on %s:%d (POST /v1/detect, GET /healthz, GET /metrics)\n",
+  std::fprintf(stderr,
+               "shmyolo: http: serving on %s:%d (dashboard at /; POST /v1/detect, GET /v1/cameras, GET /v1/events, GET "
+               "/metrics)\n",
                h.bind.c_str(), front->server_->port());
   return front;
 }

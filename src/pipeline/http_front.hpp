@@ -21,6 +21,7 @@
 #include <shmyolo/stats/latency_histogram.hpp>
 
 #include "context.hpp"
+#include "live_view.hpp"
 
 namespace shmyolo::pipeline {
 
@@ -37,7 +38,15 @@ class HttpFront final : public http::Service {
   // one past the last camera).
   void deliver(const ResultRecord& record);
 
+  // From the aggregator's thread: a camera's result and its JSON line, for
+  // the dashboard, /v1/cameras and /v1/events.
+  void observe(const ResultRecord& record, const std::string& json_line);
+
   http::Reply detect(const http::Upload& upload) override;
+  http::Reply cameras() override;
+  http::Reply camera_frame(const std::string& name) override;
+  std::expected<std::unique_ptr<http::EventStream>, http::Reply> events(
+      const std::map<std::string, std::string>& params) override;
   http::Reply health() override;
   http::Reply metrics() override;
   void replied(int status) override;
@@ -73,10 +82,11 @@ class HttpFront final : public http::Service {
   std::condition_variable delivered_;
   std::unordered_map<std::uint64_t, Pending> pending_;    // by request id
   bool closing_ = false;                                  // under pending_mutex_
-  std::vector<bus::FrameRing> cameras_;                   // read-only, for /metrics
+  std::vector<bus::FrameRing> cameras_;                   // read-only, for /metrics and the live view
   std::atomic<std::uint64_t> next_id_{1};                 // relaxed: only unique ids are needed
   std::array<std::atomic<std::uint64_t>, 12> replies_{};  // by kStatusCodes' index; the last: any other
   std::unique_ptr<Stages> stages_ = std::make_unique<Stages>();
+  std::unique_ptr<LiveView> live_;  // before server_: outlives the streams the server holds
   std::unique_ptr<http::Server> server_;
 };
 

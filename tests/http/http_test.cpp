@@ -396,3 +396,115 @@ TEST(Http, UploadsAndCameraFramesShareTheWorkers) {
   EXPECT_EQ(*seqs.rbegin() + 1, lines) << "a camera frame had no result";
   for (const auto& e : dir.entries()) ADD_FAILURE() << "left behind: " << e;
 }
+
+// The live view of the cameras: statistics, the newest frame with the boxes
+// of that very frame, and the event stream, against real synthetic cameras.
+TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
+  const shmyolo::test::TempShmDir dir;
+  Service service({write_config(dir.path(), kShapes, "{threads: 4}",
+                                "cameras:\n"
+                                "  - {name: door, source: \"synthetic:?width=640&height=480&seed=5\", fps: 10}\n"
+                                "  - {name: yard, source: \"synthetic:?width=1280&height=720&seed=6\", fps: 10}\n")
+                       .string()});
+  auto c = service.client();
+  // Both cameras report frames through the workers, with fps and latency.
+  json cameras;
+  for (int i = 0; i < 100; ++i) {
+    cameras = json::parse(c.Get("/v1/cameras")->body);
+    if (cameras["cameras"][0].value("frames_out", 0) >= 15 && cameras["cameras"][1].value("frames_out", 0) >= 15) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(cameras["cameras"].size(), 2U) << cameras.dump();
+  for (const auto& cam : cameras["cameras"]) {
+    EXPECT_GE(cam["frames_out"].get<int>(), 15) << cam.dump();
+    EXPECT_NEAR(cam["fps"].get<double>(), 10, 3) << cam.dump();
+    EXPECT_GT(cam["latency_ms"]["p50"].get<double>(), 0) << cam.dump();
+    EXPECT_GT(cam["recall"].get<double>(), 0.5) << cam.dump();
+  }
+  EXPECT_EQ(cameras["cameras"][1]["width"], 1280);
+
+  // latest.jpg: a JPEG of the picture without padding, boxes from its own frame.
+  int exact = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto r = c.Get("/v1/cameras/yard/latest.jpg");
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "image/jpeg");
+    const std::vector<std::uint8_t> bytes(r->body.begin(), r->body.end());
+    const cv::Mat jpeg = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    ASSERT_FALSE(jpeg.empty());
+    EXPECT_EQ(jpeg.cols, 320);  // the shapes model's input: 1280x720 letterboxed to 320x180
+    EXPECT_EQ(jpeg.rows, 180);
+    exact += r->get_header_value("X-Shmyolo-Boxes-Frame") == r->get_header_value("X-Shmyolo-Frame") ? 1 : 0;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GE(exact, 9) << "boxes drawn from another frame than the picture";
+  const auto unknown = c.Get("/v1/cameras/porch/latest.jpg");
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_NE(json::parse(unknown->body)["error"].get<std::string>().find("door, yard"), std::string::npos);
+
+  // Events: one "detections" event per frame of the chosen camera, in order.
+  std::string stream;
+  httplib::Client events("127.0.0.1", service.port());
+  events.set_read_timeout(10, 0);
+  const auto r = events.Get("/v1/events?camera=door", [&](const char* data, std::size_t n) {
+    stream.append(data, n);
+    std::size_t seen = 0;
+    for (auto at = stream.find("\n\n"); at != std::string::npos; at = stream.find("\n\n", at + 2)) ++seen;
+    return seen < 10;
+  });
+  std::vector<std::uint64_t> seqs;
+  for (std::size_t at = stream.find("data: "); at != std::string::npos; at = stream.find("data: ", at + 1)) {
+    const auto line = json::parse(stream.substr(at + 6, stream.find('\n', at) - at - 6));
+    EXPECT_EQ(line["camera"], "door");
+    seqs.push_back(line["seq"].get<std::uint64_t>());
+  }
+  EXPECT_GE(seqs.size(), 10U) << stream;
+  EXPECT_TRUE(std::ranges::is_sorted(seqs)) << stream;
+  EXPECT_EQ(c.Get("/v1/events?camera=porch")->status, 404);
+  EXPECT_EQ(c.Get("/v1/events?cam=door")->status, 400);
+
+  // The dashboard page is served by the binary itself.
+  const auto page = c.Get("/");
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("/v1/events"), std::string::npos);
+
+  const auto [code, output] = service.stop();
+  EXPECT_EQ(code, 0) << output;
+  for (const auto& e : dir.entries()) ADD_FAILURE() << "left behind: " << e;
+}
+
+// Event streams hold a request thread each: past half of http.threads they
+// are refused with 503, and uploads still get through.
+TEST(Http, EventStreamsPastTheirLimitAreRefusedAndUploadsGoOn) {
+  const shmyolo::test::TempShmDir dir;
+  Service service({write_config(dir.path(), kShapes, "{threads: 4}",
+                                "cameras: [{name: door, source: \"synthetic:?seed=5\", fps: 10}]\n")
+                       .string()});
+  std::vector<std::jthread> readers;
+  std::atomic<bool> done{false};
+  std::atomic<int> open{0};
+  for (int i = 0; i < 2; ++i) {
+    readers.emplace_back([&] {
+      httplib::Client events("127.0.0.1", service.port());
+      events.Get("/v1/events", [&, counted = false](const char*, std::size_t) mutable {
+        if (!counted) open.fetch_add(1);
+        counted = true;
+        return !done.load();
+      });
+    });
+  }
+  for (int i = 0; i < 100 && open.load() < 2; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(open.load(), 2);
+  auto c = service.client();
+  const auto refused = c.Get("/v1/events");
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(json::parse(refused->body)["error"].get<std::string>().find("http.threads"), std::string::npos);
+  int status = 0;
+  post_image(c, read_file(kShared + "/media/person.jpg"), "image/jpeg", "", &status);
+  EXPECT_EQ(status, 200);
+  done = true;
+  readers.clear();
+  const auto [code, output] = service.stop();
+  EXPECT_EQ(code, 0) << output;
+  for (const auto& e : dir.entries()) ADD_FAILURE() << "left behind: " << e;
+}

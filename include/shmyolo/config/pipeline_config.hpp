@@ -108,7 +108,7 @@ struct OutputConfig {
 // The HTTP detection service (`shmyolo serve`, or `http:` in a config).
 struct HttpConfig {
   std::string bind = "0.0.0.0";
-  int port = 8080;
+  int port = 8080;             // 0: any free port, printed at start (a restarted aggregator gets another)
   int threads = 8;             // connections served at once
   int queue = 0;               // uploads waiting or in work before 503; 0: 2 per worker
   double max_body_mb = 20;     // larger bodies get 413

@@ -2,20 +2,28 @@
 // cpp-httplib. It knows nothing of frames or workers: a Service (the
 // pipeline's front, src/pipeline/http_front.cpp) answers each route.
 //
-//   POST /v1/detect     image/jpeg, image/png or multipart/form-data (field "image", or the first file)
-//   GET  /healthz       200 while workers are ready, else 503
-//   GET  /metrics       Prometheus text format
+//   GET  /                              the live dashboard (one HTML page, built into the binary)
+//   POST /v1/detect                     image/jpeg, image/png or multipart/form-data (field "image", or the
+//                                       first file)
+//   GET  /v1/cameras                    live per-camera statistics
+//   GET  /v1/cameras/{name}/latest.jpg  the newest frame whose detections are known, boxes drawn
+//   GET  /v1/events[?camera=NAME]       Server-Sent Events: one "detections" event per camera frame
+//   GET  /healthz                       200 while workers are ready, else 503
+//   GET  /metrics                       Prometheus text format
 //
 // Every error is a JSON object {"error": "...", "status": N}, one line that
 // says what was wrong and what to do; the server keeps serving.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,10 +45,27 @@ struct Reply {
 // A JSON error reply: {"error": message, "status": status}.
 [[nodiscard]] Reply error_reply(int status, const std::string& message);
 
+// The dashboard page served at "/" (src/http/dashboard.html).
+[[nodiscard]] std::string_view dashboard_html();
+
+// One client's Server-Sent Events stream.
+class EventStream {
+ public:
+  virtual ~EventStream() = default;
+  // The next event in wire format ("event: ...\ndata: ...\n\n"), "" when
+  // none came within `wait`, nothing once the stream has ended.
+  virtual std::optional<std::string> next(std::chrono::milliseconds wait) = 0;
+};
+
 class Service {
  public:
   virtual ~Service() = default;
   virtual Reply detect(const Upload& upload) = 0;
+  virtual Reply cameras() = 0;
+  virtual Reply camera_frame(const std::string& name) = 0;
+  // A new stream, or the error reply that refuses it.
+  virtual std::expected<std::unique_ptr<EventStream>, Reply> events(
+      const std::map<std::string, std::string>& params) = 0;
   virtual Reply health() = 0;
   virtual Reply metrics() = 0;
   // Every answered request's final status, errors the server gave itself included.

@@ -1,0 +1,308 @@
+#include "live_view.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace shmyolo::pipeline {
+namespace {
+
+// Results kept per camera: enough for fps and percentiles over the last
+// seconds at camera rates, and to find the result of a peeked frame.
+constexpr std::size_t kRecent = 64;
+constexpr double kRateWindowS = 3;        // fps over the last 3 s of results
+constexpr std::size_t kQueueLimit = 256;  // events a slow reader may fall behind before the oldest go
+// A peeked frame's result is at most one end-to-end latency away.
+constexpr auto kResultWait = std::chrono::seconds(1);
+constexpr int kJpegQuality = 85;  // OpenCV's default is 95; tiles refresh several times a second
+
+double rounded(double v, double per_unit) {
+  return std::round(v * per_unit) / per_unit;
+}
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1));
+  std::ranges::nth_element(values, values.begin() + static_cast<std::ptrdiff_t>(k));
+  return values[k];
+}
+
+// One colour per class, far apart in hue (the golden angle), bright on video.
+cv::Scalar class_colour(int class_id) {
+  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((class_id * 137 % 360) / 2, 220, 255));
+  cv::Mat bgr;
+  cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
+  const auto px = bgr.at<cv::Vec3b>(0, 0);
+  return {static_cast<double>(px[0]), static_cast<double>(px[1]), static_cast<double>(px[2])};
+}
+
+void draw_boxes(cv::Mat& image, const std::vector<ResultDetection>& detections, double sx, double sy,
+                const std::vector<std::string>& names) {
+  for (const auto& d : detections) {
+    const cv::Scalar colour = class_colour(d.class_id);
+    const cv::Point a(static_cast<int>(d.x1 * sx), static_cast<int>(d.y1 * sy));
+    const cv::Point b(static_cast<int>(d.x2 * sx), static_cast<int>(d.y2 * sy));
+    cv::rectangle(image, a, b, colour, 2);
+    const auto id = static_cast<std::size_t>(d.class_id);
+    const std::string label =
+        fmt::format("{} {:.2f}", id < names.size() ? names[id] : fmt::format("class{}", id), d.score);
+    int baseline = 0;
+    const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, 0.45, 1, &baseline);
+    const cv::Point origin(a.x, std::max(a.y, size.height + 4));
+    cv::rectangle(image, origin - cv::Point(0, size.height + 4), origin + cv::Point(size.width + 4, 0), colour,
+                  cv::FILLED);
+    cv::putText(image, label, origin + cv::Point(2, -3), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1,
+                cv::LINE_AA);
+  }
+}
+
+}  // namespace
+
+std::uint32_t ready_slots(const bus::FrameRing& ring) {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
+    // acquire: pairs with the release that published or released the slot.
+    const bus::SlotControl c{ring.descriptor(i).control.load(std::memory_order_acquire)};
+    n += c.state() == bus::SlotState::ready ? 1 : 0;
+  }
+  return n;
+}
+
+class LiveView::Stream final : public http::EventStream {
+ public:
+  Stream(LiveView& view, Subscriber* s) : view_(view), s_(s) {}
+  ~Stream() override { view_.end_stream(s_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  std::optional<std::string> next(std::chrono::milliseconds wait) override {
+    std::unique_lock lock(view_.mutex_);
+    view_.observed_.wait_for(lock, wait, [&] { return view_.closed_ || !s_->queue.empty() || s_->dropped > 0; });
+    if (view_.closed_) return std::nullopt;
+    if (s_->dropped > 0) {
+      std::string e = fmt::format("event: dropped\ndata: {{\"dropped\":{}}}\n\n", s_->dropped);
+      s_->dropped = 0;
+      return e;
+    }
+    if (s_->queue.empty()) return std::string();
+    std::string e = std::move(s_->queue.front());
+    s_->queue.pop_front();
+    return e;
+  }
+
+ private:
+  LiveView& view_;
+  Subscriber* s_;
+};
+
+LiveView::LiveView(const Context& ctx, const std::vector<bus::FrameRing>& cameras, int max_streams)
+    : ctx_(ctx), cameras_(cameras), max_streams_(max_streams), recent_(cameras.size()) {}
+
+LiveView::~LiveView() {
+  close();
+}
+
+void LiveView::close() {
+  {
+    const std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  observed_.notify_all();
+}
+
+void LiveView::observe(const ResultRecord& r, const std::string& json_line) {
+  {
+    const std::lock_guard lock(mutex_);
+    auto& recent = recent_[r.camera];
+    recent.push_back({.seq = r.frame_seq,
+                      .done_mono_ns = r.done_mono_ns,
+                      .end_to_end_ms = static_cast<double>(r.done_mono_ns - r.capture_mono_ns) / 1e6,
+                      .source_width = r.source_width,
+                      .source_height = r.source_height,
+                      .detections = {r.detections.begin(), r.detections.begin() + r.count}});
+    if (recent.size() > kRecent) recent.pop_front();
+    if (!subscribers_.empty()) {
+      std::string event = fmt::format("event: detections\nid: {}\ndata: {}\n\n", r.frame_seq, json_line);
+      for (const auto& s : subscribers_) {
+        if (s->camera != r.camera && s->camera != cameras_.size()) continue;
+        if (s->queue.size() == kQueueLimit) {
+          s->queue.pop_front();
+          ++s->dropped;
+        }
+        s->queue.push_back(event);
+      }
+    }
+  }
+  observed_.notify_all();
+}
+
+std::optional<std::size_t> LiveView::camera_index(const std::string& name) const {
+  const auto& cams = ctx_.config->cameras;
+  const auto it = std::ranges::find_if(cams, [&](const auto& c) { return c.name == name; });
+  if (it == cams.end()) return std::nullopt;
+  return static_cast<std::size_t>(it - cams.begin());
+}
+
+http::Reply LiveView::cameras() const {
+  nlohmann::json list = nlohmann::json::array();
+  const auto now = bus::monotonic_ns();
+  const std::lock_guard lock(mutex_);
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    const auto& cam = ctx_.config->cameras[c];
+    const auto& recent = recent_[c];
+    const auto& counters = cameras_[c].header().counters;
+    const auto& status = ctx_.status->cameras[c];
+    std::vector<double> latencies;
+    std::size_t in_window = 0;
+    std::uint64_t first_in_window = 0;
+    for (const Seen& s : recent) {
+      latencies.push_back(s.end_to_end_ms);
+      if (static_cast<double>(now - std::min(now, s.done_mono_ns)) <= kRateWindowS * 1e9) {
+        if (in_window++ == 0) first_in_window = s.done_mono_ns;
+      }
+    }
+    // Frames per second between the first and last result in the window; the
+    // window's length when it holds one result or the camera has gone quiet.
+    double fps = 0;
+    if (in_window > 1) {
+      const double span_s = static_cast<double>(now - first_in_window) / 1e9;
+      fps = static_cast<double>(in_window) / std::max(span_s, 1e-3);
+    }
+    // relaxed below: counters read for display.
+    nlohmann::json j{
+        {"name", cam.name},
+        {"source", cam.source},
+        {"fps", rounded(fps, 10)},
+        {"latency_ms",
+         {{"p50", rounded(percentile(latencies, 0.5), 10)}, {"p99", rounded(percentile(latencies, 0.99), 10)}}},
+        {"frames_in", counters.published.load(std::memory_order_relaxed)},
+        {"frames_out", status.results.load(std::memory_order_relaxed)},
+        {"dropped",
+         counters.dropped.load(std::memory_order_relaxed) + counters.rejected.load(std::memory_order_relaxed)},
+        {"queue_depth", ready_slots(cameras_[c])},
+        {"source_errors", status.source_errors.load(std::memory_order_relaxed)},
+        {"restarts", status.restarts.load(std::memory_order_relaxed)}};
+    if (!recent.empty()) {
+      const Seen& last = recent.back();
+      nlohmann::json classes = nlohmann::json::object();
+      for (const auto& d : last.detections) {
+        const auto id = static_cast<std::size_t>(d.class_id);
+        const std::string n = id < ctx_.model.names.size() ? ctx_.model.names[id] : fmt::format("class{}", id);
+        classes[n] = classes.value(n, 0) + 1;
+      }
+      j["width"] = last.source_width;
+      j["height"] = last.source_height;
+      j["last_frame"] = last.seq;
+      j["last_result_age_ms"] = rounded(static_cast<double>(now - std::min(now, last.done_mono_ns)) / 1e6, 10);
+      j["detections"] = last.detections.size();
+      j["classes"] = classes;
+    }
+    if (status.scored.load(std::memory_order_relaxed) != 0) {
+      const auto tp = static_cast<double>(status.true_positives.load(std::memory_order_relaxed));
+      const auto fp = static_cast<double>(status.false_positives.load(std::memory_order_relaxed));
+      const auto fn = static_cast<double>(status.false_negatives.load(std::memory_order_relaxed));
+      if (tp + fp > 0) j["precision"] = rounded(tp / (tp + fp), 1e4);
+      if (tp + fn > 0) j["recall"] = rounded(tp / (tp + fn), 1e4);
+    }
+    list.push_back(std::move(j));
+  }
+  http::Reply r;
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.body = nlohmann::json{{"pipeline", ctx_.config->name}, {"cameras", list}}.dump() + "\n";
+  return r;
+}
+
+// The result of frame `seq`, waiting for it while it is in work; else the
+// newest result of an older frame (the frame was dropped, or it is slow).
+std::optional<LiveView::Seen> LiveView::result_for(std::size_t camera, std::uint64_t seq) {
+  std::unique_lock lock(mutex_);
+  const auto& recent = recent_[camera];
+  const auto exact = [&] { return std::ranges::find(recent, seq, &Seen::seq); };
+  observed_.wait_for(lock, kResultWait, [&] { return closed_ || exact() != recent.end(); });
+  if (const auto it = exact(); it != recent.end()) return *it;
+  std::optional<Seen> older;
+  for (const Seen& s : recent) {
+    if (s.seq < seq && (!older || s.seq > older->seq)) older = s;
+  }
+  return older;
+}
+
+http::Reply LiveView::latest_frame(const std::string& name) {
+  const auto c = camera_index(name);
+  if (!c) {
+    std::string names;
+    for (const auto& cam : ctx_.config->cameras) names += (names.empty() ? "" : ", ") + cam.name;
+    return http::error_reply(404, fmt::format("no camera \"{}\" in pipeline {}: its cameras are {}", name,
+                                              ctx_.config->name, names.empty() ? "none" : names));
+  }
+  const bus::FrameRing& ring = cameras_[*c];
+  const bus::RingGeometry& g = ring.geometry();
+  std::vector<std::byte> pixels(g.frame_bytes);
+  const auto info = bus::peek_latest(ring, pixels);
+  if (!info && info.error().code != bus::BusErrc::timeout) return http::error_reply(503, info.error().message);
+  if (!info) {
+    return http::error_reply(503, fmt::format("camera {} has no frame yet: its source is starting or down (see "
+                                              "GET /v1/cameras and the pipeline's log)",
+                                              name));
+  }
+  const auto seen = result_for(*c, info->frame_seq);
+  // The picture without its letterbox padding, at the slot's scale.
+  const cv::Mat slot(static_cast<int>(g.height), static_cast<int>(g.width), CV_8UC3, pixels.data(), g.row_stride);
+  const double sx = info->meta.scale;
+  const double sy = ctx_.model.preprocessing.letterbox
+                        ? sx
+                        : static_cast<double>(g.height) / std::max<double>(info->meta.source_height, 1);
+  const cv::Rect content = cv::Rect(static_cast<int>(info->meta.pad_x), static_cast<int>(info->meta.pad_y),
+                                    static_cast<int>(std::lround(info->meta.source_width * sx)),
+                                    static_cast<int>(std::lround(info->meta.source_height * sy))) &
+                           cv::Rect(0, 0, slot.cols, slot.rows);
+  cv::Mat picture = slot(content).clone();
+  if (seen) draw_boxes(picture, seen->detections, sx, sy, ctx_.model.names);
+  std::vector<std::uint8_t> jpeg;
+  cv::imencode(".jpg", picture, jpeg, {cv::IMWRITE_JPEG_QUALITY, kJpegQuality});
+  http::Reply r;
+  r.content_type = "image/jpeg";
+  r.body.assign(jpeg.begin(), jpeg.end());
+  r.headers = {{"Cache-Control", "no-store"},
+               {"X-Shmyolo-Frame", std::to_string(info->frame_seq)},
+               {"X-Shmyolo-Boxes-Frame", seen ? std::to_string(seen->seq) : "none"},
+               {"X-Shmyolo-Detections", std::to_string(seen ? seen->detections.size() : 0)}};
+  return r;
+}
+
+std::expected<std::unique_ptr<http::EventStream>, http::Reply> LiveView::subscribe(
+    const std::map<std::string, std::string>& params) {
+  std::size_t camera = cameras_.size();
+  for (const auto& [key, value] : params) {
+    if (key != "camera")
+      return std::unexpected(http::error_reply(400, fmt::format("unknown parameter \"{}\" (expected camera)", key)));
+    const auto c = camera_index(value);
+    if (!c)
+      return std::unexpected(
+          http::error_reply(404, fmt::format("no camera \"{}\" in pipeline {}", value, ctx_.config->name)));
+    camera = *c;
+  }
+  const std::lock_guard lock(mutex_);
+  if (closed_) return std::unexpected(http::error_reply(503, "the service is stopping: retry on another instance"));
+  if (std::cmp_greater_equal(subscribers_.size(), max_streams_)) {
+    return std::unexpected(http::error_reply(
+        503, fmt::format("{} event streams are open, the most this service keeps (half of http.threads): close one, "
+                         "or raise http.threads",
+                         subscribers_.size())));
+  }
+  subscribers_.push_back(std::make_unique<Subscriber>(Subscriber{.camera = camera, .queue = {}, .dropped = 0}));
+  return std::make_unique<Stream>(*this, subscribers_.back().get());
+}
+
+void LiveView::end_stream(Subscriber* s) {
+  const std::lock_guard lock(mutex_);
+  std::erase_if(subscribers_, [s](const auto& p) { return p.get() == s; });
+}
+
+}  // namespace shmyolo::pipeline

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""The dashboard in a real browser (Debian's headless Chromium, driven by
+chromedriver through Selenium) against a running `shmyolo run` pipeline.
+
+  dashboard_test.py SHMYOLO SHARED_DIR SOURCE_DIR OUT_DIR shapes|coco
+
+shapes: synthetic cameras and the bundled shapes model; every tile must show
+        boxes, the event log must fill, and an uploaded synthetic frame must
+        list the detections `shmyolo detect` gives for it.
+coco:   the people-walking clip and yolov8n; the tile must show people, and
+        dog.jpg uploaded through the form must list what `shmyolo detect`
+        gives (dog, bicycle, car, ...).
+A screenshot of the page goes to OUT_DIR/dashboard-<scenario>.png.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+SHMYOLO, SHARED, SOURCE, OUT, SCENARIO = sys.argv[1:6]
+CONF = 0.25  # the dashboard form's default confidence
+
+
+def fail(message):
+    print(f"FAIL: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def config(work):
+    if SCENARIO == "shapes":
+        model = f"{SOURCE}/models/shapes-320.onnx"
+        cameras = ('  - {name: door, source: "synthetic:?width=640&height=480&seed=11", fps: 10}\n'
+                   '  - {name: yard, source: "synthetic:?width=1280&height=720&seed=12", fps: 10}\n')
+    else:
+        model = f"{SHARED}/models/yolov8n/yolov8n_fp32_from_int8.onnx"
+        cameras = f'  - {{name: street, source: "{SHARED}/media/vtest.avi", fps: 5}}\n'
+    path = os.path.join(work, "pipeline.yaml")
+    with open(path, "w") as f:
+        f.write(f"name: dash{os.getpid()}\nmodel: {{path: {model}}}\nworkers: {{count: 2, threads: 1}}\n"
+                f"cameras:\n{cameras}http: {{bind: 127.0.0.1, port: 0, threads: 8}}\n")
+    return path, model
+
+
+def upload_image(work):
+    if SCENARIO == "coco":
+        return f"{SHARED}/media/dog.jpg"
+    out = os.path.join(work, "synth")
+    subprocess.run([SHMYOLO, "synth", "--out", out, "--frames", "1", "--width", "640", "--height", "480",
+                    "--seed", "99"], check=True, capture_output=True)
+    images = sorted(os.listdir(os.path.join(out, "images")))
+    return os.path.join(out, "images", images[0])
+
+
+def expected_classes(model, image):
+    r = subprocess.run([SHMYOLO, "detect", "--model", model, "--conf", str(CONF), image],
+                       check=True, capture_output=True, text=True)
+    return sorted(d["class"] for d in json.loads(r.stdout.splitlines()[0])["detections"])
+
+
+def start_pipeline(cfg, shm):
+    p = subprocess.Popen([SHMYOLO, "run", cfg, "--shm-dir", shm], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    log, port = [], [None]
+    found = threading.Event()
+
+    def read():
+        for line in p.stderr:
+            log.append(line)
+            m = re.search(r"serving on [^ ]+:(\d+)", line)
+            if m:
+                port[0] = int(m.group(1))
+                found.set()
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not found.wait(0.2) and p.poll() is None and time.monotonic() < deadline:
+        pass
+    if not found.is_set():
+        p.kill()
+        fail("the pipeline did not start serving:\n" + "".join(log))
+    return p, port[0], log
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--no-first-run", "--window-size=1400,1000"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="shmyolo-dash-")
+    shm = tempfile.mkdtemp(prefix="shmyolo-dash-", dir="/dev/shm")
+    try:
+        check_in_browser(work, shm)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        left = os.listdir(shm)
+        shutil.rmtree(shm, ignore_errors=True)
+    if left:
+        fail(f"left behind in shared memory: {left}")
+
+
+def check_in_browser(work, shm):
+    cfg, model = config(work)
+    image = upload_image(work)
+    want = expected_classes(model, image)
+    if SCENARIO == "coco" and not {"dog", "bicycle", "car"} <= set(want):
+        fail(f"shmyolo detect on dog.jpg gave {want}")
+    pipeline, port, log = start_pipeline(cfg, shm)
+    driver = None
+    try:
+        driver = browser()
+        check_page(driver, port, image, want)
+    finally:
+        if driver:
+            driver.quit()
+        pipeline.send_signal(signal.SIGTERM)
+        code = pipeline.wait(60)
+    if code != 0:
+        fail(f"the pipeline exited with {code}:\n" + "".join(log))
+
+
+def check_page(driver, port, image, want):
+    driver.get(f"http://127.0.0.1:{port}/")
+    wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+    tiles = 2 if SCENARIO == "shapes" else 1
+    # Tiles: every camera shows frames, with boxes drawn on them.
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".tile")) == tiles)
+    wait.until(lambda d: all(int(t.get_attribute("data-frames")) >= 3 and int(t.get_attribute("data-detections")) > 0
+                             for t in d.find_elements(By.CSS_SELECTOR, ".tile")))
+    wait.until(lambda d: all("fps" in t.text for t in d.find_elements(By.CSS_SELECTOR, ".tile .stats")))
+    # Tile pictures really decoded in the browser.
+    for t in driver.find_elements(By.CSS_SELECTOR, ".tile img"):
+        if driver.execute_script("return arguments[0].naturalWidth", t) < 100:
+            fail("a tile's picture did not load")
+    # Live events arrive over the EventSource.
+    wait.until(lambda d: int(d.find_element(By.ID, "events").get_attribute("data-count") or 0) >= 5)
+    if SCENARIO == "coco" and "person" not in driver.find_element(By.ID, "events").text:
+        fail("no person in the street camera's events: " + driver.find_element(By.ID, "events").text)
+    # The upload form lists the image's detections.
+    driver.find_element(By.ID, "file").send_keys(image)
+    driver.find_element(By.ID, "send").click()
+    wait.until(lambda d: d.find_element(By.ID, "result").get_attribute("data-done") in ("1", "error"))
+    if driver.find_element(By.ID, "result").get_attribute("data-done") != "1":
+        fail("the upload failed: " + driver.find_element(By.ID, "result").text)
+    got = sorted(r.get_attribute("data-class") for r in driver.find_elements(By.CSS_SELECTOR, "tr.detection"))
+    if got != want:
+        fail(f"the form listed {got}; shmyolo detect gives {want}")
+    os.makedirs(OUT, exist_ok=True)
+    shot = os.path.join(OUT, f"dashboard-{SCENARIO}.png")
+    driver.save_screenshot(shot)
+    print(f"dashboard ({SCENARIO}): tiles with boxes, events live, upload listed {got}; screenshot {shot}")
+
+
+main()
