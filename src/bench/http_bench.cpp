@@ -71,6 +71,7 @@ void start(Service& s) {
     }
     for (const auto& [k, v] : s.env) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
+    argv.reserve(s.argv.size() + 1);
     for (auto& a : s.argv) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
@@ -130,6 +131,7 @@ void load(Service& s, const std::string& body, int concurrency, double seconds, 
   const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::mutex mutex;
   std::vector<std::jthread> clients;
+  clients.reserve(static_cast<std::size_t>(concurrency));
   for (int i = 0; i < concurrency; ++i) {
     clients.emplace_back([&] {
       httplib::Client c("127.0.0.1", s.port);

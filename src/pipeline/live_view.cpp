@@ -35,7 +35,8 @@ double percentile(std::vector<double> values, double q) {
 
 // One colour per class, far apart in hue (the golden angle), bright on video.
 cv::Scalar class_colour(int class_id) {
-  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((class_id * 137 % 360) / 2, 220, 255));
+  const int hue = class_id * 137 % 360 / 2;  // OpenCV's 8-bit hue runs 0-179
+  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar(hue, 220, 255));
   cv::Mat bgr;
   cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
   const auto px = bgr.at<cv::Vec3b>(0, 0);
@@ -74,12 +75,12 @@ std::uint32_t ready_slots(const bus::FrameRing& ring) {
   return n;
 }
 
-class LiveView::Stream final : public http::EventStream {
+class LiveView::EventFeed final : public http::EventStream {
  public:
-  Stream(LiveView& view, Subscriber* s) : view_(view), s_(s) {}
-  ~Stream() override { view_.end_stream(s_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
+  EventFeed(LiveView& view, Subscriber* s) : view_(view), s_(s) {}
+  ~EventFeed() override { view_.end_stream(s_); }
+  EventFeed(const EventFeed&) = delete;
+  EventFeed& operator=(const EventFeed&) = delete;
 
   std::optional<std::string> next(std::chrono::milliseconds wait) override {
     std::unique_lock lock(view_.mutex_);
@@ -297,7 +298,7 @@ std::expected<std::unique_ptr<http::EventStream>, http::Reply> LiveView::subscri
                          subscribers_.size())));
   }
   subscribers_.push_back(std::make_unique<Subscriber>(Subscriber{.camera = camera, .queue = {}, .dropped = 0}));
-  return std::make_unique<Stream>(*this, subscribers_.back().get());
+  return std::make_unique<EventFeed>(*this, subscribers_.back().get());
 }
 
 void LiveView::end_stream(Subscriber* s) {

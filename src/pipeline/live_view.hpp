@@ -57,7 +57,7 @@ class LiveView {
     std::deque<std::string> queue;
     std::uint64_t dropped = 0;
   };
-  class Stream;
+  class EventFeed;
 
   [[nodiscard]] std::optional<std::size_t> camera_index(const std::string& name) const;
   [[nodiscard]] std::optional<Seen> result_for(std::size_t camera, std::uint64_t seq);

@@ -481,6 +481,7 @@ TEST(Http, EventStreamsPastTheirLimitAreRefusedAndUploadsGoOn) {
                                 "cameras: [{name: door, source: \"synthetic:?seed=5\", fps: 10}]\n")
                        .string()});
   std::vector<std::jthread> readers;
+  readers.reserve(2);
   std::atomic<bool> done{false};
   std::atomic<int> open{0};
   for (int i = 0; i < 2; ++i) {
