@@ -55,16 +55,18 @@ std::string class_name(const detect::ModelInfo& m, int id) {
                                                                   : fmt::format("class{}", id);
 }
 
-double round_to(double v, double step) {
-  return std::round(v / step) * step;
+// Short decimals in the JSON: dividing by the count per unit (rather than
+// multiplying by the step, 0.1, which no double holds exactly) prints 215.1,
+// not 215.10000000000002.
+double round_to(double v, double per_unit) {
+  return std::round(v * per_unit) / per_unit;
 }
 
 nlohmann::json detection_json(const detect::ModelInfo& m, const Detection& d) {
-  return {
-      {"class_id", d.class_id},
-      {"class", class_name(m, d.class_id)},
-      {"score", round_to(d.score, 1e-4)},
-      {"box", {round_to(d.box.x1, 0.1), round_to(d.box.y1, 0.1), round_to(d.box.x2, 0.1), round_to(d.box.y2, 0.1)}}};
+  return {{"class_id", d.class_id},
+          {"class", class_name(m, d.class_id)},
+          {"score", round_to(d.score, 1e4)},
+          {"box", {round_to(d.box.x1, 10), round_to(d.box.y1, 10), round_to(d.box.x2, 10), round_to(d.box.y2, 10)}}};
 }
 
 void annotate(cv::Mat& img, const detect::ModelInfo& m, const std::vector<Detection>& dets) {
@@ -121,9 +123,9 @@ int run_detect(const DetectArgs& a) {
                      {"height", img->rows},
                      {"model", m.path.string()},
                      {"engine", detect::to_string(m.engine)},
-                     {"inference_ms", round_to(out->times.inference_ms, 0.01)},
-                     {"preprocess_ms", round_to(out->times.preprocess_ms, 0.01)},
-                     {"postprocess_ms", round_to(out->times.postprocess_ms, 0.01)},
+                     {"inference_ms", round_to(out->times.inference_ms, 100)},
+                     {"preprocess_ms", round_to(out->times.preprocess_ms, 100)},
+                     {"postprocess_ms", round_to(out->times.postprocess_ms, 100)},
                      {"detections", nlohmann::json::array()}};
     for (const auto& d : out->detections) j["detections"].push_back(detection_json(m, d));
     fmt::print("{}\n", j.dump());

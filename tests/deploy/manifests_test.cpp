@@ -5,6 +5,7 @@
 // compose runs it, against a real broker. Validated by docker-compose and
 // kubectl where those clients are installed.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,10 +49,16 @@ std::uint64_t number_after(const std::string& text, const std::string& prefix) {
   return n;
 }
 
-std::filesystem::path local_pipeline(const std::filesystem::path& dir, int mqtt_port = 0) {
+constexpr int kShippedHttpPort = 8080;
+
+// The shipped config, runnable here: this checkout's model, the broker and
+// HTTP port given (HTTP port 0: any free one).
+std::filesystem::path local_pipeline(const std::filesystem::path& dir, int mqtt_port = 0, int http_port = 0) {
   std::string text = read_text(kSource / "deploy/pipeline.yaml");
   replace(text, "/usr/local/share/shmyolo/models/", (kSource / "models/").string());
   if (mqtt_port > 0) replace(text, "host: mqtt, port: 1883", "host: 127.0.0.1, port: " + std::to_string(mqtt_port));
+  replace(text, "http: {port: " + std::to_string(kShippedHttpPort) + "}",
+          "http: {port: " + std::to_string(http_port) + "}");
   auto file = dir / "pipeline.yaml";
   std::ofstream(file) << text;
   return file;
@@ -114,6 +121,8 @@ TEST(Manifests, ComposeSharesTheIngestSidesShmSizedForTheConfig) {
   EXPECT_EQ(strings(ingest["command"]), run_args("ingest"));
   EXPECT_EQ(strings(workers["command"]), run_args("workers"));
   EXPECT_EQ(ingest["ipc"].as<std::string>(), "shareable");
+  EXPECT_EQ(YAML::LoadFile(kSource / "deploy/pipeline.yaml")["http"]["port"].as<int>(), kShippedHttpPort);
+  EXPECT_EQ(strings(ingest["ports"]), std::vector<std::string>{"8080:8080"}) << "publish the config's http.port";
   EXPECT_EQ(workers["ipc"].as<std::string>(), "service:ingest");
   const auto needed = recommended_mib();
   EXPECT_GE(mib_of(ingest["shm_size"].as<std::string>(), "m"), needed) << "shm_size is below --print-shm-size";
@@ -152,6 +161,16 @@ TEST(Manifests, KubernetesPodSharesAMemoryEmptyDirAtDevShm) {
     EXPECT_TRUE(shares) << c["name"].as<std::string>() << " does not mount the shared emptyDir at /dev/shm";
   }
   EXPECT_EQ(roles, (std::vector<std::string>{"ingest", "workers"}));
+  // The HTTP front runs with the aggregator, in the ingest container: its
+  // port is the config's, ready when a worker is, alive while it answers.
+  const YAML::Node ingest = pod["containers"][0];
+  EXPECT_EQ(ingest["ports"][0]["containerPort"].as<int>(), kShippedHttpPort);
+  const auto port_name = ingest["ports"][0]["name"].as<std::string>();
+  EXPECT_EQ(ingest["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/healthz");
+  EXPECT_EQ(ingest["readinessProbe"]["httpGet"]["port"].as<std::string>(), port_name);
+  EXPECT_EQ(ingest["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/metrics");
+  EXPECT_EQ(ingest["livenessProbe"]["httpGet"]["port"].as<std::string>(), port_name);
+  EXPECT_FALSE(pod["containers"][1]["livenessProbe"]) << "the workers container serves no HTTP";
   // One uid for both containers, the image's: the segments are 0600.
   const auto user = number_after(read_text(kSource / "Dockerfile"), "\nUSER ");
   ASSERT_GT(user, 0U);
@@ -192,7 +211,8 @@ TEST(Manifests, ShippedConfigRunsAsComposeRunsIt) {
     GTEST_SKIP() << "needs root, unshare and mosquitto";
   const Dir dir;
   const int port = 21000 + static_cast<int>(::getpid() % 20000);
-  const auto config = local_pipeline(dir.path(), port);
+  const int http_port = port + 1;
+  const auto config = local_pipeline(dir.path(), port, http_port);
   const YAML::Node compose = YAML::LoadFile(kSource / "docker-compose.yml");
   const std::string shm_size = compose["services"]["ingest"]["shm_size"].as<std::string>();
   const auto broker = shmyolo::test::spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
@@ -206,8 +226,28 @@ TEST(Manifests, ShippedConfigRunsAsComposeRunsIt) {
                              " run " + config.string() + " --role workers --duration 9 &\n" + container + bin +
                              " run " + config.string() + " --role ingest --duration 5 || exit 1\nwait $! || exit 1\n" +
                              "echo \"left in /dev/shm: [$(ls -A /dev/shm)]\"";
+  // An upload to the ingest side's front, detected by the workers side.
+  int upload_status = 0;
+  std::string upload;
+  std::jthread uploader([&] {
+    httplib::Client c("127.0.0.1", http_port);
+    c.set_read_timeout(10, 0);
+    const std::string image = read_text(std::string(SHMYOLO_SHARED_DIR) + "/media/person.jpg");
+    for (const auto until = std::chrono::steady_clock::now() + 8s; std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(100ms)) {
+      if (const auto h = c.Get("/healthz"); !h || h->status != 200) continue;
+      if (const auto d = c.Post("/v1/detect", image, "image/jpeg"); d) {
+        upload_status = d->status;
+        upload = d->body;
+      }
+      return;
+    }
+  });
   const auto r = shmyolo::test::run(
       {"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script}, 120s);
+  uploader.join();
+  EXPECT_EQ(upload_status, 200) << upload;
+  EXPECT_NE(upload.find("\"detections\""), std::string::npos) << upload;
   std::string got;
   const bool detections = shmyolo::test::read_until(sub.stdout_fd, "shmyolo/site/dock/detections", 10s, &got);
   ::kill(sub.pid, SIGTERM);
