@@ -189,7 +189,7 @@ BusResult<Producer> Producer::attach(FrameRing& ring) {
 }
 
 Producer::Producer(Producer&& other) noexcept
-    : ring_(std::exchange(other.ring_, nullptr)), pid_(std::exchange(other.pid_, 0)) {}
+    : ring_(std::exchange(other.ring_, nullptr)), pid_(std::exchange(other.pid_, 0)), next_slot_(other.next_slot_) {}
 
 Producer::~Producer() {
   if (ring_ == nullptr) return;
@@ -209,7 +209,8 @@ bool Producer::try_take_slot(WriteSlot& out, bool allow_overwrite) {
   std::uint32_t oldest_ready = g.slot_count;
   SlotControl oldest_control{};
   std::uint64_t oldest_seq = UINT64_MAX;
-  for (std::uint32_t i = 0; i < g.slot_count && chosen == g.slot_count; ++i) {
+  for (std::uint32_t k = 0; k < g.slot_count && chosen == g.slot_count; ++k) {
+    const std::uint32_t i = (next_slot_ + k) % g.slot_count;
     SlotDescriptor& d = ring_->descriptor(i);
     const SlotControl c = load_control(d);
     if (c.state() == SlotState::free) {
@@ -237,6 +238,7 @@ bool Producer::try_take_slot(WriteSlot& out, bool allow_overwrite) {
     // relaxed: statistics.
     ring_->header().counters.dropped.fetch_add(1, std::memory_order_relaxed);
   }
+  next_slot_ = (chosen + 1) % g.slot_count;
   SlotDescriptor& d = ring_->descriptor(chosen);
   // Seqlock writer: odd while writing. The release fence keeps the pixel
   // writes that follow from becoming visible before the odd value.
@@ -554,7 +556,10 @@ __attribute__((no_sanitize("thread"))) BusResult<FrameInfo> peek_latest(const Fr
       // A free slot still holds the frame a worker has finished with, and is
       // the newest one most of the time when workers keep up; the seqlock
       // below catches a producer that takes it while we copy.
-      if (load_control(d).state() == SlotState::writing || d.publish_mono_ns == 0) continue;
+      // (A producer that does not stamp publish_mono_ns, like the numpy one in
+      // docs/shm-layout.md, still has its ready and claimed frames peeked.)
+      const SlotState s = load_control(d).state();
+      if (s == SlotState::writing || (s == SlotState::free && d.publish_mono_ns == 0)) continue;
       const std::uint64_t seq = d.frame_seq.load(std::memory_order_relaxed);
       if (best == g.slot_count || seq > best_seq) {
         best = i;

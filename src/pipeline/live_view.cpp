@@ -168,8 +168,8 @@ http::Reply LiveView::cameras() const {
         if (in_window++ == 0) first_in_window = s.done_mono_ns;
       }
     }
-    // Frames per second between the first and last result in the window; the
-    // window's length when it holds one result or the camera has gone quiet.
+    // Results in the window over the time since its first one, so a camera
+    // that has gone quiet falls to 0 within the window; 0 with under two.
     double fps = 0;
     if (in_window > 1) {
       const double span_s = static_cast<double>(now - first_in_window) / 1e9;

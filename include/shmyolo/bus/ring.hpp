@@ -225,6 +225,10 @@ class Producer {
 
   FrameRing* ring_ = nullptr;
   std::int32_t pid_ = 0;
+  // Where the search for a free slot starts: the slot after the last one
+  // taken, so frames rotate through the slots and the newest published
+  // frame stays whole while the next is written (peek_latest finds it).
+  std::uint32_t next_slot_ = 0;
 };
 
 class Claim {
