@@ -267,6 +267,32 @@ TEST(Ring, OneProducerPerRing) {
   EXPECT_TRUE(Producer::attach(other));
 }
 
+// Workers that keep up leave every slot free between frames. The producer
+// takes free slots in rotation, so the frame a worker has finished with is
+// still there, whole, while the next one is written: a dashboard always has
+// a frame to show.
+TEST(Ring, PeekFindsTheLastFrameWhileTheNextIsWritten) {
+  TempShmDir dir;
+  auto ring = FrameRing::create(options(dir, Delivery::latest, 3)).value();
+  auto producer = Producer::attach(ring).value();
+  Consumer consumer(ring);
+  std::vector<std::byte> copy(ring.geometry().frame_bytes);
+  EXPECT_FALSE(peek_latest(ring, copy)) << "nothing published yet";
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    publish(producer, i);
+    auto claim = consumer.try_claim();
+    ASSERT_TRUE(claim);
+    ASSERT_TRUE(claim->release());   // every slot free again
+    auto next = producer.acquire();  // the next frame is being written
+    ASSERT_TRUE(next);
+    const auto info = peek_latest(ring, copy);
+    ASSERT_TRUE(info) << "frame " << i << ": no frame to peek while the next is written";
+    EXPECT_EQ(info->meta.user[1], i);
+    EXPECT_TRUE(test::check_frame(copy, info->meta.user[1], info->meta.user[0]));
+    producer.abandon(*next);
+  }
+}
+
 TEST(Ring, PeekNeverReturnsATornFrame) {
   TempShmDir dir;
   auto o = options(dir, Delivery::latest, 3);
