@@ -18,6 +18,7 @@
 #include "context.hpp"
 #include "http_front.hpp"
 #include "mqtt_output.hpp"
+#include "result_json.hpp"
 #include "stats_report.hpp"
 
 namespace shmyolo::pipeline {
@@ -42,25 +43,7 @@ class Deduplicator {
   std::deque<std::uint64_t> order_;
 };
 
-// Short decimals in the JSON: a float widened to double prints 17 digits.
-double rounded(double v, double per_unit) {
-  return std::round(v * per_unit) / per_unit;
-}
-
-double ms_between(std::uint64_t from, std::uint64_t to) {
-  return to > from ? rounded(static_cast<double>(to - from) / 1e6, 1000) : 0.0;
-}
-
 std::string to_json_line(const Context& ctx, const ResultRecord& r) {
-  nlohmann::json detections = nlohmann::json::array();
-  for (std::uint32_t i = 0; i < r.count; ++i) {
-    const auto& d = r.detections[i];
-    const auto id = static_cast<std::size_t>(d.class_id);
-    detections.push_back({{"class_id", d.class_id},
-                          {"class", id < ctx.model.names.size() ? ctx.model.names[id] : fmt::format("class{}", id)},
-                          {"score", rounded(d.score, 1000)},
-                          {"box", {rounded(d.x1, 10), rounded(d.y1, 10), rounded(d.x2, 10), rounded(d.y2, 10)}}});
-  }
   const nlohmann::json line{{"camera", ctx.config->cameras[r.camera].name},
                             {"frame", r.source_index},
                             {"seq", r.frame_seq},
@@ -75,7 +58,7 @@ std::string to_json_line(const Context& ctx, const ResultRecord& r) {
                               {"inference", rounded(r.inference_ms, 1000)},
                               {"postprocess", rounded(r.postprocess_ms, 1000)},
                               {"end_to_end", ms_between(r.capture_mono_ns, r.done_mono_ns)}}},
-                            {"detections", detections}};
+                            {"detections", detections_json(ctx.model.names, std::span(r.detections).first(r.count))}};
   return line.dump();
 }
 

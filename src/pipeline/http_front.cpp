@@ -11,6 +11,7 @@
 #include <shmyolo/image/image_file.hpp>
 
 #include "live_view.hpp"
+#include "result_json.hpp"
 #include "slot_frame.hpp"
 #include "upload.hpp"
 
@@ -21,14 +22,6 @@ constexpr int kRetryAfterS = 1;  // a slot frees within one inference; a second 
 constexpr std::array kStatusCodes{200, 400, 404, 405, 408, 413, 415, 422, 500, 503, 504};
 // Prometheus bucket bounds in seconds, 1 ms to 5 s: a frame's stages on CPU and GPU.
 constexpr std::array kBucketsS{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0};
-
-double rounded(double v, double per_unit) {
-  return std::round(v * per_unit) / per_unit;
-}
-
-double ms_between(std::uint64_t from, std::uint64_t to) {
-  return to > from ? rounded(static_cast<double>(to - from) / 1e6, 1000) : 0.0;
-}
 
 std::uint64_t unix_ns() {
   return static_cast<std::uint64_t>(
@@ -242,15 +235,6 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
   stages_->queue_wait.record_ns(p.claim_mono_ns > published ? p.claim_mono_ns - published : 0);
   stages_->inference.record_ns(static_cast<std::uint64_t>(p.inference_ms * 1e6F));
   stages_->end_to_end.record_ns(p.done_mono_ns - received);
-  nlohmann::json detections = nlohmann::json::array();
-  for (const auto& d : p.detections) {
-    const auto cls = static_cast<std::size_t>(d.class_id);
-    detections.push_back(
-        {{"class_id", d.class_id},
-         {"class", cls < ctx_.model.names.size() ? ctx_.model.names[cls] : fmt::format("class{}", cls)},
-         {"score", rounded(d.score, 1000)},
-         {"box", {rounded(d.x1, 10), rounded(d.y1, 10), rounded(d.x2, 10), rounded(d.y2, 10)}}});
-  }
   const auto& model = ctx_.config->model.options;
   const nlohmann::json body{{"request_id", fmt::format("{:x}-{}", received, id)},
                             {"image", upload.name},
@@ -266,7 +250,7 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
                               {"inference", rounded(p.inference_ms, 1000)},
                               {"postprocess", rounded(p.postprocess_ms, 1000)},
                               {"total", ms_between(received, p.done_mono_ns)}}},
-                            {"detections", detections}};
+                            {"detections", detections_json(ctx_.model.names, p.detections)}};
   http::Reply reply;
   reply.body = body.dump() + "\n";
   return reply;

@@ -10,6 +10,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "result_json.hpp"
+
 namespace shmyolo::pipeline {
 namespace {
 
@@ -21,10 +23,6 @@ constexpr std::size_t kQueueLimit = 256;  // events a slow reader may fall behin
 // A peeked frame's result is at most one end-to-end latency away.
 constexpr auto kResultWait = std::chrono::seconds(1);
 constexpr int kJpegQuality = 85;  // OpenCV's default is 95; tiles refresh several times a second
-
-double rounded(double v, double per_unit) {
-  return std::round(v * per_unit) / per_unit;
-}
 
 double percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0;
@@ -50,9 +48,7 @@ void draw_boxes(cv::Mat& image, const std::vector<ResultDetection>& detections, 
     const cv::Point a(static_cast<int>(d.x1 * sx), static_cast<int>(d.y1 * sy));
     const cv::Point b(static_cast<int>(d.x2 * sx), static_cast<int>(d.y2 * sy));
     cv::rectangle(image, a, b, colour, 2);
-    const auto id = static_cast<std::size_t>(d.class_id);
-    const std::string label =
-        fmt::format("{} {:.2f}", id < names.size() ? names[id] : fmt::format("class{}", id), d.score);
+    const std::string label = fmt::format("{} {:.2f}", class_name(names, d.class_id), d.score);
     int baseline = 0;
     const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, 0.45, 1, &baseline);
     const cv::Point origin(a.x, std::max(a.y, size.height + 4));
@@ -193,8 +189,7 @@ http::Reply LiveView::cameras() const {
       const Seen& last = recent.back();
       nlohmann::json classes = nlohmann::json::object();
       for (const auto& d : last.detections) {
-        const auto id = static_cast<std::size_t>(d.class_id);
-        const std::string n = id < ctx_.model.names.size() ? ctx_.model.names[id] : fmt::format("class{}", id);
+        const std::string n = class_name(ctx_.model.names, d.class_id);
         classes[n] = classes.value(n, 0) + 1;
       }
       j["width"] = last.source_width;
