@@ -9,6 +9,7 @@
 #include <transport.hpp>
 #include <transport_e2e.hpp>
 
+#include "bundled_model.hpp"
 #include "commands.hpp"
 
 namespace shmyolo::cli {
@@ -65,7 +66,7 @@ void add_transport_e2e_command(CLI::App& bench, int& exit_code) {
 
 void add_http_bench_command(CLI::App& bench, int& exit_code) {
   auto o = std::make_shared<bench::HttpBenchOptions>();
-  o->baseline_dir = SHMYOLO_SOURCE_DIR "/src/bench";
+  o->baseline_dir = (source_tree() / "src" / "bench").string();
   auto* cmd = bench.add_subcommand(
       "http", "Concurrent uploads: Flask + Gunicorn on OpenCV DNN vs shmyolo serve on OpenCV DNN and ONNX Runtime");
   cmd->add_option("--model,-m", o->model, "A YOLOv5-layout model (e.g. yolov5n.onnx)")->required();

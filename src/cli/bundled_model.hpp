@@ -11,4 +11,8 @@ namespace shmyolo::cli {
 // the source-tree path, so the error names where it was expected.
 [[nodiscard]] std::filesystem::path bundled_model_path();
 
+// The source tree this program was built from (only bundled_model.cpp is
+// compiled with its path, so a moved checkout recompiles one file).
+[[nodiscard]] std::filesystem::path source_tree();
+
 }  // namespace shmyolo::cli

@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 using shmyolo::test::TempShmDir;
 
-const std::string kShapes = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+const std::string kShapes = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
 
 TEST(TransportE2e, BothArchitecturesProcessEveryFrameAndLeaveNothing) {
   TempShmDir out;

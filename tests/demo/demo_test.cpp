@@ -23,7 +23,7 @@ using shmyolo::detect::Detector;
 using shmyolo::ingest::GroundTruth;
 using shmyolo::ingest::SyntheticCamera;
 
-const std::string kModel = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+const std::string kModel = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
 constexpr float kConfidence = 0.5F;  // the model's operating point, chosen on its held-out set
 
 Detector open_model() {

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -26,8 +28,8 @@ using shmyolo::test::spawn;
 using shmyolo::test::Spawned;
 using shmyolo::test::wait_exit;
 
-const std::string kShapes = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
-const std::string kSource = SHMYOLO_SOURCE_DIR;
+const std::string kShapes = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
+const std::string kSource = shmyolo::test::source_dir();
 
 // A folder under /tmp (not /dev/shm: a private tmpfs mounted over /dev/shm
 // would hide it) that both "containers" see, as a shared volume is.
@@ -125,6 +127,12 @@ std::vector<json> lines_of(const std::filesystem::path& file) {
   return lines;
 }
 
+// Complete lines in a file that is still being written.
+std::size_t count_lines(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
+}
+
 json read_json(const std::filesystem::path& file) {
   std::ifstream in(file);
   return json::parse(in);
@@ -160,13 +168,19 @@ TEST(Deploy, IngestAndWorkersInSeparateContainersShareOneVolume) {
   const std::string dir = " --shm-dir " + volume.path().string();
   // Workers first: they wait for the ingest side's segments to appear.
   const Spawned workers = in_container(shmyolo_run(config, "--role workers" + dir));
-  std::this_thread::sleep_for(1s);
+  std::string seen;
+  ASSERT_TRUE(shmyolo::test::read_until(workers.stdout_fd, "waiting for pipeline", 60s, &seen)) << seen;
   const auto stats = work.path() / "stats.json";
   const Spawned ingest =
       in_container(shmyolo_run(config, "--role ingest --duration 6 --stats-json " + stats.string() + dir));
-  std::string seen;
   ASSERT_TRUE(shmyolo::test::read_until(workers.stdout_fd, "workers attached", 60s, &seen)) << seen;
-  std::this_thread::sleep_for(2s);
+  // Frames are flowing through both workers before one is killed.
+  const auto out = work.path() / "out.jsonl";
+  for (const auto until = std::chrono::steady_clock::now() + 60s;
+       count_lines(out) < 10 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GE(count_lines(out), 10U);
   const pid_t worker = descendant_named(workers.pid, "shmyolo-worker0");
   ASSERT_GT(worker, 0);
   ::kill(worker, SIGKILL);
@@ -314,7 +328,8 @@ TEST(Deploy, HugetlbfsShmDirWorksWithHugePagesAndExplainsWithout) {
 TEST(Deploy, InstalledTreeRunsTheDemoOnItsOwn) {
   if (!is_root_with("/usr/bin/unshare") || !is_root_with("/usr/bin/setpriv")) GTEST_SKIP() << "needs root";
   const Folder prefix("install");
-  const auto install = run({"/usr/bin/cmake", "--install", SHMYOLO_BINARY_DIR, "--prefix", prefix.path().string()});
+  const auto install =
+      run({"/usr/bin/cmake", "--install", shmyolo::test::binary_dir(), "--prefix", prefix.path().string()});
   ASSERT_EQ(install.exit_code, 0) << install.output;
   const auto bin = prefix.path() / "bin/shmyolo";
   const auto ldd = run({"/usr/bin/ldd", bin.string()});

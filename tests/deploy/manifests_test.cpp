@@ -22,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::filesystem::path kSource = SHMYOLO_SOURCE_DIR;
+const std::filesystem::path kSource = shmyolo::test::source_dir();
 
 std::string read_text(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -210,16 +210,14 @@ TEST(Manifests, ShippedConfigRunsAsComposeRunsIt) {
   if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0 || ::access("/usr/sbin/mosquitto", X_OK) != 0)
     GTEST_SKIP() << "needs root, unshare and mosquitto";
   const Dir dir;
-  const int port = 21000 + static_cast<int>(::getpid() % 20000);
-  const int http_port = port + 1;
+  const int port = shmyolo::test::free_port();
+  const int http_port = shmyolo::test::free_port();
   const auto config = local_pipeline(dir.path(), port, http_port);
   const YAML::Node compose = YAML::LoadFile(kSource / "docker-compose.yml");
   const std::string shm_size = compose["services"]["ingest"]["shm_size"].as<std::string>();
-  const auto broker = shmyolo::test::spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
-  std::this_thread::sleep_for(500ms);
-  const auto sub = shmyolo::test::spawn(
-      {"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", "shmyolo/site/#", "-v"});
-  std::this_thread::sleep_for(500ms);
+  const shmyolo::test::Broker broker(port);
+  ASSERT_TRUE(broker.ready());
+  const auto sub = broker.subscribe("shmyolo/site/#");
   const std::string bin = shmyolo::test::shmyolo_bin();
   const std::string container = "unshare --pid --fork --kill-child=SIGTERM -- ";
   const std::string script = "mount -t tmpfs -o size=" + shm_size + " tmpfs /dev/shm || exit 1\n" + container + bin +
@@ -232,7 +230,7 @@ TEST(Manifests, ShippedConfigRunsAsComposeRunsIt) {
   std::jthread uploader([&] {
     httplib::Client c("127.0.0.1", http_port);
     c.set_read_timeout(10, 0);
-    const std::string image = read_text(std::string(SHMYOLO_SHARED_DIR) + "/media/person.jpg");
+    const std::string image = read_text(shmyolo::test::shared_dir() + "/media/person.jpg");
     for (const auto until = std::chrono::steady_clock::now() + 8s; std::chrono::steady_clock::now() < until;
          std::this_thread::sleep_for(100ms)) {
       if (const auto h = c.Get("/healthz"); !h || h->status != 200) continue;
@@ -250,10 +248,7 @@ TEST(Manifests, ShippedConfigRunsAsComposeRunsIt) {
   EXPECT_NE(upload.find("\"detections\""), std::string::npos) << upload;
   std::string got;
   const bool detections = shmyolo::test::read_until(sub.stdout_fd, "shmyolo/site/dock/detections", 10s, &got);
-  ::kill(sub.pid, SIGTERM);
-  ::kill(broker.pid, SIGTERM);
-  (void)shmyolo::test::wait_exit(sub.pid, 5s);
-  (void)shmyolo::test::wait_exit(broker.pid, 5s);
+  shmyolo::test::stop(sub);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("2 workers attached in /dev/shm"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("left in /dev/shm: []"), std::string::npos) << r.output;

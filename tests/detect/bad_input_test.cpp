@@ -16,8 +16,8 @@ using namespace shmyolo::test;
 
 namespace {
 
-std::filesystem::path shared_dir() {
-  return SHMYOLO_SHARED_DIR;
+std::filesystem::path shared_path() {
+  return shmyolo::test::shared_dir();
 }
 
 class TempDir {
@@ -56,8 +56,8 @@ RunResult detect_with(const std::filesystem::path& model, const std::filesystem:
   return run({shmyolo_bin(), "detect", "--model", model.string(), image.string()});
 }
 
-const std::filesystem::path kGoodModel = shared_dir() / "models/yolov5n/yolov5n.onnx";
-const std::filesystem::path kGoodImage = shared_dir() / "media/dog.jpg";
+const std::filesystem::path kGoodModel = shared_path() / "models/yolov5n/yolov5n.onnx";
+const std::filesystem::path kGoodImage = shared_path() / "media/dog.jpg";
 
 }  // namespace
 
@@ -88,7 +88,7 @@ TEST(BadModel, UnknownOutputLayout) {
 
 TEST(BadModel, OpenCvRefusesInt8WithAPointerToOnnxRuntime) {
   const auto r = run({shmyolo_bin(), "detect", "--engine", "opencv", "--model",
-                      (shared_dir() / "models/yolov8n/yolov8n_int8_dynamic.onnx").string(), kGoodImage.string()});
+                      (shared_path() / "models/yolov8n/yolov8n_int8_dynamic.onnx").string(), kGoodImage.string()});
   expect_one_line_error(r, "--engine ort");
 }
 
@@ -124,7 +124,7 @@ TEST(Detect, JsonLinesAndAnnotatedCopies) {
   TempDir dir;
   const auto out_dir = dir.write("unused", "").parent_path() / "annotated";
   const auto r = run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--annotate", out_dir.string(),
-                      kGoodImage.string(), (shared_dir() / "media/person.jpg").string()});
+                      kGoodImage.string(), (shared_path() / "media/person.jpg").string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2);
   EXPECT_NE(r.output.find("\"class\":\"dog\""), std::string::npos) << r.output;

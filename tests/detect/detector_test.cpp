@@ -12,13 +12,14 @@
 #include <shmyolo/image/image_file.hpp>
 
 #include "onnx_writer.hpp"
+#include "test_support.hpp"
 
 using namespace shmyolo::detect;
 
 namespace {
 
-std::filesystem::path shared_dir() {
-  return SHMYOLO_SHARED_DIR;
+std::filesystem::path shared_path() {
+  return shmyolo::test::shared_dir();
 }
 
 struct Expected {
@@ -79,10 +80,10 @@ void expect_matches(const Case& c, const std::vector<Detection>& got) {
 }
 
 std::vector<Detection> run_detector(const std::string& model, Engine engine, const std::string& image) {
-  auto detector = Detector::open({.path = shared_dir() / "models" / model, .engine = engine});
+  auto detector = Detector::open({.path = shared_path() / "models" / model, .engine = engine});
   EXPECT_TRUE(detector) << detector.error().message;
   if (!detector) return {};
-  auto img = shmyolo::image::load(shared_dir() / "media" / image);
+  auto img = shmyolo::image::load(shared_path() / "media" / image);
   EXPECT_TRUE(img) << img.error();
   if (!img) return {};
   const ImageView view{img->data, img->cols, img->rows, img->step, ChannelOrder::bgr};
@@ -256,8 +257,8 @@ std::vector<Case> cases() {
 class ReadmeDetections : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReadmeDetections, MatchClassesAndBoxes) {
-  ASSERT_TRUE(std::filesystem::is_directory(shared_dir() / "models"))
-      << "the test data is missing: " << shared_dir() << " (set -DSHMYOLO_SHARED_DIR=...)";
+  ASSERT_TRUE(std::filesystem::is_directory(shared_path() / "models"))
+      << "the test data is missing: " << shared_path() << " (set -DSHMYOLO_SHARED_DIR=...)";
   const Case& c = GetParam();
   expect_matches(c, run_detector(c.model, c.engine, c.image));
 }
@@ -284,7 +285,7 @@ TEST(Engines, OnnxRuntimeAndOpenCvAgreeOnYolov5n) {
 
 TEST(Engines, OpenCvRunsAttentionModelsUnfused) {
   auto d = Detector::open(
-      {.path = shared_dir() / "models/yolo11n-320/yolo11n_320_fp32_from_int8.onnx", .engine = Engine::opencv});
+      {.path = shared_path() / "models/yolo11n-320/yolo11n_320_fp32_from_int8.onnx", .engine = Engine::opencv});
   ASSERT_TRUE(d) << d.error().message;
   bool noted = false;
   for (const auto& n : d->info().notes) noted = noted || n.find("fusion off") != std::string::npos;
@@ -292,7 +293,7 @@ TEST(Engines, OpenCvRunsAttentionModelsUnfused) {
 }
 
 TEST(Model, MetadataGivesNamesSizeAndLayout) {
-  auto d = Detector::open({.path = shared_dir() / "models/yolov8n/yolov8n_int8_dynamic.onnx"});
+  auto d = Detector::open({.path = shared_path() / "models/yolov8n/yolov8n_int8_dynamic.onnx"});
   ASSERT_TRUE(d) << d.error().message;
   const auto& m = d->info();
   EXPECT_EQ(m.layout, OutputLayout::yolov8);
@@ -301,7 +302,7 @@ TEST(Model, MetadataGivesNamesSizeAndLayout) {
   ASSERT_EQ(m.names.size(), 80U);
   EXPECT_EQ(m.names[16], "dog");
   EXPECT_EQ(m.task, "detect");
-  auto x = Detector::open({.path = shared_dir() / "models/yolox-nano/yolox_nano.onnx"});
+  auto x = Detector::open({.path = shared_path() / "models/yolox-nano/yolox_nano.onnx"});
   ASSERT_TRUE(x);
   EXPECT_EQ(x->info().layout, OutputLayout::yolox);
   EXPECT_EQ(x->info().input_width, 416);
@@ -310,9 +311,9 @@ TEST(Model, MetadataGivesNamesSizeAndLayout) {
 }
 
 TEST(Model, ClassFilterKeepsOnlyThoseClasses) {
-  auto d = Detector::open({.path = shared_dir() / "models/yolov5n/yolov5n.onnx"});
+  auto d = Detector::open({.path = shared_path() / "models/yolov5n/yolov5n.onnx"});
   ASSERT_TRUE(d);
-  auto img = shmyolo::image::load(shared_dir() / "media/dog.jpg").value();
+  auto img = shmyolo::image::load(shared_path() / "media/dog.jpg").value();
   const ImageView view{img.data, img.cols, img.rows, img.step, ChannelOrder::bgr};
   auto out = d->detect(view, {.classes = {16}});
   ASSERT_TRUE(out);
@@ -328,8 +329,8 @@ TEST(Batch, DynamicBatchGivesWhatOneByOneGives) {
   EXPECT_TRUE(d->info().dynamic_batch);
   EXPECT_EQ(d->info().layout, OutputLayout::yolov8);
   EXPECT_EQ(d->info().num_classes, 2);
-  auto a = shmyolo::image::load(shared_dir() / "media/dog.jpg").value();
-  auto b = shmyolo::image::load(shared_dir() / "media/horses.jpg").value();
+  auto a = shmyolo::image::load(shared_path() / "media/dog.jpg").value();
+  auto b = shmyolo::image::load(shared_path() / "media/horses.jpg").value();
   const std::vector<ImageView> views{{a.data, a.cols, a.rows, a.step, ChannelOrder::bgr},
                                      {b.data, b.cols, b.rows, b.step, ChannelOrder::bgr}};
   const DetectOptions opts{.confidence = 8.0F};  // scores are pixels x 32 here
@@ -350,9 +351,9 @@ TEST(Batch, DynamicBatchGivesWhatOneByOneGives) {
 }
 
 TEST(Batch, FixedBatchModelRefusesSeveralImages) {
-  auto d = Detector::open({.path = shared_dir() / "models/yolox-nano/yolox_nano.onnx"});
+  auto d = Detector::open({.path = shared_path() / "models/yolox-nano/yolox_nano.onnx"});
   ASSERT_TRUE(d);
-  auto a = shmyolo::image::load(shared_dir() / "media/dog.jpg").value();
+  auto a = shmyolo::image::load(shared_path() / "media/dog.jpg").value();
   const ImageView v{a.data, a.cols, a.rows, a.step, ChannelOrder::bgr};
   const std::vector<ImageView> two{v, v};
   auto r = d->detect_batch(two, {});

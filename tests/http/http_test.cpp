@@ -27,9 +27,9 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using shmyolo::test::Spawned;
 
-const std::string kShared = SHMYOLO_SHARED_DIR;
+const std::string kShared = shmyolo::test::shared_dir();
 const std::string kYolov8n = kShared + "/models/yolov8n/yolov8n_fp32_from_int8.onnx";
-const std::string kShapes = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+const std::string kShapes = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -10,7 +10,7 @@
 
 namespace {
 
-const std::string kModel = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
+const std::string kModel = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
 
 shmyolo::config::ConfigResult<shmyolo::config::PipelineConfig> parse(const std::string& text) {
   return shmyolo::config::parse(text, "test.yaml", "/tmp");

@@ -22,8 +22,8 @@ namespace {
 using nlohmann::json;
 using shmyolo::test::TempShmDir;
 
-const std::string kShapes = SHMYOLO_SOURCE_DIR "/models/shapes-320.onnx";
-const std::string kShared = SHMYOLO_SHARED_DIR;
+const std::string kShapes = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
+const std::string kShared = shmyolo::test::shared_dir();
 
 // A pipeline in its own shared-memory folder, with its output files beside.
 class Pipeline : public ::testing::Test {
@@ -198,7 +198,7 @@ cameras:
       {shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "7", "--stats-json", stats().string()});
   const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
   ASSERT_GT(worker, 0);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(wait_for_results(10, std::chrono::seconds(30)));  // frames are flowing through the workers
   ASSERT_EQ(kill(worker, SIGKILL), 0);
   const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
   const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
@@ -218,7 +218,7 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
 )");
   auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
   ASSERT_GT(child_named(child.pid, "shmyolo-a", std::chrono::seconds(20)), 0);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));  // every process is up
   EXPECT_FALSE(shm_.entries().empty());
   const auto kids = children_of(child.pid);
   kill(child.pid, SIGTERM);
@@ -237,7 +237,7 @@ cameras: [{name: a, source: "synthetic:?seed=6", fps: 10}]
 )");
   auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
   ASSERT_GT(child_named(child.pid, "shmyolo-a", std::chrono::seconds(20)), 0);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));  // every process is up
   const auto kids = children_of(child.pid);
   kill(child.pid, SIGKILL);
   ASSERT_TRUE(shmyolo::test::wait_exit(child.pid, std::chrono::seconds(10)).has_value());
@@ -286,33 +286,8 @@ cameras: [{name: a, source: "synthetic:"}, {name: b, source: "synthetic:"}]
 
 namespace {
 
-// The broker a test starts on a loopback port, and a subscriber printing
-// every message under shmyolo/.
-struct Broker {
-  explicit Broker(int port) : port_(port) {
-    server = shmyolo::test::spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  ~Broker() {
-    kill(server.pid, SIGTERM);
-    (void)shmyolo::test::wait_exit(server.pid, std::chrono::seconds(5));
-  }
-  Broker(const Broker&) = delete;
-  Broker& operator=(const Broker&) = delete;
-  [[nodiscard]] shmyolo::test::Spawned subscribe() const {
-    auto sub = shmyolo::test::spawn(
-        {"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port_), "-t", "shmyolo/#", "-v"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    return sub;
-  }
-  shmyolo::test::Spawned server;
-  int port_;
-};
-
-void stop(const shmyolo::test::Spawned& p) {
-  kill(p.pid, SIGTERM);
-  (void)shmyolo::test::wait_exit(p.pid, std::chrono::seconds(5));
-}
+using shmyolo::test::Broker;
+using shmyolo::test::stop;
 
 // Points write_config's outputs at a broker on a loopback port.
 void add_mqtt_output(const std::filesystem::path& config, int port) {
@@ -325,49 +300,49 @@ void add_mqtt_output(const std::filesystem::path& config, int port) {
   std::ofstream(config) << s;
 }
 
-int free_port() {
-  return 20000 + static_cast<int>(getpid() % 20000);
-}
+using shmyolo::test::free_port;
 
 }  // namespace
 
 TEST_F(Pipeline, MqttOutputSurvivesTheBrokerGoingAway) {
-  const int port = free_port() + 1;
+  const int port = free_port();
   const auto config = write_config(R"(name: mq2
 model: {path: )" + kShapes + R"(}
 cameras: [{name: dock, source: "synthetic:?seed=9", fps: 10}]
 )");
   add_mqtt_output(config, port);
-  auto run = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "14"});
+  // Runs until stopped: the test ends once results came through both brokers.
+  auto run = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
   std::string got;
   {
     Broker broker(port);
-    const auto sub = broker.subscribe();
+    ASSERT_TRUE(broker.ready());
+    const auto sub = broker.subscribe("shmyolo/#");
     EXPECT_TRUE(shmyolo::test::read_until(sub.stdout_fd, "shmyolo/dock/detections", std::chrono::seconds(10), &got))
         << got;
     stop(sub);
-  }  // the broker goes away...
+  }  // the broker goes away for an outage of 2 s (the fault, not a wait)...
   std::this_thread::sleep_for(std::chrono::seconds(2));
   {
     Broker broker(port);  // ...and comes back on the same port
-    const auto sub = broker.subscribe();
+    ASSERT_TRUE(broker.ready());
+    const auto sub = broker.subscribe("shmyolo/#");
     got.clear();
     EXPECT_TRUE(shmyolo::test::read_until(sub.stdout_fd, "shmyolo/dock/detections", std::chrono::seconds(10), &got))
         << got;
     stop(sub);
   }
+  kill(run.pid, SIGINT);
   const auto code = shmyolo::test::wait_exit(run.pid, std::chrono::seconds(60));
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(code.value_or(-1), 0) << shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(1));
 }
 
 TEST_F(Pipeline, MqttBrokerReceivesDetectionsAndStats) {
-  const int port = 20000 + static_cast<int>(getpid() % 20000);
-  auto broker = shmyolo::test::spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  auto sub = shmyolo::test::spawn(
-      {"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", "shmyolo/#", "-v", "-C", "20"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int port = free_port();
+  const Broker broker(port);
+  ASSERT_TRUE(broker.ready());
+  const auto sub = broker.subscribe("shmyolo/#", {"-C", "20"});
   const auto config = write_config(R"(name: mq
 model: {path: )" + kShapes + R"(}
 cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
@@ -377,10 +352,7 @@ cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::string got;
   const bool all = shmyolo::test::read_until(sub.stdout_fd, "shmyolo/stats", std::chrono::seconds(10), &got);
-  kill(sub.pid, SIGTERM);
-  kill(broker.pid, SIGTERM);
-  (void)shmyolo::test::wait_exit(sub.pid, std::chrono::seconds(5));
-  (void)shmyolo::test::wait_exit(broker.pid, std::chrono::seconds(5));
+  stop(sub);
   EXPECT_TRUE(all) << got;
   EXPECT_NE(got.find("shmyolo/yard/detections {"), std::string::npos) << got;
 }
@@ -398,7 +370,7 @@ cameras: [{name: a, source: )" + kShared +
       {shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "9", "--stats-json", stats().string()});
   const pid_t worker = child_named(child.pid, "shmyolo-worker1", std::chrono::seconds(20));
   ASSERT_GT(worker, 0);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(wait_for_results(4, std::chrono::seconds(60)));  // both workers are busy
   ASSERT_EQ(kill(worker, SIGSTOP), 0);
   const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(90));
   const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
@@ -465,8 +437,8 @@ cameras:
 // A live RTSP stream (GStreamer's RTSP server on loopback) is ingested; the
 // server dying and coming back is survived.
 TEST_F(Pipeline, RtspStreamIsIngestedAndSurvivesAnOutage) {
-  const int port = free_port() + 2;
-  const std::string server = SHMYOLO_SOURCE_DIR "/tests/pipeline/tools/rtsp_server.py";
+  const int port = free_port();
+  const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
   const auto start_server = [&] {
     auto s = shmyolo::test::spawn({"/usr/bin/python3", server, std::to_string(port), "640", "480", "15"});
     std::string seen;
@@ -485,18 +457,21 @@ cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
       shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
   const bool streamed = wait_for_results(20, std::chrono::seconds(60));  // 15 fps for a few seconds
   stop(first);                                                           // the stream dies...
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::string output;
+  const bool noticed =
+      shmyolo::test::read_until(run.stdout_fd, "camera live: reopening", std::chrono::seconds(60), &output);
   const auto before = result_count();
   auto second = start_server();  // ...and comes back
   const bool resumed = streamed && wait_for_results(before + 20, std::chrono::seconds(60));
   kill(run.pid, SIGINT);
   const auto code = shmyolo::test::wait_exit(run.pid, std::chrono::seconds(90));
-  const std::string output = shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(2));
+  output += shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(2));
   stop(second);
   ASSERT_TRUE(code.has_value()) << output;
   EXPECT_EQ(code.value_or(-1), 0) << output;
   EXPECT_TRUE(streamed) << output;
-  EXPECT_TRUE(resumed) << output;  // and again after the outage
+  EXPECT_TRUE(noticed) << output;  // the camera saw the stream die
+  EXPECT_TRUE(resumed) << output;  // and came back after the outage
   const auto lines = results();
   EXPECT_NE(output.find("camera live:"), std::string::npos) << output;
   EXPECT_GE(final_stats()["cameras"][0]["source_errors"].get<int>(), 1);

@@ -1,11 +1,15 @@
 #include "test_support.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <random>
 #include <thread>
 
@@ -102,11 +106,82 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   return r;
 }
 
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  return ok ? ntohs(addr.sin_port) : -1;
+}
+
+bool wait_for_port(int port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  while (true) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool up = fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (fd >= 0) ::close(fd);
+    if (up) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+Broker::Broker(int port) : port_(port) {
+  server_ = spawn({"/usr/sbin/mosquitto", "-p", std::to_string(port)});
+  ready_ = wait_for_port(port, std::chrono::seconds(10));
+}
+
+Broker::~Broker() {
+  stop(server_);
+}
+
+Spawned Broker::subscribe(const std::string& topic, const std::vector<std::string>& extra) const {
+  // stdbuf -oL: mosquitto_sub's debug lines are block-buffered into a pipe.
+  std::vector<std::string> argv{"/usr/bin/stdbuf",
+                                "-oL",
+                                "/usr/bin/mosquitto_sub",
+                                "-d",
+                                "-h",
+                                "127.0.0.1",
+                                "-p",
+                                std::to_string(port_),
+                                "-t",
+                                topic,
+                                "-v"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto sub = spawn(argv);
+  // mosquitto_sub -d prints "Subscribed (mid: 1): 0" once the SUBACK is in.
+  (void)read_until(sub.stdout_fd, "Subscribed (mid:", std::chrono::seconds(10));
+  return sub;
+}
+
+void stop(const Spawned& process) {
+  ::kill(process.pid, SIGTERM);
+  (void)wait_exit(process.pid, std::chrono::seconds(5));
+}
+
 std::string shmyolo_bin() {
   return SHMYOLO_BIN;
 }
 std::string bus_peer_bin() {
   return BUS_PEER_BIN;
+}
+std::string source_dir() {
+  return SHMYOLO_SOURCE_DIR;
+}
+std::string binary_dir() {
+  return SHMYOLO_BINARY_DIR;
+}
+std::string shared_dir() {
+  return SHMYOLO_SHARED_DIR;
 }
 
 }  // namespace shmyolo::test

@@ -45,7 +45,43 @@ struct RunResult {
 };
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// A loopback TCP port that nothing listens on now (the kernel's choice), so
+// tests running side by side never pick the same one.
+int free_port();
+// Waits until something accepts TCP connections on 127.0.0.1:port.
+bool wait_for_port(int port, std::chrono::milliseconds timeout);
+
+// A real MQTT broker (Debian's mosquitto) on a loopback port, stopped with
+// the object; the constructor returns once it accepts connections.
+class Broker {
+ public:
+  explicit Broker(int port);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+  [[nodiscard]] bool ready() const { return ready_; }
+  // mosquitto_sub on `topic` (with -v and `extra` arguments), returned once
+  // the broker has acknowledged the subscription, so nothing published after
+  // this returns is missed. Its output carries mosquitto_sub's debug lines
+  // (-d) beside each "topic payload" line.
+  [[nodiscard]] Spawned subscribe(const std::string& topic, const std::vector<std::string>& extra = {}) const;
+
+ private:
+  int port_;
+  Spawned server_;
+  bool ready_ = false;
+};
+
+// SIGTERM, then waits up to 5 s for the exit.
+void stop(const Spawned& process);
+
 std::string shmyolo_bin();
 std::string bus_peer_bin();
+// The checkout, the build folder and the shared test data (models/, media/).
+// Only test_support.cpp is compiled with these paths, so moving the checkout
+// recompiles one file, not every test (the compiler cache keys on the flags).
+std::string source_dir();
+std::string binary_dir();
+std::string shared_dir();
 
 }  // namespace shmyolo::test
