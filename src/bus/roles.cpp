@@ -61,7 +61,8 @@ void fill_meta(SlotDescriptor& d, const FrameMeta& m, std::uint64_t frame_bytes)
   d.capture_mono_ns = m.capture_mono_ns;
   d.source_width = m.source_width;
   d.source_height = m.source_height;
-  d.scale = m.scale;
+  d.scale_x = m.scale_x;
+  d.scale_y = m.scale_y;
   d.pad_x = m.pad_x;
   d.pad_y = m.pad_y;
   d.payload_bytes = m.payload_bytes == 0 ? frame_bytes : std::min(m.payload_bytes, frame_bytes);
@@ -77,7 +78,8 @@ FrameInfo read_info(const SlotDescriptor& d, std::uint32_t slot) {
   info.meta.capture_mono_ns = d.capture_mono_ns;
   info.meta.source_width = d.source_width;
   info.meta.source_height = d.source_height;
-  info.meta.scale = d.scale;
+  info.meta.scale_x = d.scale_x;
+  info.meta.scale_y = d.scale_y;
   info.meta.pad_x = d.pad_x;
   info.meta.pad_y = d.pad_y;
   info.meta.payload_bytes = d.payload_bytes;

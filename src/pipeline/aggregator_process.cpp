@@ -190,8 +190,11 @@ class Aggregator {
     std::memcpy(&record, claim.pixels().data(), payload == 0 ? bytes : std::min<std::size_t>(bytes, payload));
     (void)claim.release();
     if (record.count > ResultRecord::kMaxDetections) return;
-    if (record.camera == ctx_.config->cameras.size() && front_) return front_->deliver(record);
-    if (record.camera >= ctx_.config->cameras.size()) return;
+    if (record.origin == ResultOrigin::upload) {
+      if (front_) front_->deliver(record);
+      return;
+    }
+    if (record.origin != ResultOrigin::camera_frame || record.camera >= ctx_.config->cameras.size()) return;
     if (!dedup_[record.camera].first_time(record.frame_seq)) return;
     record_stats(ctx_.status->cameras[record.camera], record);
     if (const auto& t = truth_[record.camera]) score(ctx_.status->cameras[record.camera], *t, record);

@@ -13,7 +13,6 @@
 #include "live_view.hpp"
 #include "result_json.hpp"
 #include "slot_frame.hpp"
-#include "upload.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -206,12 +205,10 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
                                      "workers.count",
                                      ring_->geometry().slot_count, kRetryAfterS));
     }
-    bus::FrameMeta meta = place_in_slot(image, *slot, ring_->geometry(), ctx_.model.preprocessing, image.size());
+    bus::FrameMeta meta = place_in_slot(image, *slot, ring_->geometry(), ctx_.model.preprocessing,
+                                        UploadRequest{.id = id, .options = *options}, image.size());
     meta.capture_unix_ns = unix_ns();
     meta.capture_mono_ns = received;
-    meta.user[0] = id;
-    meta.user[1] = ctx_.config->cameras.size();
-    write_upload_options(meta, *options);
     {
       const std::lock_guard pending_lock(pending_mutex_);
       pending_[id] = Pending{};  // before publishing: the result may come back at once

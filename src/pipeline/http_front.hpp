@@ -34,8 +34,8 @@ class HttpFront final : public http::Service {
   HttpFront(const HttpFront&) = delete;
   HttpFront& operator=(const HttpFront&) = delete;
 
-  // From the aggregator's thread: the result of an upload (record.camera is
-  // one past the last camera).
+  // From the aggregator's thread: the result of an upload (its origin is
+  // ResultOrigin::upload, its source_index the request's id).
   void deliver(const ResultRecord& record);
 
   // From the aggregator's thread: a camera's result and its JSON line, for

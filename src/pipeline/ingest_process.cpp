@@ -88,16 +88,13 @@ void publish(Camera& cam, const cv::Mat& picture, std::uint64_t index, std::uint
              const cv::Size& source_size) {
   auto slot = free_slot(cam);
   if (!slot) return;
-  bus::FrameMeta meta = place_in_slot(picture, *slot, cam.ring.geometry(), cam.ctx.model.preprocessing, source_size);
+  // The region of interest's corner, so boxes land in full-frame pixels.
+  const cv::Point crop = cam.config.roi ? cv::Point(cam.config.roi->x, cam.config.roi->y) : cv::Point();
+  bus::FrameMeta meta =
+      place_in_slot(picture, *slot, cam.ring.geometry(), cam.ctx.model.preprocessing,
+                    CameraFrame{.camera = static_cast<std::uint32_t>(cam.index), .index = index}, source_size, crop);
   meta.capture_unix_ns = unix_ns;
   meta.capture_mono_ns = mono_ns;
-  meta.user[0] = index;
-  meta.user[1] = static_cast<std::uint64_t>(cam.index);
-  // user[2], user[3]: the region of interest's offset, so boxes land in full-frame pixels.
-  meta.user[2] = cam.config.roi ? static_cast<std::uint64_t>(cam.config.roi->x) : 0;
-  meta.user[3] = cam.config.roi ? static_cast<std::uint64_t>(cam.config.roi->y) : 0;
-  meta.user[4] = static_cast<std::uint64_t>(picture.cols);  // the picture the letterbox saw
-  meta.user[5] = static_cast<std::uint64_t>(picture.rows);
   cam.producer.publish(*slot, meta);
 }
 

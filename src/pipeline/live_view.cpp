@@ -10,6 +10,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "frame_record.hpp"
 #include "result_json.hpp"
 
 namespace shmyolo::pipeline {
@@ -41,12 +42,16 @@ cv::Scalar class_colour(int class_id) {
   return {static_cast<double>(px[0]), static_cast<double>(px[1]), static_cast<double>(px[2])};
 }
 
-void draw_boxes(cv::Mat& image, const std::vector<ResultDetection>& detections, double sx, double sy,
+// Draws source-pixel boxes on the slot's content: the frame's own placement
+// maps them, so a region of interest or a stretch lands where the model saw it.
+void draw_boxes(cv::Mat& image, const std::vector<ResultDetection>& detections, const Placement& placement,
                 const std::vector<std::string>& names) {
+  const detect::Box content = placement.content();
   for (const auto& d : detections) {
     const cv::Scalar colour = class_colour(d.class_id);
-    const cv::Point a(static_cast<int>(d.x1 * sx), static_cast<int>(d.y1 * sy));
-    const cv::Point b(static_cast<int>(d.x2 * sx), static_cast<int>(d.y2 * sy));
+    const detect::Box in_slot = placement.to_slot({d.x1, d.y1, d.x2, d.y2});
+    const cv::Point a(static_cast<int>(in_slot.x1 - content.x1), static_cast<int>(in_slot.y1 - content.y1));
+    const cv::Point b(static_cast<int>(in_slot.x2 - content.x1), static_cast<int>(in_slot.y2 - content.y1));
     cv::rectangle(image, a, b, colour, 2);
     const std::string label = fmt::format("{} {:.2f}", class_name(names, d.class_id), d.score);
     int baseline = 0;
@@ -247,19 +252,19 @@ http::Reply LiveView::latest_frame(const std::string& name) {
                                               "GET /v1/cameras and the pipeline's log)",
                                               name));
   }
+  const auto record = read_record(info->meta);
+  if (!record) return http::error_reply(503, fmt::format("camera {}'s newest frame: {}", name, record.error()));
   const auto seen = result_for(*c, info->frame_seq);
   // The picture without its letterbox padding, at the slot's scale.
   const cv::Mat slot(static_cast<int>(g.height), static_cast<int>(g.width), CV_8UC3, pixels.data(), g.row_stride);
-  const double sx = info->meta.scale;
-  const double sy = ctx_.model.preprocessing.letterbox
-                        ? sx
-                        : static_cast<double>(g.height) / std::max<double>(info->meta.source_height, 1);
-  const cv::Rect content = cv::Rect(static_cast<int>(info->meta.pad_x), static_cast<int>(info->meta.pad_y),
-                                    static_cast<int>(std::lround(info->meta.source_width * sx)),
-                                    static_cast<int>(std::lround(info->meta.source_height * sy))) &
-                           cv::Rect(0, 0, slot.cols, slot.rows);
+  const detect::Box area = record->placement.content();
+  const cv::Rect content =
+      cv::Rect(cv::Point(static_cast<int>(std::lround(area.x1)), static_cast<int>(std::lround(area.y1))),
+               cv::Point(static_cast<int>(std::lround(area.x2)), static_cast<int>(std::lround(area.y2)))) &
+      cv::Rect(0, 0, slot.cols, slot.rows);
+  if (content.empty()) return http::error_reply(503, fmt::format("camera {}'s newest frame has no picture", name));
   cv::Mat picture = slot(content).clone();
-  if (seen) draw_boxes(picture, seen->detections, sx, sy, ctx_.model.names);
+  if (seen) draw_boxes(picture, seen->detections, record->placement, ctx_.model.names);
   std::vector<std::uint8_t> jpeg;
   cv::imencode(".jpg", picture, jpeg, {cv::IMWRITE_JPEG_QUALITY, kJpegQuality});
   http::Reply r;

@@ -1,5 +1,5 @@
-// A picture letterboxed straight into a frame-bus slot, and the metadata a
-// worker needs to map its boxes back to the picture's pixels: the one way
+// A picture letterboxed straight into a frame-bus slot, with the frame record
+// a worker needs to map its boxes back to the source's pixels: the one way
 // both camera ingest and HTTP uploads fill a slot.
 #pragma once
 
@@ -8,12 +8,16 @@
 #include <shmyolo/detect/model.hpp>
 #include <shmyolo/ingest/slot_letterbox.hpp>
 
+#include "frame_record.hpp"
+
 namespace shmyolo::pipeline {
 
-// Fills the slot and returns its metadata with the source size and the
-// letterbox placement set; the caller adds capture times and user fields.
+// Fills the slot with `picture` (the part of a source_size frame at `crop`)
+// and returns its metadata with the frame record written: the letterbox's own
+// placement and the frame's origin. The caller adds capture times.
 inline bus::FrameMeta place_in_slot(const cv::Mat& picture, const bus::WriteSlot& slot, const bus::RingGeometry& g,
-                                    const detect::Preprocessing& preprocessing, cv::Size source_size) {
+                                    const detect::Preprocessing& preprocessing, const Origin& origin,
+                                    cv::Size source_size, cv::Point crop = {}) {
   const auto placed = ingest::letterbox_into_slot(
       {.data = picture.data, .width = picture.cols, .height = picture.rows, .stride = picture.step},
       {.data = reinterpret_cast<std::uint8_t*>(slot.pixels().data()),
@@ -21,12 +25,11 @@ inline bus::FrameMeta place_in_slot(const cv::Mat& picture, const bus::WriteSlot
        .height = static_cast<int>(g.height),
        .stride = g.row_stride},
       preprocessing);
+  const auto u32 = [](int v) { return static_cast<std::uint32_t>(v); };
   bus::FrameMeta meta;
-  meta.source_width = static_cast<std::uint32_t>(source_size.width);
-  meta.source_height = static_cast<std::uint32_t>(source_size.height);
-  meta.scale = placed.scale_x;
-  meta.pad_x = static_cast<float>(placed.pad_x);
-  meta.pad_y = static_cast<float>(placed.pad_y);
+  write_record(meta, {.placement = Placement::of(placed, u32(source_size.width), u32(source_size.height), u32(crop.x),
+                                                 u32(crop.y), u32(picture.cols), u32(picture.rows)),
+                      .origin = origin});
   return meta;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <variant>
 
 #include <fmt/format.h>
 #include <shmyolo/bus/ring.hpp>
@@ -15,7 +16,7 @@
 #include <shmyolo/pipeline/result.hpp>
 
 #include "context.hpp"
-#include "upload.hpp"
+#include "frame_record.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -70,48 +71,49 @@ std::vector<int> class_ids(const Context& ctx) {
   return ids;
 }
 
-void fill_record(ResultRecord& r, const bus::Claim& claim, const detect::DetectOutput& out, int worker,
-                 std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
+void fill_record(ResultRecord& r, const bus::Claim& claim, const FrameRecord& frame, const detect::DetectOutput& out,
+                 int worker, std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
   const auto& info = claim.info();
-  const auto& m = info.meta;
-  r.camera = static_cast<std::uint32_t>(m.user[1]);
+  if (const auto* camera = std::get_if<CameraFrame>(&frame.origin)) {
+    r.origin = ResultOrigin::camera_frame;
+    r.camera = camera->camera;
+    r.source_index = camera->index;
+  } else {
+    r.origin = ResultOrigin::upload;
+    r.camera = 0;
+    r.source_index = std::get<UploadRequest>(frame.origin).id;
+  }
   r.worker = static_cast<std::uint32_t>(worker);
+  r.reserved = 0;
   r.frame_seq = info.frame_seq;
-  r.source_index = m.user[0];
-  r.capture_unix_ns = m.capture_unix_ns;
-  r.capture_mono_ns = m.capture_mono_ns;
+  r.capture_unix_ns = info.meta.capture_unix_ns;
+  r.capture_mono_ns = info.meta.capture_mono_ns;
   r.publish_mono_ns = info.publish_mono_ns;
   r.claim_mono_ns = claimed_ns;
   r.done_mono_ns = done_ns;
   r.preprocess_ms = static_cast<float>(out.times.preprocess_ms);
   r.inference_ms = static_cast<float>(out.times.inference_ms);
   r.postprocess_ms = static_cast<float>(out.times.postprocess_ms);
-  r.source_width = m.source_width;
-  r.source_height = m.source_height;
+  r.source_width = frame.placement.source_width;
+  r.source_height = frame.placement.source_height;
   r.batch_size = static_cast<std::uint32_t>(batch);
-  const auto w = static_cast<float>(m.source_width);
-  const auto h = static_cast<float>(m.source_height);
-  const auto ox = static_cast<float>(m.user[2]);
-  const auto oy = static_cast<float>(m.user[3]);
   const std::size_t n = std::min<std::size_t>(out.detections.size(), ResultRecord::kMaxDetections);
   r.count = static_cast<std::uint32_t>(n);
   for (std::size_t i = 0; i < n; ++i) {
     const auto& d = out.detections[i];
-    // Slot pixels -> the corrected picture (undo the letterbox) -> the full frame (undo the crop).
-    const auto map_x = [&](float x) { return std::clamp((x - m.pad_x) / m.scale + ox, 0.0F, w); };
-    const auto map_y = [&](float y) { return std::clamp((y - m.pad_y) / m.scale + oy, 0.0F, h); };
-    r.detections[i] = {d.class_id, d.score, map_x(d.box.x1), map_y(d.box.y1), map_x(d.box.x2), map_y(d.box.y2)};
+    const detect::Box b = frame.placement.to_source(d.box);  // slot pixels -> the source's pixels
+    r.detections[i] = {d.class_id, d.score, b.x1, b.y1, b.x2, b.y2};
   }
 }
 
 // Publishes into the worker's results ring; waits for space rather than drop.
-bool send(bus::Producer& results, const bus::Claim& claim, const detect::DetectOutput& out, int worker,
-          std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
+bool send(bus::Producer& results, const bus::Claim& claim, const FrameRecord& frame, const detect::DetectOutput& out,
+          int worker, std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
   while (true) {
     auto slot = results.acquire();
     if (slot) {
       auto* record = reinterpret_cast<ResultRecord*>(slot->pixels().data());  // page-aligned slot
-      fill_record(*record, claim, out, worker, batch, claimed_ns, done_ns);
+      fill_record(*record, claim, frame, out, worker, batch, claimed_ns, done_ns);
       bus::FrameMeta meta;
       meta.payload_bytes = offsetof(ResultRecord, detections) + record->count * sizeof(ResultDetection);
       results.publish(*slot, meta);
@@ -128,17 +130,43 @@ struct Worker {
   detect::Detector& detector;
   detect::DetectOptions options;
   bus::Producer& results;
+  const Rings& rings;
+  std::string last_error;  // the last bad frame record reported, so a stream of them is said once
 };
 
-bool is_upload(const Worker& w, const bus::Claim& claim) {
-  return claim.info().meta.user[1] == w.ctx.config->cameras.size();
+// The claim's frame record, checked against the ring it came from: camera
+// ring i carries camera i's frames, the uploads ring uploads. A frame without
+// a valid record is reported and released without a result.
+std::optional<FrameRecord> record_of(Worker& w, bus::Claim& claim) {
+  auto record = read_record(claim.info().meta);
+  std::string error = record ? "" : record.error();
+  if (record) {
+    const auto& rings = w.rings.cameras;
+    const auto ring = static_cast<std::size_t>(
+        std::ranges::find_if(rings, [&](const bus::FrameRing& r) { return &r == &claim.ring(); }) - rings.begin());
+    const auto* camera = std::get_if<CameraFrame>(&record->origin);
+    const bool uploads = ring >= w.ctx.camera_rings.size();
+    if (uploads ? camera != nullptr : (camera == nullptr || camera->camera != ring)) {
+      error = fmt::format("frame record: {} in the ring of {}",
+                          camera ? fmt::format("camera {}'s frame", camera->camera) : std::string("an upload"),
+                          uploads ? std::string("uploads") : fmt::format("camera {}", ring));
+    }
+  }
+  if (error.empty()) return std::move(*record);
+  if (error != w.last_error) {
+    std::fprintf(stderr, "shmyolo: worker %d: %s: %s; frame %llu skipped\n", w.index, claim.ring().name().c_str(),
+                 error.c_str(), static_cast<unsigned long long>(claim.info().frame_seq));
+  }
+  w.last_error = error;
+  (void)claim.release();
+  return std::nullopt;
 }
 
 // An upload runs alone, with its request's own conf, iou and classes.
-void process_upload(Worker& w, bus::Claim& claim) {
+void process_upload(Worker& w, bus::Claim& claim, const FrameRecord& frame) {
   const std::uint64_t claimed = bus::monotonic_ns();
   w.status.busy_since_ns.store(claimed, std::memory_order_relaxed);  // relaxed: see process()
-  const auto o = read_upload_options(claim.info().meta);
+  const auto& o = std::get<UploadRequest>(frame.origin).options;
   detect::DetectOptions options = w.options;
   options.confidence = o.confidence;
   options.iou = o.iou;
@@ -151,18 +179,26 @@ void process_upload(Worker& w, bus::Claim& claim) {
                                options);
   if (!out) std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, out.error().message.c_str());
   const detect::DetectOutput empty;
-  if (send(w.results, claim, out ? *out : empty, w.index, 1, claimed, bus::monotonic_ns())) (void)claim.release();
+  if (send(w.results, claim, frame, out ? *out : empty, w.index, 1, claimed, bus::monotonic_ns()))
+    (void)claim.release();
   w.status.busy_since_ns.store(0, std::memory_order_relaxed);
   w.status.frames.fetch_add(1, std::memory_order_relaxed);
 }
 
-void process(Worker& w, std::vector<bus::Claim>& claims) {
+void process(Worker& w, std::vector<bus::Claim>& all) {
   // Uploads first and alone; camera frames share the config's options and a batch.
-  std::erase_if(claims, [&](bus::Claim& c) {
-    if (!is_upload(w, c)) return false;
-    process_upload(w, c);
-    return true;
-  });
+  std::vector<bus::Claim> claims;
+  std::vector<FrameRecord> frames;
+  for (auto& c : all) {
+    auto frame = record_of(w, c);
+    if (!frame) continue;
+    if (std::holds_alternative<UploadRequest>(frame->origin)) {
+      process_upload(w, c, *frame);
+      continue;
+    }
+    claims.push_back(std::move(c));
+    frames.push_back(std::move(*frame));
+  }
   if (claims.empty()) return;
   const std::uint64_t claimed = bus::monotonic_ns();
   // relaxed: the supervisor only compares the stamp with its clock; a late
@@ -192,7 +228,8 @@ void process(Worker& w, std::vector<bus::Claim>& claims) {
   }
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const detect::DetectOutput empty;
-    const bool ok = send(w.results, claims[i], outputs ? (*outputs)[i] : empty, w.index, claims.size(), claimed, done);
+    const bool ok =
+        send(w.results, claims[i], frames[i], outputs ? (*outputs)[i] : empty, w.index, claims.size(), claimed, done);
     if (ok) (void)claims[i].release();
   }
   w.status.busy_since_ns.store(0, std::memory_order_relaxed);
@@ -221,7 +258,9 @@ int run_worker(const Context& ctx, int worker) {
            ctx.status->workers[static_cast<std::size_t>(worker)],
            *detector,
            {.confidence = mc.confidence, .iou = mc.iou, .max_detections = mc.max_detections, .classes = class_ids(ctx)},
-           *results};
+           *results,
+           *rings,
+           {}};
   detector->warm_up();
   // relaxed: a start-up gate the cameras poll; no data is published with it.
   ctx.status->workers_ready.fetch_add(1, std::memory_order_relaxed);

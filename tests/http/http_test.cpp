@@ -19,87 +19,22 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "http_service.hpp"
 #include "test_support.hpp"
 
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using shmyolo::test::classes_of;
+using shmyolo::test::post_image;
+using shmyolo::test::read_file;
+using shmyolo::test::Service;
 using shmyolo::test::Spawned;
 
 const std::string kShared = shmyolo::test::shared_dir();
 const std::string kYolov8n = kShared + "/models/yolov8n/yolov8n_fp32_from_int8.onnx";
 const std::string kShapes = shmyolo::test::source_dir() + "/models/shapes-320.onnx";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A running `shmyolo serve` on a free port, stopped (SIGTERM) at the end.
-class Service {
- public:
-  explicit Service(std::vector<std::string> args) {
-    std::vector<std::string> argv{shmyolo::test::shmyolo_bin(), "serve", "--port", "0"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    process_ = shmyolo::test::spawn(argv);
-    std::string seen;
-    if (!shmyolo::test::read_until(process_.stdout_fd, "GET /metrics)", 120s, &seen)) {
-      ADD_FAILURE() << "the service did not start: " << seen;
-      return;
-    }
-    const auto at = seen.find("serving on ");
-    const auto colon = seen.find(':', at);
-    if (at != std::string::npos && colon != std::string::npos) port_ = std::atoi(seen.c_str() + colon + 1);
-    output_ = seen;
-    // Ready once a worker has loaded the model.
-    for (int i = 0; i < 600 && client().Get("/healthz")->status != 200; ++i) std::this_thread::sleep_for(100ms);
-  }
-  ~Service() { (void)stop(); }
-  Service(const Service&) = delete;
-  Service& operator=(const Service&) = delete;
-
-  [[nodiscard]] httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-  [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] pid_t pid() const { return process_.pid; }
-  // SIGTERM; the exit code and everything it printed.
-  std::pair<int, std::string> stop() {
-    if (process_.pid <= 0) return {-1, output_};
-    ::kill(process_.pid, SIGTERM);
-    const auto code = shmyolo::test::wait_exit(process_.pid, 60s);
-    output_ += shmyolo::test::read_output(process_.stdout_fd, 1s);
-    process_.pid = -1;
-    return {code.value_or(-1), output_};
-  }
-
- private:
-  Spawned process_;
-  int port_ = 0;
-  std::string output_;
-};
-
-json post_image(httplib::Client& c, const std::string& bytes, const std::string& type = "image/jpeg",
-                const std::string& query = "", int* status = nullptr) {
-  auto r = c.Post("/v1/detect" + query, bytes, type);
-  if (!r) {
-    ADD_FAILURE() << "no answer: " << httplib::to_string(r.error());
-    return {};
-  }
-  if (status != nullptr) *status = r->status;
-  return json::parse(r->body, nullptr, false);
-}
-
-std::multiset<std::string> classes_of(const json& detections) {
-  std::multiset<std::string> out;
-  for (const auto& d : detections) out.insert(d["class"].get<std::string>());
-  return out;
-}
 
 }  // namespace
 

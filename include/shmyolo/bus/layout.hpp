@@ -1,4 +1,4 @@
-// The byte layout of a shmyolo frame ring in shared memory, version 1.
+// The byte layout of a shmyolo frame ring in shared memory, version 2.
 //
 // This header is the contract between processes: every struct here is
 // standard-layout, fixed-size and mapped directly over the segment file.
@@ -20,9 +20,13 @@ namespace shmyolo::bus {
 // Offsets are fixed multiples of 4 KiB so that the layout does not depend on
 // the page size of whichever process maps it.
 inline constexpr std::uint32_t kPageBytes = 4096;
-// "SHMYOLO" followed by the layout byte: reads as text in a hex dump.
+// "SHMYOLO1": reads as text in a hex dump. It stays the same across layout
+// versions, so a ring of another version is named as such (version_mismatch)
+// rather than as a file that is no ring at all.
 inline constexpr std::uint64_t kRingMagic = 0x314F4C4F594D4853ULL;  // "SHMYOLO1"
-inline constexpr std::uint32_t kLayoutVersion = 1;
+// 2: separate horizontal and vertical scales (models that stretch rather
+// than letterbox); 1 had one scale for both.
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kDescriptorBytes = 256;
 inline constexpr std::uint32_t kMaxSlots = 1024;
 inline constexpr std::uint32_t kMaxDimension = 16384;
@@ -162,11 +166,12 @@ struct SlotDescriptor {
   std::uint64_t payload_bytes;
   std::uint32_t source_width;  // frame size before any letterbox
   std::uint32_t source_height;
-  float scale;  // letterbox: slot = source * scale + pad
+  float scale_x;  // placement: slot = source * scale + pad, per axis
+  float scale_y;
   float pad_x;
   float pad_y;
   std::uint32_t flags;
-  std::uint64_t reserved0;
+  std::uint32_t reserved0;
   std::uint64_t user[8];  // application data (a checksum, a camera id)
   std::uint8_t reserved[96];
 };
@@ -179,6 +184,9 @@ static_assert(offsetof(RingHeader, creator) == 192);
 static_assert(offsetof(RingHeader, state) == 256);
 static_assert(offsetof(RingHeader, frame_bell) == 320);
 static_assert(offsetof(RingHeader, counters) == 384);
+static_assert(offsetof(SlotDescriptor, scale_x) == 72);
+static_assert(offsetof(SlotDescriptor, pad_x) == 80);
+static_assert(offsetof(SlotDescriptor, flags) == 88);
 static_assert(offsetof(SlotDescriptor, user) == 96);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);

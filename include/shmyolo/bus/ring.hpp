@@ -168,7 +168,10 @@ struct FrameMeta {
   std::uint64_t capture_mono_ns = 0;
   std::uint32_t source_width = 0;
   std::uint32_t source_height = 0;
-  float scale = 1.0F;
+  // Where the frame sits in the slot: slot pixel = source pixel * scale + pad
+  // (a letterbox has one scale for both axes, a stretch two).
+  float scale_x = 1.0F;
+  float scale_y = 1.0F;
   float pad_x = 0.0F;
   float pad_y = 0.0F;
   std::uint64_t payload_bytes = 0;  // 0: the whole frame

@@ -15,13 +15,21 @@ struct ResultDetection {
   float x1, y1, x2, y2;  // original-frame pixels
 };
 
+// Whose frame a result is for.
+enum class ResultOrigin : std::uint32_t {
+  camera_frame = 1,  // a frame of camera `camera`
+  upload = 2,        // an HTTP upload: source_index is the request's id
+};
+
 struct ResultRecord {
   static constexpr std::uint32_t kMaxDetections = 1000;  // the config's max_detections limit
 
-  std::uint32_t camera;  // index in the config's camera list
+  ResultOrigin origin;
+  std::uint32_t camera;  // camera frames: index in the config's camera list
   std::uint32_t worker;
-  std::uint64_t frame_seq;     // the camera ring's sequence number: unique per camera and ring
-  std::uint64_t source_index;  // frame number from the source (after restarts it starts again)
+  std::uint32_t reserved;
+  std::uint64_t frame_seq;     // the ring's sequence number: unique per camera and ring
+  std::uint64_t source_index;  // camera frames: the source's frame number (after restarts it starts again)
   std::uint64_t capture_unix_ns;
   // CLOCK_MONOTONIC stamps along the way.
   std::uint64_t capture_mono_ns;
