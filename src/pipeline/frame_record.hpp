@@ -40,9 +40,9 @@ struct Placement {
                                     std::uint32_t source_height, std::uint32_t crop_x, std::uint32_t crop_y,
                                     std::uint32_t picture_width, std::uint32_t picture_height);
   // A box in slot pixels to source pixels, clipped to the picture.
-  [[nodiscard]] detect::Box to_source(const detect::Box& in_slot) const;
+  [[nodiscard]] detect::Box to_source(const detect::Box& b) const;
   // A box in source pixels to slot pixels (the live view draws there).
-  [[nodiscard]] detect::Box to_slot(const detect::Box& in_source) const;
+  [[nodiscard]] detect::Box to_slot(const detect::Box& b) const;
   // The picture's area in the slot, without the padding.
   [[nodiscard]] detect::Box content() const;
 };

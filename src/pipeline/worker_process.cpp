@@ -152,7 +152,7 @@ std::optional<FrameRecord> record_of(Worker& w, bus::Claim& claim) {
                           uploads ? std::string("uploads") : fmt::format("camera {}", ring));
     }
   }
-  if (error.empty()) return std::move(*record);
+  if (error.empty()) return *record;
   if (error != w.last_error) {
     std::fprintf(stderr, "shmyolo: worker %d: %s: %s; frame %llu skipped\n", w.index, claim.ring().name().c_str(),
                  error.c_str(), static_cast<unsigned long long>(claim.info().frame_seq));
@@ -197,7 +197,7 @@ void process(Worker& w, std::vector<bus::Claim>& all) {
       continue;
     }
     claims.push_back(std::move(c));
-    frames.push_back(std::move(*frame));
+    frames.push_back(*frame);
   }
   if (claims.empty()) return;
   const std::uint64_t claimed = bus::monotonic_ns();

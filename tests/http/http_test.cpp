@@ -30,7 +30,6 @@ using shmyolo::test::classes_of;
 using shmyolo::test::post_image;
 using shmyolo::test::read_file;
 using shmyolo::test::Service;
-using shmyolo::test::Spawned;
 
 const std::string kShared = shmyolo::test::shared_dir();
 const std::string kYolov8n = kShared + "/models/yolov8n/yolov8n_fp32_from_int8.onnx";

@@ -12,7 +12,6 @@ namespace {
 
 using shmyolo::detect::Box;
 using shmyolo::pipeline::CameraFrame;
-using shmyolo::pipeline::FrameRecord;
 using shmyolo::pipeline::Placement;
 using shmyolo::pipeline::read_record;
 using shmyolo::pipeline::UploadRequest;
