@@ -6,6 +6,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <shmyolo/detect/detector.hpp>
+#include <shmyolo/detect/layouts.hpp>
 #include <shmyolo/image/image_file.hpp>
 
 #include "commands.hpp"
@@ -29,7 +30,7 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model,-m", a.model, "Model: .onnx, or a Darknet .cfg with its .weights beside it")->required();
   cmd->add_option("--engine", a.engine, "Inference engine")->check(CLI::IsMember({"ort", "opencv"}));
   cmd->add_option("--layout", a.layout, "Output layout when it cannot be inferred")
-      ->check(CLI::IsMember({"yolov5", "yolov8", "end2end", "yolox", "darknet", "fastestv2"}));
+      ->check(CLI::IsMember(detect::layout_names_and_aliases()));
   cmd->add_option("--names", a.names, "Class names file, one per line (default: the model's metadata)");
   cmd->add_option("--threads", a.threads, "Inference threads")->check(CLI::Range(1, 64));
   cmd->add_option("--input-size", a.input_size, "Input size for models whose size is not fixed")
@@ -94,7 +95,7 @@ struct DetectArgs {
   std::vector<std::string> images;
   float conf = 0.25F;
   float iou = 0.45F;
-  std::vector<int> classes;
+  std::vector<std::string> classes;
   int max_det = 300;
   std::string annotate_dir;
 };
@@ -103,7 +104,10 @@ int run_detect(const DetectArgs& a) {
   auto detector = detect::Detector::open(model_options(a.model));
   if (!detector) return fail(detector.error().message);
   const auto& m = detector->info();
-  detect::DetectOptions opts{a.conf, a.iou, static_cast<std::size_t>(a.max_det), a.classes};
+  const auto classes = detect::class_ids(m.names, a.classes);
+  if (!classes)
+    return fail(fmt::format("--classes: {} (see shmyolo models inspect {})", classes.error(), a.model.model));
+  detect::DetectOptions opts{a.conf, a.iou, static_cast<std::size_t>(a.max_det), *classes};
   if (!a.annotate_dir.empty()) std::filesystem::create_directories(a.annotate_dir);
   int failures = 0;
   for (const auto& path : a.images) {
@@ -177,8 +181,7 @@ int run_inspect_model(const ModelArgs& a, bool json) {
   }
   fmt::print("classes  {} ({}{})\n", m.num_classes, m.names.empty() ? "" : m.names.front(),
              m.names.size() > 1 ? ", ..." : "");
-  fmt::print("preproc  {}, x{}, {}, pad {}\n", p.rgb ? "RGB" : "BGR", p.scale,
-             p.letterbox ? (p.centered ? "letterbox centred" : "letterbox top-left") : "stretch", p.pad_value);
+  fmt::print("preproc  {}\n", detect::to_string(p));
   for (const auto& n : m.notes) fmt::print("note     {}\n", n);
   return 0;
 }
@@ -192,7 +195,7 @@ void add_detect_commands(CLI::App& app, int& exit_code) {
   cmd->add_option("images", a->images, "Images (JPEG, PNG, BMP)")->required();
   cmd->add_option("--conf", a->conf, "Confidence threshold")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--iou", a->iou, "NMS IoU threshold")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--classes", a->classes, "Keep only these class ids")->delimiter(',');
+  cmd->add_option("--classes", a->classes, "Keep only these classes (names or ids)")->delimiter(',');
   cmd->add_option("--max-det", a->max_det, "Most detections per image")->check(CLI::Range(1, 100000));
   cmd->add_option("--annotate", a->annotate_dir, "Write copies with boxes and labels drawn into this directory");
   cmd->callback([a, &exit_code] { exit_code = run_detect(*a); });
@@ -204,10 +207,13 @@ void add_detect_commands(CLI::App& app, int& exit_code) {
   auto* inspect = models->add_subcommand("inspect", "Show what the loader finds in a model");
   inspect->add_option("model", m->model, "Model file")->required();
   inspect->add_option("--engine", m->engine, "Inference engine")->check(CLI::IsMember({"ort", "opencv"}));
-  inspect->add_option("--layout", m->layout, "Output layout when it cannot be inferred");
+  inspect->add_option("--layout", m->layout, "Output layout when it cannot be inferred")
+      ->check(CLI::IsMember(detect::layout_names_and_aliases()));
   inspect->add_option("--names", m->names, "Class names file");
   inspect->add_flag("--json", *json, "Print JSON");
   inspect->callback([m, json, &exit_code] { exit_code = run_inspect_model(*m, *json); });
+  models->add_subcommand("layouts", "List the output layouts the loader knows (the table in docs/models.md)")
+      ->callback([] { fmt::print("{}", detect::layout_table_markdown()); });
 }
 
 }  // namespace shmyolo::cli

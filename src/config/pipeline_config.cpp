@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include <shmyolo/detect/layouts.hpp>
 
 namespace shmyolo::config {
 namespace {
@@ -115,8 +116,7 @@ void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
   if (r.read(node, "layout", "model.layout", layout)) {
     m.options.layout = detect::parse_layout(layout);
     if (!m.options.layout) {
-      r.fail(node["layout"], "model.layout",
-             fmt::format("unknown layout \"{}\" (yolov5, yolov8, end2end, yolox, darknet, fastestv2)", layout));
+      r.fail(node["layout"], "model.layout", fmt::format("unknown layout \"{}\" ({})", layout, detect::layout_list()));
     }
   }
   int input_size = 0;

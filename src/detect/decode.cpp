@@ -1,10 +1,14 @@
 #include <shmyolo/detect/decode.hpp>
 
+#include "decoders.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <numeric>
 #include <string>
+
+#include <shmyolo/detect/layouts.hpp>
 
 namespace shmyolo::detect {
 
@@ -53,8 +57,11 @@ void add(std::vector<Candidate>& out, const DecodeParams& p, float cx, float cy,
 
 // [B, 4+nc, N]: rows are features, columns anchors. Scanning row by row keeps
 // the reads sequential (the naive per-anchor walk strides by N floats).
-DetectResult<void> decode_yolov8(const ModelInfo& m, const OutputTensor& t, int b, const DecodeParams& p,
-                                 std::vector<Candidate>& out) {
+}  // namespace
+
+DetectResult<void> decode_yolov8(const ModelInfo& m, std::span<const OutputTensor> outputs, int b,
+                                 const DecodeParams& p, std::vector<Candidate>& out) {
+  const OutputTensor& t = outputs[0];
   const int nc = m.num_classes;
   if (t.shape.size() != 3 || t.shape[1] != 4 + nc || b >= t.shape[0] || nc <= 0) {
     return shape_error(m, t, "[batch, 4+" + std::to_string(nc) + ", anchors]");
@@ -80,6 +87,8 @@ DetectResult<void> decode_yolov8(const ModelInfo& m, const OutputTensor& t, int 
   }
   return {};
 }
+
+namespace {
 
 // [B, N, 5+nc]; yolov5 boxes are decoded already, YOLOX boxes are grid offsets.
 DetectResult<void> decode_rows(const ModelInfo& m, const OutputTensor& t, int b, const DecodeParams& p,
@@ -122,9 +131,22 @@ DetectResult<void> decode_rows(const ModelInfo& m, const OutputTensor& t, int b,
   return {};
 }
 
+}  // namespace
+
+DetectResult<void> decode_yolov5(const ModelInfo& m, std::span<const OutputTensor> outputs, int b,
+                                 const DecodeParams& p, std::vector<Candidate>& out) {
+  return decode_rows(m, outputs[0], b, p, out);
+}
+
+DetectResult<void> decode_yolox(const ModelInfo& m, std::span<const OutputTensor> outputs, int b, const DecodeParams& p,
+                                std::vector<Candidate>& out) {
+  return decode_rows(m, outputs[0], b, p, out);
+}
+
 // [B, K, 6]: x1, y1, x2, y2, score, class; already suppressed by the model.
-DetectResult<void> decode_end_to_end(const ModelInfo& m, const OutputTensor& t, int b, const DecodeParams& p,
-                                     std::vector<Candidate>& out) {
+DetectResult<void> decode_end_to_end(const ModelInfo& m, std::span<const OutputTensor> outputs, int b,
+                                     const DecodeParams& p, std::vector<Candidate>& out) {
+  const OutputTensor& t = outputs[0];
   if (t.shape.size() != 3 || t.shape[2] != 6 || b >= t.shape[0]) return shape_error(m, t, "[batch, detections, 6]");
   const auto k = static_cast<std::size_t>(t.shape[1]);
   const float* base = t.data + static_cast<std::size_t>(b) * k * 6;
@@ -142,8 +164,8 @@ DetectResult<void> decode_end_to_end(const ModelInfo& m, const OutputTensor& t, 
 
 // OpenCV's Darknet region layers: [R, 5+nc] per head, boxes normalised to
 // 0..1, class scores already multiplied by objectness (below 0.2 zeroed).
-DetectResult<void> decode_darknet(const ModelInfo& m, std::span<const OutputTensor> outputs, const DecodeParams& p,
-                                  std::vector<Candidate>& out) {
+DetectResult<void> decode_darknet(const ModelInfo& m, std::span<const OutputTensor> outputs, int /*batch*/,
+                                  const DecodeParams& p, std::vector<Candidate>& out) {
   const int nc = m.num_classes;
   const auto w = static_cast<float>(m.input_width);
   const auto h = static_cast<float>(m.input_height);
@@ -163,8 +185,9 @@ DetectResult<void> decode_darknet(const ModelInfo& m, std::span<const OutputTens
 // Yolo-FastestV2 [cells, 15+nc]: per cell 3 anchors x (tx,ty,tw,th), 3
 // objectness values, then class probabilities shared by the anchors. Cells
 // run stride 16 then stride 32, row-major. All values already sigmoid/softmax.
-DetectResult<void> decode_fastestv2(const ModelInfo& m, const OutputTensor& t, const DecodeParams& p,
-                                    std::vector<Candidate>& out) {
+DetectResult<void> decode_fastestv2(const ModelInfo& m, std::span<const OutputTensor> outputs, int /*batch*/,
+                                    const DecodeParams& p, std::vector<Candidate>& out) {
+  const OutputTensor& t = outputs[0];
   // Anchors of the COCO model in 352-input pixels (its upstream config).
   static constexpr std::array<std::array<float, 6>, 2> kAnchors{
       {{12.64F, 19.39F, 37.88F, 51.48F, 55.71F, 138.31F}, {126.91F, 78.23F, 131.57F, 214.55F, 279.92F, 258.87F}}};
@@ -198,8 +221,6 @@ DetectResult<void> decode_fastestv2(const ModelInfo& m, const OutputTensor& t, c
   return {};
 }
 
-}  // namespace
-
 DetectResult<void> decode(const ModelInfo& model, std::span<const OutputTensor> outputs, int batch_index,
                           const DecodeParams& params, std::vector<Candidate>& out) {
   if (outputs.empty() || outputs[0].data == nullptr) {
@@ -211,16 +232,7 @@ DetectResult<void> decode(const ModelInfo& model, std::span<const OutputTensor> 
     }
   }
   const std::size_t before = out.size();
-  DetectResult<void> r;
-  switch (model.layout) {
-    case OutputLayout::yolov8: r = decode_yolov8(model, outputs[0], batch_index, params, out); break;
-    case OutputLayout::yolov5:
-    case OutputLayout::yolox: r = decode_rows(model, outputs[0], batch_index, params, out); break;
-    case OutputLayout::end_to_end: r = decode_end_to_end(model, outputs[0], batch_index, params, out); break;
-    case OutputLayout::darknet: r = decode_darknet(model, outputs, params, out); break;
-    case OutputLayout::fastestv2: r = decode_fastestv2(model, outputs[0], params, out); break;
-  }
-  if (!r) return r;
+  if (auto r = spec_of(model.layout).decode(model, outputs, batch_index, params, out); !r) return r;
   if (out.size() - before > params.max_candidates) {
     auto first = out.begin() + static_cast<std::ptrdiff_t>(before);
     std::nth_element(first, first + static_cast<std::ptrdiff_t>(params.max_candidates), out.end(),

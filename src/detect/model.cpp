@@ -1,57 +1,52 @@
 #include <shmyolo/detect/model.hpp>
 
-#include <array>
+#include <algorithm>
+#include <charconv>
+#include <sstream>
 
 namespace shmyolo::detect {
-
-std::string to_string(OutputLayout layout) {
-  switch (layout) {
-    case OutputLayout::yolov5: return "yolov5";
-    case OutputLayout::yolov8: return "yolov8";
-    case OutputLayout::end_to_end: return "end2end";
-    case OutputLayout::yolox: return "yolox";
-    case OutputLayout::darknet: return "darknet";
-    case OutputLayout::fastestv2: return "fastestv2";
-  }
-  return "unknown";
-}
-
-std::optional<OutputLayout> parse_layout(const std::string& text) {
-  static constexpr std::array kAll{OutputLayout::yolov5, OutputLayout::yolov8,  OutputLayout::end_to_end,
-                                   OutputLayout::yolox,  OutputLayout::darknet, OutputLayout::fastestv2};
-  for (const auto layout : kAll) {
-    if (to_string(layout) == text) return layout;
-  }
-  if (text == "yolo11" || text == "v8" || text == "v11") return OutputLayout::yolov8;
-  if (text == "yolov10" || text == "v10") return OutputLayout::end_to_end;
-  return std::nullopt;
-}
 
 std::string to_string(Engine engine) {
   return engine == Engine::onnxruntime ? "onnxruntime" : "opencv";
 }
 
-Preprocessing preprocessing_for(OutputLayout layout) {
-  Preprocessing p;
-  switch (layout) {
-    case OutputLayout::yolov5:
-    case OutputLayout::yolov8:
-    case OutputLayout::end_to_end: break;  // Ultralytics: RGB, /255, centred letterbox, pad 114
-    case OutputLayout::yolox:
-      // YOLOX: BGR, 0..255, image at the top-left, pad 114 right and bottom.
-      p.rgb = false;
-      p.scale = 1.0F;
-      p.centered = false;
-      break;
-    case OutputLayout::darknet:
-      p.letterbox = false;  // Darknet: RGB, /255, plain resize
-      break;
-    case OutputLayout::fastestv2:
-      p.rgb = false;  // Yolo-FastestV2: BGR, /255, plain resize
-      p.letterbox = false;
-      break;
+std::optional<int> class_id(const std::vector<std::string>& names, std::string_view text) {
+  const auto it = std::ranges::find(names, text);
+  if (it != names.end()) return static_cast<int>(it - names.begin());
+  int id = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id < 0) return std::nullopt;
+  if (static_cast<std::size_t>(id) >= names.size()) return std::nullopt;
+  return id;
+}
+
+std::expected<std::vector<int>, std::string> class_ids(const std::vector<std::string>& names,
+                                                       const std::vector<std::string>& wanted) {
+  std::vector<int> ids;
+  for (const auto& w : wanted) {
+    const auto id = class_id(names, w);
+    if (!id) return std::unexpected("the model has no class \"" + w + "\"");
+    ids.push_back(*id);
   }
-  return p;
+  return ids;
+}
+
+std::string to_string(const Preprocessing& p) {
+  std::ostringstream text;
+  text << (p.rgb ? "RGB, " : "BGR, ");
+  if (p.scale == 1.0F) {
+    text << "0..255";
+  } else if (p.scale == 1.0F / 255.0F) {
+    text << "/255";
+  } else {
+    text << "x" << p.scale;
+  }
+  if (!p.letterbox) {
+    text << ", plain resize";
+  } else {
+    text << (p.centered ? ", centred letterbox" : ", letterbox at the top-left") << ", pad " << int{p.pad_value};
+  }
+  return text.str();
 }
 
 }  // namespace shmyolo::detect

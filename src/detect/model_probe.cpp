@@ -5,6 +5,7 @@
 
 #include <shmyolo/detect/decode.hpp>
 #include <shmyolo/detect/detector.hpp>
+#include <shmyolo/detect/layouts.hpp>
 
 namespace shmyolo::detect::detail {
 
@@ -61,7 +62,7 @@ DetectResult<OutputLayout> guess_layout(ModelInfo& m) {
     for (const auto& s : m.output_shapes) shapes += (shapes.empty() ? "" : ", ") + shape_text(s);
     return detect_error(DetectErrc::layout_unknown, "model " + m.path.string() + ": output " + shapes +
                                                         " is not a known YOLO detection layout (" + why +
-                                                        "); pass --layout yolov5|yolov8|end2end|yolox if it is one");
+                                                        "); pass --layout (" + layout_list() + ") if it is one");
   };
   if (m.output_shapes.empty()) return unknown("no outputs");
   const auto& s = m.output_shapes[0];
@@ -98,21 +99,14 @@ DetectResult<void> infer_layout(ModelInfo& m, const ModelOptions& options) {
       m.layout = *guessed;
     }
   }
-  const auto& s = m.output_shapes.at(0);
-  switch (m.layout) {
-    case OutputLayout::yolov8: m.num_classes = static_cast<int>(s.size() == 3 ? s[1] - 4 : 0); break;
-    case OutputLayout::yolov5:
-    case OutputLayout::yolox: m.num_classes = static_cast<int>(s.size() == 3 ? s[2] - 5 : 0); break;
-    case OutputLayout::end_to_end: m.num_classes = static_cast<int>(m.names.empty() ? 80 : m.names.size()); break;
-    case OutputLayout::darknet: m.num_classes = static_cast<int>(s.size() == 2 ? s[1] - 5 : 0); break;
-    case OutputLayout::fastestv2: m.num_classes = static_cast<int>(s.size() == 2 ? s[1] - 15 : 0); break;
-  }
+  const LayoutSpec& spec = spec_of(m.layout);
+  m.num_classes = spec.num_classes(m);
   if (m.num_classes <= 0) {
-    return detect_error(DetectErrc::layout_unknown, "model " + m.path.string() + ": output " + shape_text(s) +
+    return detect_error(DetectErrc::layout_unknown, "model " + m.path.string() + ": output " +
+                                                        shape_text(m.output_shapes.at(0)) +
                                                         " leaves no class scores for layout " + to_string(m.layout));
   }
-  if (m.layout == OutputLayout::yolox) m.strides = {8, 16, 32};
-  if (m.layout == OutputLayout::fastestv2) m.strides = {16, 32};
+  m.strides.assign(spec.strides.begin(), spec.strides.end());
   m.preprocessing = preprocessing_for(m.layout);
   return {};
 }

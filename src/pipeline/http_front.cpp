@@ -35,20 +35,11 @@ std::optional<double> number(const std::string& text) {
   return v;
 }
 
-// A class name or id the model has, as an id.
-std::optional<int> class_id(const std::vector<std::string>& names, const std::string& c) {
-  const auto it = std::ranges::find(names, c);
-  if (it != names.end()) return static_cast<int>(it - names.begin());
-  const auto n = number(c);
-  if (n && *n >= 0 && *n == std::floor(*n) && *n < static_cast<double>(names.size())) return static_cast<int>(*n);
-  return std::nullopt;
-}
-
 std::expected<std::array<std::uint64_t, 2>, std::string> class_mask(const std::vector<std::string>& names,
                                                                     const std::vector<std::string>& wanted) {
   std::array<std::uint64_t, 2> mask{};
   for (const auto& c : wanted) {
-    const auto id = class_id(names, c);
+    const auto id = detect::class_id(names, c);
     if (!id) return std::unexpected(fmt::format("classes: the model has no class \"{}\"", c));
     if (*id >= kMaskableClasses)
       return std::unexpected(

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 #include <shmyolo/bus/ring.hpp>
+#include <shmyolo/detect/model.hpp>
 #include <shmyolo/pipeline/result.hpp>
 
 #include "context.hpp"
@@ -204,15 +205,11 @@ bool check_port(const config::PipelineConfig& config) {
 }
 
 bool check_classes(const config::PipelineConfig& config, const ModelFacts& model) {
-  for (const auto& c : config.model.classes) {
-    if (std::ranges::find(model.names, c) != model.names.end()) continue;
-    const bool number = !c.empty() && std::ranges::all_of(c, [](char ch) { return ch >= '0' && ch <= '9'; });
-    if (number && std::stoul(c) < model.names.size()) continue;
-    std::fprintf(stderr, "shmyolo: %s: model.classes: the model has no class \"%s\" (see shmyolo models inspect %s)\n",
-                 config.file.string().c_str(), c.c_str(), config.model.options.path.string().c_str());
-    return false;
-  }
-  return true;
+  const auto ids = detect::class_ids(model.names, config.model.classes);
+  if (ids) return true;
+  std::fprintf(stderr, "shmyolo: %s: model.classes: %s (see shmyolo models inspect %s)\n", config.file.string().c_str(),
+               ids.error().c_str(), config.model.options.path.string().c_str());
+  return false;
 }
 
 class Supervisor {

@@ -62,13 +62,9 @@ std::vector<bus::Claim> claim_batch(Rings& rings, int batch) {
   return claims;
 }
 
+// The supervisor checked model.classes against the model before any worker started.
 std::vector<int> class_ids(const Context& ctx) {
-  std::vector<int> ids;
-  for (const auto& c : ctx.config->model.classes) {
-    const auto it = std::ranges::find(ctx.model.names, c);
-    ids.push_back(it != ctx.model.names.end() ? static_cast<int>(it - ctx.model.names.begin()) : std::stoi(c));
-  }
-  return ids;
+  return detect::class_ids(ctx.model.names, ctx.config->model.classes).value_or(std::vector<int>{});
 }
 
 void fill_record(ResultRecord& r, const bus::Claim& claim, const FrameRecord& frame, const detect::DetectOutput& out,

@@ -132,3 +132,27 @@ TEST(Detect, JsonLinesAndAnnotatedCopies) {
   EXPECT_TRUE(std::filesystem::exists(out_dir / "dog.jpg"));
   EXPECT_TRUE(std::filesystem::exists(out_dir / "person.jpg"));
 }
+
+// --classes takes names or ids, like model.classes and the HTTP `classes` field.
+TEST(Detect, ClassesByNameOrId) {
+  const auto by_name =
+      run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "dog,car", kGoodImage.string()});
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.output;
+  EXPECT_NE(by_name.output.find("\"class\":\"dog\""), std::string::npos) << by_name.output;
+  EXPECT_EQ(by_name.output.find("\"class\":\"bicycle\""), std::string::npos) << by_name.output;
+  const auto by_id =
+      run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "16,2", kGoodImage.string()});
+  ASSERT_EQ(by_id.exit_code, 0) << by_id.output;
+  // Same classes, same boxes (the detections array runs up to the "engine" key).
+  const auto boxes = [](const std::string& out) {
+    const auto from = out.find("\"detections\"");
+    return out.substr(from, out.find("\"engine\"") - from);
+  };
+  EXPECT_EQ(boxes(by_name.output), boxes(by_id.output));
+  expect_one_line_error(
+      run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "dgo", kGoodImage.string()}),
+      "--classes: the model has no class \"dgo\"");
+  expect_one_line_error(
+      run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "80", kGoodImage.string()}),
+      "no class \"80\"");
+}

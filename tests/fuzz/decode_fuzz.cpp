@@ -8,13 +8,15 @@
 #include <vector>
 
 #include <shmyolo/detect/decode.hpp>
+#include <shmyolo/detect/layouts.hpp>
 
 using namespace shmyolo::detect;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 8) return 0;
   ModelInfo m;
-  m.layout = static_cast<OutputLayout>(data[0] % 6);
+  const auto all = layouts();
+  m.layout = all[data[0] % all.size()].layout;
   m.num_classes = 1 + data[1] % 90;
   m.input_width = 32 * (1 + data[2] % 20);
   m.input_height = 32 * (1 + data[3] % 20);

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shmyolo::detect {
@@ -59,11 +61,22 @@ struct ModelInfo {
   std::vector<std::string> notes;  // what the loader decided and why
 };
 
+// Names, aliases and preprocessing come from the layout registry (layouts.cpp).
 [[nodiscard]] std::string to_string(OutputLayout layout);
-[[nodiscard]] std::optional<OutputLayout> parse_layout(const std::string& text);
+[[nodiscard]] std::optional<OutputLayout> parse_layout(std::string_view text);
 [[nodiscard]] std::string to_string(Engine engine);
 
 // The preprocessing a layout's models expect.
 [[nodiscard]] Preprocessing preprocessing_for(OutputLayout layout);
+
+// A class the model has, named or numbered ("person" or "0"), as its id: the
+// one parser behind model.classes, --classes and the HTTP `classes` field.
+[[nodiscard]] std::optional<int> class_id(const std::vector<std::string>& names, std::string_view text);
+// Every wanted class as an id, or the first one the model does not have.
+[[nodiscard]] std::expected<std::vector<int>, std::string> class_ids(const std::vector<std::string>& names,
+                                                                     const std::vector<std::string>& wanted);
+
+// "RGB, /255, centred letterbox, pad 114": for `models inspect` and the docs.
+[[nodiscard]] std::string to_string(const Preprocessing& p);
 
 }  // namespace shmyolo::detect
