@@ -13,6 +13,7 @@
 #include "live_view.hpp"
 #include "result_json.hpp"
 #include "slot_frame.hpp"
+#include "statistics.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -212,12 +213,13 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
                                         [&] { return closing_ || pending_[id].done; });
   const Pending p = std::move(pending_[id]);
   pending_.erase(id);
+  const bool closing = closing_;  // read under the lock, like every access to closing_
   lock.unlock();
   if (!done || !p.done) {
-    return answer(closing_ ? 503 : 504, closing_ ? "the service is stopping: retry on another instance"
-                                                 : fmt::format("no result within {} s (http.timeout): the workers "
-                                                               "are overloaded or stuck",
-                                                               http_.timeout_s));
+    return answer(closing ? 503 : 504, closing ? "the service is stopping: retry on another instance"
+                                               : fmt::format("no result within {} s (http.timeout): the workers "
+                                                             "are overloaded or stuck",
+                                                             http_.timeout_s));
   }
   stages_->decode.record_ns(published - received);
   stages_->queue_wait.record_ns(p.claim_mono_ns > published ? p.claim_mono_ns - published : 0);
@@ -293,28 +295,36 @@ std::string HttpFront::metrics_text() const {
   const auto camera_label = [&](std::size_t c) {
     return fmt::format("{},camera=\"{}\"", p, ctx_.config->cameras[c].name);
   };
+  std::vector<CameraCounts> counts;
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    counts.push_back(camera_counts(ctx_.config->cameras[c].name, cameras_[c], ctx_.status->cameras[c]));
+  }
+  const auto per_camera = [&](const char* name, const char* type, const char* what, auto value) {
+    help(out, name, type, what);
+    for (std::size_t c = 0; c < counts.size(); ++c) {
+      out += fmt::format("{}{{{}}} {}\n", name, camera_label(c), value(counts[c]));
+    }
+  };
+  per_camera("shmyolo_frames_in_total", "counter", "Frames each camera published into its ring.",
+             [](const CameraCounts& c) { return c.frames_in; });
+  per_camera("shmyolo_frames_out_total", "counter", "Frames whose detections the aggregator received.",
+             [](const CameraCounts& c) { return c.frames_out; });
+  per_camera("shmyolo_frames_dropped_total", "counter", "Frames that will never get a result (see docs/pipeline.md).",
+             [](const CameraCounts& c) { return c.dropped; });
+  per_camera("shmyolo_backpressure_total", "counter",
+             "Queue mode: publishes refused by a full ring, then retried (a wait, not a loss).",
+             [](const CameraCounts& c) { return c.backpressure; });
+  per_camera("shmyolo_detections_total", "counter", "Boxes in all results.",
+             [](const CameraCounts& c) { return c.detections; });
+  per_camera("shmyolo_source_errors_total", "counter", "Failed opens and reads of each camera's source.",
+             [](const CameraCounts& c) { return c.source_errors; });
+  per_camera("shmyolo_restarts_total", "counter", "Restarts of each camera's ingest process.",
+             [](const CameraCounts& c) { return c.restarts; });
+  per_camera("shmyolo_queue_depth", "gauge", "Frames waiting in each camera's ring for a worker.",
+             [](const CameraCounts& c) { return c.queue_depth; });
+  help(out, "shmyolo_upload_queue_depth", "gauge", "Uploads waiting in the uploads ring for a worker.");
+  out += fmt::format("shmyolo_upload_queue_depth{{{}}} {}\n", p, ready_slots(*ring_));
   // relaxed below: counters read for display.
-  help(out, "shmyolo_frames_in_total", "counter", "Frames each camera published into its ring.");
-  for (std::size_t c = 0; c < cameras_.size(); ++c) {
-    out += fmt::format("shmyolo_frames_in_total{{{}}} {}\n", camera_label(c),
-                       cameras_[c].header().counters.published.load(std::memory_order_relaxed));
-  }
-  help(out, "shmyolo_frames_out_total", "counter", "Frames whose detections the aggregator received.");
-  for (std::size_t c = 0; c < cameras_.size(); ++c) {
-    out += fmt::format("shmyolo_frames_out_total{{{}}} {}\n", camera_label(c),
-                       ctx_.status->cameras[c].results.load(std::memory_order_relaxed));
-  }
-  help(out, "shmyolo_frames_dropped_total", "counter", "Frames overwritten or refused before a worker took them.");
-  for (std::size_t c = 0; c < cameras_.size(); ++c) {
-    const auto& k = cameras_[c].header().counters;
-    out += fmt::format("shmyolo_frames_dropped_total{{{}}} {}\n", camera_label(c),
-                       k.dropped.load(std::memory_order_relaxed) + k.rejected.load(std::memory_order_relaxed));
-  }
-  help(out, "shmyolo_queue_depth", "gauge", "Frames waiting in a ring for a worker.");
-  for (const auto& camera : cameras_) {
-    out += fmt::format("shmyolo_queue_depth{{{},ring=\"{}\"}} {}\n", p, camera.name(), ready_slots(camera));
-  }
-  out += fmt::format("shmyolo_queue_depth{{{},ring=\"{}\"}} {}\n", p, ring_->name(), ready_slots(*ring_));
   help(out, "shmyolo_workers_ready", "gauge", "Workers that have loaded the model (replacements count again).");
   out += fmt::format("shmyolo_workers_ready{{{}}} {}\n", p, ctx_.status->workers_ready.load(std::memory_order_relaxed));
   help(out, "shmyolo_worker_restarts_total", "counter", "Times a worker was restarted after a crash or a stall.");

@@ -12,6 +12,7 @@
 
 #include "frame_record.hpp"
 #include "result_json.hpp"
+#include "statistics.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -24,13 +25,6 @@ constexpr std::size_t kQueueLimit = 256;  // events a slow reader may fall behin
 // A peeked frame's result is at most one end-to-end latency away.
 constexpr auto kResultWait = std::chrono::seconds(1);
 constexpr int kJpegQuality = 85;  // OpenCV's default is 95; tiles refresh several times a second
-
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1));
-  std::ranges::nth_element(values, values.begin() + static_cast<std::ptrdiff_t>(k));
-  return values[k];
-}
 
 // One colour per class, far apart in hue (the golden angle), bright on video.
 cv::Scalar class_colour(int class_id) {
@@ -65,16 +59,6 @@ void draw_boxes(cv::Mat& image, const std::vector<ResultDetection>& detections, 
 }
 
 }  // namespace
-
-std::uint32_t ready_slots(const bus::FrameRing& ring) {
-  std::uint32_t n = 0;
-  for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
-    // acquire: pairs with the release that published or released the slot.
-    const bus::SlotControl c{ring.descriptor(i).control.load(std::memory_order_acquire)};
-    n += c.state() == bus::SlotState::ready ? 1 : 0;
-  }
-  return n;
-}
 
 class LiveView::EventFeed final : public http::EventStream {
  public:
@@ -158,13 +142,11 @@ http::Reply LiveView::cameras() const {
   for (std::size_t c = 0; c < cameras_.size(); ++c) {
     const auto& cam = ctx_.config->cameras[c];
     const auto& recent = recent_[c];
-    const auto& counters = cameras_[c].header().counters;
-    const auto& status = ctx_.status->cameras[c];
-    std::vector<double> latencies;
+    stats::LatencyHistogram latencies;
     std::size_t in_window = 0;
     std::uint64_t first_in_window = 0;
     for (const Seen& s : recent) {
-      latencies.push_back(s.end_to_end_ms);
+      latencies.record_ns(static_cast<std::uint64_t>(s.end_to_end_ms * 1e6));
       if (static_cast<double>(now - std::min(now, s.done_mono_ns)) <= kRateWindowS * 1e9) {
         if (in_window++ == 0) first_in_window = s.done_mono_ns;
       }
@@ -176,20 +158,10 @@ http::Reply LiveView::cameras() const {
       const double span_s = static_cast<double>(now - first_in_window) / 1e9;
       fps = static_cast<double>(in_window) / std::max(span_s, 1e-3);
     }
-    // relaxed below: counters read for display.
-    nlohmann::json j{
-        {"name", cam.name},
-        {"source", cam.source},
-        {"fps", rounded(fps, 10)},
-        {"latency_ms",
-         {{"p50", rounded(percentile(latencies, 0.5), 10)}, {"p99", rounded(percentile(latencies, 0.99), 10)}}},
-        {"frames_in", counters.published.load(std::memory_order_relaxed)},
-        {"frames_out", status.results.load(std::memory_order_relaxed)},
-        {"dropped",
-         counters.dropped.load(std::memory_order_relaxed) + counters.rejected.load(std::memory_order_relaxed)},
-        {"queue_depth", ready_slots(cameras_[c])},
-        {"source_errors", status.source_errors.load(std::memory_order_relaxed)},
-        {"restarts", status.restarts.load(std::memory_order_relaxed)}};
+    nlohmann::json j = counts_json(camera_counts(cam.name, cameras_[c], ctx_.status->cameras[c]));
+    j["source"] = cam.source;
+    j["fps_out"] = round_to(fps, 2);
+    j["latency_ms"]["end_to_end"] = percentiles_json(latencies);
     if (!recent.empty()) {
       const Seen& last = recent.back();
       nlohmann::json classes = nlohmann::json::object();
@@ -200,16 +172,9 @@ http::Reply LiveView::cameras() const {
       j["width"] = last.source_width;
       j["height"] = last.source_height;
       j["last_frame"] = last.seq;
-      j["last_result_age_ms"] = rounded(static_cast<double>(now - std::min(now, last.done_mono_ns)) / 1e6, 10);
-      j["detections"] = last.detections.size();
+      j["last_result_age_ms"] = round_to(static_cast<double>(now - std::min(now, last.done_mono_ns)) / 1e6, 1);
+      j["last_detections"] = last.detections.size();
       j["classes"] = classes;
-    }
-    if (status.scored.load(std::memory_order_relaxed) != 0) {
-      const auto tp = static_cast<double>(status.true_positives.load(std::memory_order_relaxed));
-      const auto fp = static_cast<double>(status.false_positives.load(std::memory_order_relaxed));
-      const auto fn = static_cast<double>(status.false_negatives.load(std::memory_order_relaxed));
-      if (tp + fp > 0) j["precision"] = rounded(tp / (tp + fp), 1e4);
-      if (tp + fn > 0) j["recall"] = rounded(tp / (tp + fn), 1e4);
     }
     list.push_back(std::move(j));
   }

@@ -23,9 +23,6 @@
 
 namespace shmyolo::pipeline {
 
-// Frames in a ring waiting for a worker.
-[[nodiscard]] std::uint32_t ready_slots(const bus::FrameRing& ring);
-
 class LiveView {
  public:
   LiveView(const Context& ctx, const std::vector<bus::FrameRing>& cameras, int max_streams);

@@ -1,42 +1,13 @@
 #include "stats_report.hpp"
 
-#include <cmath>
+#include <optional>
 
 #include <shmyolo/stats/scoring.hpp>
 
+#include "statistics.hpp"
+
 namespace shmyolo::pipeline {
 namespace {
-
-const char* state_name(std::uint32_t s) {
-  switch (static_cast<CameraState>(s)) {
-    case CameraState::starting: return "starting";
-    case CameraState::running: return "running";
-    case CameraState::retrying: return "retrying";
-    case CameraState::finished: return "finished";
-    case CameraState::stopped: return "stopped";
-  }
-  return "unknown";
-}
-
-// Rounds to `digits` decimals; dividing the rounded integer by a power of ten
-// gives the double nearest that decimal, so JSON shows 0.9385, not
-// 0.9384999999999999.
-double rounded(double v, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(v * scale) / scale;
-}
-double round2(double v) {
-  return rounded(v, 2);
-}
-double round4(double v) {
-  return rounded(v, 4);
-}
-
-// null, not 0, when a window saw no frames: nothing was measured.
-nlohmann::json latency(const stats::LatencyHistogram& h) {
-  if (h.count() == 0) return {{"p50", nullptr}, {"p99", nullptr}};
-  return {{"p50", round2(h.percentile_ms(0.5))}, {"p99", round2(h.percentile_ms(0.99))}};
-}
 
 constexpr std::array<const char*, 5> kStageNames{"end_to_end", "capture_to_publish", "queue_wait", "inference",
                                                  "postprocess"};
@@ -51,16 +22,6 @@ std::unique_ptr<StageHistograms> copy_of(const CameraStatus& st) {
   const auto live = stages(st);
   for (std::size_t s = 0; s < live.size(); ++s) (*copy)[s].merge(*live[s]);
   return copy;
-}
-
-// Frames that never got a result: overwritten or discarded unclaimed, and in
-// latest mode also those skipped because every slot was being read. In queue
-// mode a refused publish is retried, so it is a wait, not a loss.
-std::uint64_t dropped(const bus::FrameRing& ring) {
-  const auto& counters = ring.header().counters;
-  const std::uint64_t lost = counters.dropped.load(std::memory_order_relaxed);
-  if (ring.policy().delivery == bus::Delivery::queue) return lost;
-  return lost + counters.rejected.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -95,26 +56,10 @@ StatsSnapshot StatsReport::snapshot() const {
 
 nlohmann::json StatsReport::camera(std::size_t c, double in_fps, double out_fps,
                                    const StageHistograms& latencies) const {
-  const CameraStatus& st = ctx_.status->cameras[c];
-  const auto& counters = rings_[c].header().counters;
-  nlohmann::json j{{"camera", ctx_.config->cameras[c].name},
-                   {"state", state_name(st.state.load(std::memory_order_relaxed))},
-                   {"fps_in", round2(in_fps)},
-                   {"fps_out", round2(out_fps)},
-                   {"frames_in", counters.published.load(std::memory_order_relaxed)},
-                   {"frames_out", st.results.load(std::memory_order_relaxed)},
-                   {"dropped", dropped(rings_[c])},
-                   {"detections", st.detections.load(std::memory_order_relaxed)},
-                   {"source_errors", st.source_errors.load(std::memory_order_relaxed)},
-                   {"restarts", st.restarts.load(std::memory_order_relaxed)}};
-  for (std::size_t s = 0; s < kStageNames.size(); ++s) j["latency_ms"][kStageNames[s]] = latency(latencies[s]);
-  if (st.scored.load(std::memory_order_relaxed) != 0) {
-    const stats::Tally t{st.true_positives.load(std::memory_order_relaxed),
-                         st.false_positives.load(std::memory_order_relaxed),
-                         st.false_negatives.load(std::memory_order_relaxed)};
-    j["precision"] = round4(t.precision());
-    j["recall"] = round4(t.recall());
-  }
+  nlohmann::json j = counts_json(camera_counts(ctx_.config->cameras[c].name, rings_[c], ctx_.status->cameras[c]));
+  j["fps_in"] = round_to(in_fps, 2);
+  j["fps_out"] = round_to(out_fps, 2);
+  for (std::size_t s = 0; s < kStageNames.size(); ++s) j["latency_ms"][kStageNames[s]] = percentiles_json(latencies[s]);
   return j;
 }
 
@@ -139,30 +84,28 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
   }
   // All cameras together: merged latency histograms and summed tallies.
   stats::LatencyHistogram end_to_end;
-  stats::Tally tally;
+  std::optional<stats::Tally> tally;
   std::uint64_t frames = 0;
-  bool scored = false;
   for (std::size_t c = 0; c < rings_.size(); ++c) {
     const CameraStatus& st = ctx_.status->cameras[c];
     cameras.push_back(camera(c, static_cast<double>(now.frames_in[c]) / elapsed_s,
                              static_cast<double>(now.frames_out[c]) / elapsed_s, *copy_of(st)));
     end_to_end.merge(st.end_to_end);
     frames += now.frames_out[c];
-    if (st.scored.load(std::memory_order_relaxed) != 0) {
-      scored = true;
-      tally += {st.true_positives.load(std::memory_order_relaxed), st.false_positives.load(std::memory_order_relaxed),
-                st.false_negatives.load(std::memory_order_relaxed)};
+    if (const auto counts = camera_counts(ctx_.config->cameras[c].name, rings_[c], st); counts.scored) {
+      if (!tally) tally.emplace();
+      *tally += *counts.scored;
     }
   }
   nlohmann::json total{{"frames_out", frames},
-                       {"fps_out", round2(static_cast<double>(frames) / elapsed_s)},
-                       {"latency_ms", {{"end_to_end", latency(end_to_end)}}}};
-  if (scored) {
-    total["precision"] = round4(tally.precision());
-    total["recall"] = round4(tally.recall());
+                       {"fps_out", round_to(static_cast<double>(frames) / elapsed_s, 2)},
+                       {"latency_ms", {{"end_to_end", percentiles_json(end_to_end)}}}};
+  if (tally) {
+    total["precision"] = round_to(tally->precision(), 4);
+    total["recall"] = round_to(tally->recall(), 4);
   }
   return {{"pipeline", ctx_.config->name},
-          {"elapsed_s", round2(elapsed_s)},
+          {"elapsed_s", round_to(elapsed_s, 2)},
           {"worker_restarts", restarts},
           {"total", total},
           {"cameras", cameras}};

@@ -351,10 +351,26 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
   ASSERT_EQ(cameras["cameras"].size(), 2U) << cameras.dump();
   for (const auto& cam : cameras["cameras"]) {
     EXPECT_GE(cam["frames_out"].get<int>(), 15) << cam.dump();
-    EXPECT_NEAR(cam["fps"].get<double>(), 10, 3) << cam.dump();
-    EXPECT_GT(cam["latency_ms"]["p50"].get<double>(), 0) << cam.dump();
+    EXPECT_NEAR(cam["fps_out"].get<double>(), 10, 3) << cam.dump();
+    EXPECT_GT(cam["latency_ms"]["end_to_end"]["p50"].get<double>(), 0) << cam.dump();
     EXPECT_GT(cam["recall"].get<double>(), 0.5) << cam.dump();
+    EXPECT_EQ(cam["state"], "running") << cam.dump();
+    for (const char* key : {"frames_in", "dropped", "backpressure", "queue_depth", "source_errors", "restarts"}) {
+      EXPECT_TRUE(cam.contains(key)) << key << ": " << cam.dump();
+    }
   }
+  EXPECT_EQ(cameras["cameras"][0]["camera"], "door");
+  // /metrics: the same statistics under the same names, labelled by camera.
+  const std::string metrics = c.Get("/metrics")->body;
+  for (const char* name : {"shmyolo_frames_in_total", "shmyolo_frames_out_total", "shmyolo_frames_dropped_total",
+                           "shmyolo_backpressure_total", "shmyolo_queue_depth", "shmyolo_restarts_total"}) {
+    EXPECT_NE(metrics.find(std::string(name) + "{pipeline=\"" + cameras["pipeline"].get<std::string>() +
+                           "\",camera=\"yard\"} "),
+              std::string::npos)
+        << name << "\n"
+        << metrics;
+  }
+  EXPECT_NE(metrics.find("shmyolo_upload_queue_depth{"), std::string::npos) << metrics;
   EXPECT_EQ(cameras["cameras"][1]["width"], 1280);
 
   // latest.jpg: a JPEG of the picture without padding, boxes from its own frame.

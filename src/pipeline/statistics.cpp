@@ -1,0 +1,78 @@
+#include "statistics.hpp"
+
+#include <cmath>
+
+namespace shmyolo::pipeline {
+namespace {
+
+const char* state_name(std::uint32_t s) {
+  switch (static_cast<CameraState>(s)) {
+    case CameraState::starting: return "starting";
+    case CameraState::running: return "running";
+    case CameraState::retrying: return "retrying";
+    case CameraState::finished: return "finished";
+    case CameraState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring, const CameraStatus& status) {
+  // relaxed below: counters read for display; no other memory depends on them.
+  const auto& k = ring.header().counters;
+  const std::uint64_t rejected = k.rejected.load(std::memory_order_relaxed);
+  const bool queue = ring.policy().delivery == bus::Delivery::queue;
+  CameraCounts c{.camera = camera,
+                 .state = state_name(status.state.load(std::memory_order_relaxed)),
+                 .frames_in = k.published.load(std::memory_order_relaxed),
+                 .frames_out = status.results.load(std::memory_order_relaxed),
+                 .dropped = k.dropped.load(std::memory_order_relaxed) + (queue ? 0 : rejected),
+                 .backpressure = queue ? rejected : 0,
+                 .detections = status.detections.load(std::memory_order_relaxed),
+                 .source_errors = status.source_errors.load(std::memory_order_relaxed),
+                 .restarts = status.restarts.load(std::memory_order_relaxed),
+                 .queue_depth = ready_slots(ring),
+                 .scored = std::nullopt};
+  if (status.scored.load(std::memory_order_relaxed) != 0) {
+    c.scored = stats::Tally{status.true_positives.load(std::memory_order_relaxed),
+                            status.false_positives.load(std::memory_order_relaxed),
+                            status.false_negatives.load(std::memory_order_relaxed)};
+  }
+  return c;
+}
+
+std::uint32_t ready_slots(const bus::FrameRing& ring) {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
+    // acquire: pairs with the release that published or released the slot.
+    const bus::SlotControl c{ring.descriptor(i).control.load(std::memory_order_acquire)};
+    n += c.state() == bus::SlotState::ready ? 1 : 0;
+  }
+  return n;
+}
+
+double round_to(double v, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+nlohmann::json percentiles_json(const stats::LatencyHistogram& h) {
+  if (h.count() == 0) return {{"p50", nullptr}, {"p99", nullptr}};
+  return {{"p50", round_to(h.percentile_ms(0.5), 2)}, {"p99", round_to(h.percentile_ms(0.99), 2)}};
+}
+
+nlohmann::json counts_json(const CameraCounts& c) {
+  nlohmann::json j{{"camera", c.camera},         {"state", c.state},
+                   {"frames_in", c.frames_in},   {"frames_out", c.frames_out},
+                   {"dropped", c.dropped},       {"backpressure", c.backpressure},
+                   {"detections", c.detections}, {"source_errors", c.source_errors},
+                   {"restarts", c.restarts},     {"queue_depth", c.queue_depth}};
+  if (c.scored) {
+    j["precision"] = round_to(c.scored->precision(), 4);
+    j["recall"] = round_to(c.scored->recall(), 4);
+  }
+  return j;
+}
+
+}  // namespace shmyolo::pipeline

@@ -1,0 +1,57 @@
+// The statistics model: each statistic defined once, read from the rings'
+// counters and the shared status, and rendered with one naming scheme by
+// every output (the stderr table, --stats-json, MQTT stats, /v1/cameras,
+// /metrics, the demo summary). docs/pipeline.md#statistics names them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/pipeline/status.hpp>
+#include <shmyolo/stats/latency_histogram.hpp>
+#include <shmyolo/stats/scoring.hpp>
+
+namespace shmyolo::pipeline {
+
+// One camera's counters since the pipeline started.
+struct CameraCounts {
+  std::string camera;
+  std::string state;
+  std::uint64_t frames_in = 0;   // published into the camera's ring
+  std::uint64_t frames_out = 0;  // whose detections the aggregator received
+  // Published or offered frames that will never get a result: overwritten or
+  // discarded before a worker claimed them, and in latest mode the frames
+  // refused because every slot was being read.
+  std::uint64_t dropped = 0;
+  // Queue mode only: publishes refused because the ring was full. The ingest
+  // waits and offers the same frame again, so this is back-pressure, not loss.
+  std::uint64_t backpressure = 0;
+  std::uint64_t detections = 0;  // boxes in all results
+  std::uint64_t source_errors = 0;
+  std::uint64_t restarts = 0;          // of the camera's ingest process
+  std::uint32_t queue_depth = 0;       // frames waiting now for a worker
+  std::optional<stats::Tally> scored;  // synthetic cameras scored against their truth
+};
+
+[[nodiscard]] CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring,
+                                         const CameraStatus& status);
+
+// Frames in a ring waiting for a worker.
+[[nodiscard]] std::uint32_t ready_slots(const bus::FrameRing& ring);
+
+// The one rounding rule of the statistics: `digits` decimals. Dividing the
+// rounded integer by a power of ten gives the double nearest that decimal, so
+// JSON shows 0.9385, not 0.9384999999999999.
+[[nodiscard]] double round_to(double v, int digits);
+
+// {"p50": ms, "p99": ms} from a histogram (the one percentile function of the
+// statistics); null values, not 0, when it holds no samples.
+[[nodiscard]] nlohmann::json percentiles_json(const stats::LatencyHistogram& h);
+
+// The counters under their names; precision and recall only when scored.
+[[nodiscard]] nlohmann::json counts_json(const CameraCounts& c);
+
+}  // namespace shmyolo::pipeline
