@@ -126,6 +126,7 @@ GcResult collect_garbage(const std::filesystem::path& dir, bool dry_run, bool re
     const bool remove = is_stale(s) || (remove_invalid && !s.valid);
     if (!remove) {
       result.kept.push_back(s.name);
+      if (!s.valid) result.invalid_kept.push_back(s.name + ": " + s.problem);
       continue;
     }
     if (!dry_run && ::unlink(s.path.c_str()) != 0 && errno != ENOENT) {

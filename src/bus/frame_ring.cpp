@@ -239,6 +239,19 @@ BusResult<void> validate_header(const RingHeader& h, std::uint64_t mapping_bytes
 
 namespace {
 
+// A file under a ring's name that is not a regular file: what it is, and
+// what to do, in one line.
+std::string not_a_ring(const std::filesystem::path& path, mode_t mode) {
+  const char* kind = S_ISFIFO(mode)                   ? "a FIFO"
+                     : S_ISDIR(mode)                  ? "a directory"
+                     : S_ISSOCK(mode)                 ? "a socket"
+                     : S_ISLNK(mode)                  ? "a symbolic link"
+                     : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                                                      : "an unusual file";
+  return strf("%s is %s, not a shared-memory ring; remove it if nothing of yours uses it, or use another name",
+              path.c_str(), kind);
+}
+
 BusError errno_error(int err, const std::string& what, const std::filesystem::path& path) {
   if (err == EACCES || err == EPERM) {
     return BusError{BusErrc::permission_denied,
@@ -304,6 +317,10 @@ BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
   for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
     fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, o.mode);
     if (fd >= 0 || errno != EEXIST) break;
+    // Something else under the ring's name (a FIFO, a folder) is not ours to remove.
+    if (struct stat st{}; ::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      return bus_error(BusErrc::already_exists, not_a_ring(path, st.st_mode));
+    }
     const auto existing = FrameRing::attach(o.name, o.dir, Access::read_only);
     bool creator_dead = false;
     std::string holder = "another process";
@@ -371,7 +388,9 @@ BusResult<FrameRing> FrameRing::attach(std::string_view name, const std::filesys
   if (auto ok = check_ring_name(name); !ok) return std::unexpected(ok.error());
   const std::filesystem::path path = dir / std::string(name);
   const bool ro = access == Access::read_only;
-  const int fd = ::open(path.c_str(), (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO under a ring's name (any local user can make one)
+  // would block open() until a writer came; it is refused below instead.
+  const int fd = ::open(path.c_str(), (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) {
       if (const auto other = detail::find_mapped_elsewhere(name, dir.c_str())) {
@@ -395,7 +414,7 @@ BusResult<FrameRing> FrameRing::attach(std::string_view name, const std::filesys
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return bus_error(BusErrc::invalid_header, strf("segment %s is not a regular file", path.c_str()));
+    return bus_error(BusErrc::invalid_header, not_a_ring(path, st.st_mode));
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < sizeof(RingHeader)) {

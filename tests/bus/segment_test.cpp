@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cctype>
@@ -271,4 +272,33 @@ TEST(Segment, AnotherUserCannotOpenAnOwnerOnlyRing) {
   const auto cat = shmyolo::test::run(
       {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/cat", ring.path().string()});
   EXPECT_NE(cat.exit_code, 0);
+}
+
+// Any local user can make a FIFO under a ring's name in /dev/shm. Opening one
+// for reading blocks until a writer comes: every tool must refuse it at once.
+TEST(Segment, AFifoUnderARingsNameIsRefusedWithoutHanging) {
+  TempShmDir dir;
+  const auto fifo = dir.path() / "shmyolo.t.cam0";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const auto attached = FrameRing::attach("shmyolo.t.cam0", dir.path(), Access::read_only);
+  ASSERT_FALSE(attached);
+  EXPECT_NE(attached.error().message.find("is a FIFO, not a shared-memory ring"), std::string::npos)
+      << attached.error().message;
+  const auto created = FrameRing::create(small_ring(dir));
+  ASSERT_FALSE(created);
+  EXPECT_NE(created.error().message.find("is a FIFO"), std::string::npos) << created.error().message;
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo)) << "someone else's FIFO was removed";
+  const std::string bin = shmyolo::test::shmyolo_bin();
+  const std::string shm = dir.path().string();
+  for (const std::vector<std::string>& argv : {std::vector<std::string>{bin, "ls", "--shm-dir", shm},
+                                               {bin, "inspect", "shmyolo.t.cam0", "--shm-dir", shm},
+                                               {bin, "gc", "--shm-dir", shm}}) {
+    const auto r = shmyolo::test::run(argv, std::chrono::seconds(10));
+    EXPECT_NE(r.exit_code, -1) << argv[1] << " hung";
+    EXPECT_NE(r.output.find("FIFO"), std::string::npos) << argv[1] << ": " << r.output;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo)) << "gc without --invalid removed it";
+  const auto r = shmyolo::test::run({bin, "gc", "--invalid", "--shm-dir", shm}, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(fifo)) << "gc --invalid is asked to remove what is not a ring";
 }

@@ -63,6 +63,7 @@ struct SegmentInfo {
 struct GcResult {
   std::vector<std::string> removed;
   std::vector<std::string> kept;
+  std::vector<std::string> invalid_kept;  // "NAME: why it is not a ring", left without remove_invalid
   std::vector<std::string> errors;
 };
 
