@@ -47,9 +47,11 @@ int run_aggregator(const Context& ctx);
 // replaces is still exiting.
 [[nodiscard]] bus::BusResult<bus::Producer> attach_producer(bus::FrameRing& ring);
 
-// A process's stop flag: set by SIGTERM/SIGINT, polled by its loop. The
-// supervisor installs it too; each child re-installs it (cleared) after fork.
+// A process's stop flag: set by SIGTERM (and in the supervisor by SIGINT,
+// SIGQUIT and SIGHUP), polled by its loop. Each child re-installs it (cleared)
+// after fork.
+enum class StopRole { supervisor, child };
 bool stop_requested();
-void install_stop_handlers();
+void install_stop_handlers(StopRole role);
 
 }  // namespace shmyolo::pipeline

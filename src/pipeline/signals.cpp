@@ -16,13 +16,19 @@ bool stop_requested() {
   return g_stop != 0;
 }
 
-void install_stop_handlers() {
+void install_stop_handlers(StopRole role) {
   g_stop = 0;  // a child forked while its parent was stopping starts afresh
-  struct sigaction sa {};
-  sa.sa_handler = on_stop;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  struct sigaction stop {};
+  stop.sa_handler = on_stop;
+  sigemptyset(&stop.sa_mask);
+  sigaction(SIGTERM, &stop, nullptr);
+  // What a terminal sends to the whole foreground group: Ctrl-C, Ctrl-\ and
+  // the hangup of a closed session. The supervisor stops; its children ignore
+  // them and are stopped in order by the supervisor's SIGTERM.
+  struct sigaction group {};
+  group.sa_handler = role == StopRole::supervisor ? on_stop : SIG_IGN;
+  sigemptyset(&group.sa_mask);
+  for (const int sig : {SIGINT, SIGQUIT, SIGHUP}) sigaction(sig, &group, nullptr);
 }
 
 bus::BusResult<bus::Producer> attach_producer(bus::FrameRing& ring) {

@@ -285,7 +285,7 @@ class Supervisor {
   }
 
   void start_children() {
-    install_stop_handlers();
+    install_stop_handlers(StopRole::supervisor);
     if (options_.role != RunRole::workers) children_.push_back({Role::aggregator, 0});
     if (options_.role != RunRole::ingest) {
       for (int w = 0; w < config_.workers.count; ++w) children_.push_back({Role::worker, w});
@@ -301,7 +301,7 @@ class Supervisor {
   // side stops or restarts, then wait for it again.
   int run_workers_role() {
     name_rings();
-    install_stop_handlers();
+    install_stop_handlers(StopRole::supervisor);
     while (!stop_requested() && !duration_over()) {
       if (!attach_owner()) break;
       start_children();
@@ -401,8 +401,7 @@ class Supervisor {
     if (getppid() != parent) return 1;
     // Ctrl-C reaches the whole process group; only the supervisor acts on it,
     // and stops the children in order with SIGTERM.
-    std::signal(SIGINT, SIG_IGN);
-    install_stop_handlers();
+    install_stop_handlers(StopRole::child);
     const std::string title =
         fmt::format("shmyolo-{}", c.role == Role::aggregator ? std::string("aggregator")
                                   : c.role == Role::worker   ? fmt::format("worker{}", c.index)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -36,6 +37,7 @@ class Pipeline : public ::testing::Test {
     return file;
   }
   std::filesystem::path jsonl() const { return dir_.path() / "out.jsonl"; }
+  void expect_clean_stop(int sig, bool to_group);
   std::filesystem::path stats() const { return dir_.path() / "stats.json"; }
 
   std::vector<json> results() const {
@@ -211,23 +213,41 @@ cameras:
   EXPECT_TRUE(shm_.entries().empty());
 }
 
-TEST_F(Pipeline, SigtermStopsEverythingAndLeavesNothing) {
-  const auto config = write_config(R"(name: term
+// Stops a running pipeline with `sig`, sent to the supervisor alone or, as a
+// terminal does (Ctrl-C, Ctrl-\\, a closed SSH session), to its whole process
+// group; it must exit 0 and leave no process and no segment behind.
+void Pipeline::expect_clean_stop(int sig, bool to_group) {
+  const auto config = write_config(R"(name: stop
 model: {path: )" + kShapes + R"(}
 cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
 )");
-  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  std::filesystem::remove(jsonl());  // a previous run's results
+  // setsid: its own session and process group, as a login shell gives a job.
+  auto child = shmyolo::test::spawn({"/usr/bin/setsid", shmyolo::test::shmyolo_bin(), "run", config.string()});
   ASSERT_GT(child_named(child.pid, "shmyolo-a", std::chrono::seconds(20)), 0);
   ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));  // every process is up
   EXPECT_FALSE(shm_.entries().empty());
   const auto kids = children_of(child.pid);
-  kill(child.pid, SIGTERM);
+  kill(to_group ? -child.pid : child.pid, sig);
   const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(30));
   ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(code.value_or(-1), 0);
-  EXPECT_TRUE(shm_.entries().empty());
+  EXPECT_EQ(code.value_or(-1), 0) << strsignal(sig);
+  EXPECT_TRUE(shm_.entries().empty()) << strsignal(sig);
   for (const pid_t k : kids) EXPECT_NE(::kill(k, 0), 0) << "child " << k << " outlived the supervisor";
   EXPECT_FALSE(results().empty());
+}
+
+TEST_F(Pipeline, SigtermStopsEverythingAndLeavesNothing) {
+  expect_clean_stop(SIGTERM, false);
+}
+
+TEST_F(Pipeline, HangupOfTheTerminalStopsAsCleanlyAsSigterm) {
+  expect_clean_stop(SIGHUP, true);
+}
+
+TEST_F(Pipeline, SigquitAndCtrlCToTheGroupStopCleanly) {
+  expect_clean_stop(SIGQUIT, true);
+  expect_clean_stop(SIGINT, true);
 }
 
 TEST_F(Pipeline, SigkilledSupervisorTakesItsChildrenAndGcCleansUp) {
