@@ -182,13 +182,21 @@ class Aggregator {
     return false;
   }
 
+  // The slot is released only after every output has taken its record (the
+  // line written to the JSON Lines file and flushed to the kernel, handed to
+  // libmosquitto, seen by the HTTP front). An aggregator that dies before
+  // that leaves a claim, which the result ring (queue delivery) re-delivers
+  // to its replacement: the frame may then come out twice, never not at all.
   void handle(bus::Claim& claim) {
     ResultRecord record;
-    // Copy the used part out, then free the slot for the worker at once.
     const auto bytes = std::min<std::size_t>(claim.pixels().size(), sizeof record);
     const std::uint64_t payload = claim.info().meta.payload_bytes;  // 0: the whole slot
     std::memcpy(&record, claim.pixels().data(), payload == 0 ? bytes : std::min<std::size_t>(bytes, payload));
+    deliver(record);
     (void)claim.release();
+  }
+
+  void deliver(const ResultRecord& record) {
     if (record.count > ResultRecord::kMaxDetections) return;
     if (record.origin == ResultOrigin::upload) {
       if (front_) front_->deliver(record);

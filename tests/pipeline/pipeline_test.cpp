@@ -213,6 +213,39 @@ cameras:
   EXPECT_TRUE(shm_.entries().empty());
 }
 
+// The aggregator dies as it begins its 5th write to the JSON Lines file
+// (strace injects SIGKILL at that write): the result it had claimed must be
+// re-delivered to its replacement, so every frame still has a line. A frame
+// may come out twice after such a crash; none may be missing.
+TEST_F(Pipeline, AggregatorKilledMidWriteLosesNoFrame) {
+  const auto config = write_config(R"(name: aggkill
+model: {path: )" + kShapes + R"(}
+cameras: [{name: a, source: "synthetic:?seed=23", fps: 10, frames: 60, delivery: queue}]
+)");
+  auto child =
+      shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
+  // A process name holds 15 characters (PR_SET_NAME).
+  const pid_t aggregator = child_named(child.pid, "shmyolo-aggrega", std::chrono::seconds(20));
+  ASSERT_GT(aggregator, 0);
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));  // workers are up and writing
+  auto tracer =
+      shmyolo::test::spawn({"/usr/bin/strace", "-qq", "-o", "/dev/null", "-p", std::to_string(aggregator), "-P",
+                            jsonl().string(), "-e", "trace=write", "-e", "inject=write:signal=SIGKILL:when=5"});
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(90));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  shmyolo::test::stop(tracer);
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(code.value_or(-1), 0) << output;
+  EXPECT_NE(output.find("aggregator was killed by signal 9"), std::string::npos) << output;
+  std::set<std::uint64_t> seqs;
+  for (const auto& l : results()) seqs.insert(l["seq"].get<std::uint64_t>());
+  const auto in = final_stats()["cameras"][0]["frames_in"].get<std::uint64_t>();
+  EXPECT_EQ(in, 60U);
+  EXPECT_EQ(seqs.size(), in) << "a frame has no line";
+  EXPECT_EQ(seqs.empty() ? 0 : *seqs.rbegin() + 1, in);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
 // Stops a running pipeline with `sig`, sent to the supervisor alone or, as a
 // terminal does (Ctrl-C, Ctrl-\\, a closed SSH session), to its whole process
 // group; it must exit 0 and leave no process and no segment behind.
