@@ -74,6 +74,7 @@ SegmentInfo describe(const std::string& name, const std::filesystem::path& dir) 
   auto ring = FrameRing::attach(name, dir, Access::read_only);
   if (!ring) {
     info.valid = false;
+    info.unreadable = ring.error().code == BusErrc::permission_denied;
     info.problem = ring.error().message;
     if (ring.error().code == BusErrc::not_ready) info.state = RingState::initializing;
     return info;
@@ -123,10 +124,17 @@ GcResult collect_garbage(const std::filesystem::path& dir, bool dry_run, bool re
     return result;
   }
   for (const SegmentInfo& s : *segments) {
-    const bool remove = is_stale(s) || (remove_invalid && !s.valid);
+    const bool remove = !s.unreadable && (is_stale(s) || (remove_invalid && !s.valid));
     if (!remove) {
       result.kept.push_back(s.name);
-      if (!s.valid) result.invalid_kept.push_back(s.name + ": " + s.problem);
+      if (s.unreadable) {
+        result.invalid_kept.push_back(
+            strf("%s: cannot be read by this user (file owner uid %u); only its owner or "
+                 "root can tell whether it is in use",
+                 s.name.c_str(), s.file_uid));
+      } else if (!s.valid) {
+        result.invalid_kept.push_back(s.name + ": " + s.problem + " (gc --invalid removes it)");
+      }
       continue;
     }
     if (!dry_run && ::unlink(s.path.c_str()) != 0 && errno != ENOENT) {

@@ -34,7 +34,7 @@ void add_transport_e2e_command(CLI::App& bench, int& exit_code) {
   e2e->add_option("--threads", a->bench.threads, "Inference threads per worker")->check(CLI::Range(1, 64));
   e2e->add_option("--fps", a->bench.fps,
                   "Frames per second per camera in the paced run (0: half of what this machine sustains, measured)")
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(finite_range(0.0, 1000.0));
   e2e->add_option("--frames", a->bench.frames, "Frames per camera in the paced run")->check(CLI::Range(10, 1000000));
   e2e->add_option("--full-speed-frames", a->bench.full_speed_frames, "Frames per camera unpaced (0: skip)")
       ->check(CLI::Range(0, 1000000));
@@ -76,7 +76,7 @@ void add_http_bench_command(CLI::App& bench, int& exit_code) {
   cmd->add_option("--workers", o->workers, "Worker processes per service")->check(CLI::Range(1, 64));
   cmd->add_option("--threads", o->threads, "Inference threads per worker")->check(CLI::Range(1, 64));
   cmd->add_option("--concurrency", o->concurrency, "Requests in flight")->check(CLI::Range(1, 256));
-  cmd->add_option("--seconds", o->seconds, "Seconds of load per service and round")->check(CLI::Range(1.0, 3600.0));
+  cmd->add_option("--seconds", o->seconds, "Seconds of load per service and round")->check(finite_range(1.0, 3600.0));
   cmd->add_option("--rounds", o->rounds, "Rounds, the services taking turns")->check(CLI::Range(1, 100));
   cmd->add_option("--baseline-dir", o->baseline_dir, "Folder of flask_baseline.py");
   cmd->callback([o, &exit_code] {
@@ -104,7 +104,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   transport->add_option("--frames", opts->transport.latency_frames, "Frames in the paced latency run")
       ->check(CLI::Range(10, 4096));
   transport->add_option("--rate", opts->transport.rate_hz, "Frames per second in the latency run")
-      ->check(CLI::Range(1.0, 1000.0));
+      ->check(finite_range(1.0, 1000.0));
   transport->add_option("--throughput-frames", opts->transport.throughput_frames, "Frames sent back to back")
       ->check(CLI::Range(10, 4096));
   transport->add_option("--width", opts->transport.width, "Frame width")->check(CLI::Range(16, 8192));
@@ -154,7 +154,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   det->add_option("--processes", d->bench.processes, "Single-threaded detector processes run side by side (0: skip)")
       ->check(CLI::Range(0, 64));
   det->add_option("--seconds", d->bench.process_seconds, "How long each throughput run lasts")
-      ->check(CLI::Range(1.0, 3600.0));
+      ->check(finite_range(1.0, 3600.0));
   det->add_option("--json", d->json, "Also write the figures as JSON to this file");
   det->add_flag("--allow-spinning", d->bench.model.allow_spinning,
                 "Let ONNX Runtime's threads busy-wait between operators (faster alone, slower on shared cores)");

@@ -18,4 +18,8 @@ void add_serve_command(CLI::App& app, int& exit_code);     // serve
 // "shmyolo: <message>" on stderr; returns the exit code for a failure.
 int fail(const std::string& message);
 
+// A number from lo to hi. CLI::Range lets NaN through (every comparison with
+// it is false), so every floating-point option uses this instead.
+CLI::Validator finite_range(double lo, double hi);
+
 }  // namespace shmyolo::cli

@@ -105,14 +105,14 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   auto* demo = app.add_subcommand("demo", "Synthetic cameras through the pipeline to the bundled detector, live stats");
   demo->add_option("--cameras", o->cameras, "Synthetic cameras")->check(CLI::Range(1, 64));
   demo->add_option("--workers", o->workers, "Worker processes")->check(CLI::Range(1, 64));
-  demo->add_option("--fps", o->fps, "Frames per second per camera")->check(CLI::Range(0.1, 240.0));
-  demo->add_option("--duration", o->duration, "Seconds to run (0: until Ctrl-C)")->check(CLI::Range(0.0, 1e7));
+  demo->add_option("--fps", o->fps, "Frames per second per camera")->check(finite_range(0.1, 240.0));
+  demo->add_option("--duration", o->duration, "Seconds to run (0: until Ctrl-C)")->check(finite_range(0.0, 1e7));
   demo->add_option("--width", o->width, "Camera frame width")->check(CLI::Range(32, 8192));
   demo->add_option("--height", o->height, "Camera frame height")->check(CLI::Range(32, 8192));
   demo->add_option("--seed", o->seed, "Seed of the first camera's scene");
   demo->add_option("--model", o->model, "Model (default: the bundled shapes detector)");
   demo->add_option("--threads", o->threads, "Inference threads per worker")->check(CLI::Range(1, 64));
-  demo->add_option("--conf", o->confidence, "Confidence threshold")->check(CLI::Range(0.0, 1.0));
+  demo->add_option("--conf", o->confidence, "Confidence threshold")->check(finite_range(0.0, 1.0));
   demo->add_option("--json", o->json, "Write the summary as JSON to this file");
   demo->callback([o, &exit_code] { exit_code = run_demo(*o); });
 }

@@ -193,8 +193,8 @@ void add_detect_commands(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("detect", "Detect objects in images; one JSON line per image");
   add_model_options(cmd, a->model);
   cmd->add_option("images", a->images, "Images (JPEG, PNG, BMP)")->required();
-  cmd->add_option("--conf", a->conf, "Confidence threshold")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--iou", a->iou, "NMS IoU threshold")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--conf", a->conf, "Confidence threshold")->check(finite_range(0.0, 1.0));
+  cmd->add_option("--iou", a->iou, "NMS IoU threshold")->check(finite_range(0.0, 1.0));
   cmd->add_option("--classes", a->classes, "Keep only these classes (names or ids)")->delimiter(',');
   cmd->add_option("--max-det", a->max_det, "Most detections per image")->check(CLI::Range(1, 100000));
   cmd->add_option("--annotate", a->annotate_dir, "Write copies with boxes and labels drawn into this directory");

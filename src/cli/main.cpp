@@ -1,5 +1,13 @@
 // shmyolo: real-time YOLO detection for many cameras, frames in shared memory.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include <shmyolo/bus/cleanup.hpp>
 
@@ -12,15 +20,110 @@ int fail(const std::string& message) {
   return 1;
 }
 
+CLI::Validator finite_range(double lo, double hi) {
+  return {[lo, hi](std::string& text) -> std::string {
+            double v = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+            if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v)) {
+              return "expected a finite number, got \"" + text + "\"";
+            }
+            if (v < lo || v > hi) return fmt::format("{} is not in the range {} to {}", text, lo, hi);
+            return {};
+          },
+          fmt::format("NUMBER in [{} - {}]", lo, hi)};
+}
+
 }  // namespace shmyolo::cli
 
 namespace {
+
+// Edits (insert, delete, replace) between two words: how near a typo is.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean "demo"?" for the known word fewest edits away (at most a
+// third of the word, plus one; a swap of two letters is two edits), or one
+// the word starts with ("--confidence" for "--conf").
+std::string closest(std::string_view word, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_distance = word.size() / 3 + 2;
+  for (const auto& k : known) {
+    const bool prefix = k.size() > 2 && word.starts_with(k);
+    const std::size_t d = prefix ? 1 : edit_distance(word, k);
+    if (d < best_distance) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? "" : "; did you mean \"" + best + "\"?";
+}
+
+// The deepest subcommand the words name ("bench transport"), and the index of
+// the first word after it.
+std::pair<const CLI::App*, int> named_command(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const auto subs = at->get_subcommands([&](const CLI::App* s) { return s->get_name() == argv[i]; });
+    if (subs.empty()) break;
+    at = subs.front();
+  }
+  return {at, i};
+}
+
+std::vector<std::string> names_of(const CLI::App& app, bool commands) {
+  std::vector<std::string> names;
+  if (commands) {
+    for (const auto* s : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(s->get_name());
+    return names;
+  }
+  for (const auto* o : app.get_options()) {
+    for (const auto& n : o->get_lnames()) names.push_back("--" + n);
+    for (const auto& n : o->get_snames()) names.push_back("-" + n);
+  }
+  return names;
+}
+
+// A usage mistake: one line naming the bad word, the nearest right one, and
+// exit status 2 (the convention of getopt programs and CLI tools).
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  const auto [command, next] = named_command(app, argc, argv);
+  std::string message = e.what();
+  if (next < argc && argv[next][0] != '-' && !names_of(*command, true).empty()) {
+    message = fmt::format("unknown command \"{}\"{}", argv[next], closest(argv[next], names_of(*command, true)));
+  } else {
+    for (int i = next; i < argc; ++i) {
+      const std::string word = std::string(argv[i]).substr(0, std::string_view(argv[i]).find('='));
+      if (word.size() < 2 || word[0] != '-') continue;
+      const auto known = names_of(*command, false);
+      if (std::ranges::find(known, word) != known.end()) continue;
+      message = fmt::format("unknown option \"{}\"{}", word, closest(word, known));
+      break;
+    }
+  }
+  const std::string path = command == &app ? "shmyolo" : "shmyolo " + command->get_name();
+  std::fprintf(stderr, "shmyolo: %s (see %s --help)\n", message.c_str(), path.c_str());
+  return 2;
+}
 
 int run(int argc, char** argv) {
   // Segments this process creates are unlinked on SIGINT/SIGTERM too.
   shmyolo::bus::install_signal_cleanup();
   CLI::App app{"shmyolo: real-time YOLO object detection for many cameras, frames shared in memory"};
   app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();  // --help shows each option's default
   app.set_version_flag("--version", "shmyolo 0.1.0");
   int exit_code = 0;
   shmyolo::cli::add_segment_commands(app, exit_code);
@@ -33,7 +136,8 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return usage_error(app, e, argc, argv);
   } catch (const std::exception& e) {
     return shmyolo::cli::fail(e.what());
   }

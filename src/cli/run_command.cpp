@@ -48,7 +48,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("run", "Run a pipeline: cameras -> frame bus -> workers -> aggregator");
   cmd->add_option("config", a->config, "Pipeline configuration (YAML; see examples/)")->required();
   cmd->add_option("--duration", a->duration, "Stop after this many seconds (0: run until Ctrl-C or the sources end)")
-      ->check(CLI::Range(0.0, 1e9));
+      ->check(finite_range(0.0, 1e9));
   cmd->add_option("--stats-json", a->stats_json, "Write final per-camera statistics to this file");
   cmd->add_flag("--print-shm-size", a->print_shm_size, "Print the shared memory the config needs, then exit");
   cmd->add_option("--role", a->role,

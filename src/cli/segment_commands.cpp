@@ -130,7 +130,7 @@ int run_gc(const std::string& dir, bool dry_run, bool invalid) {
   for (const auto& name : result.removed) fmt::print("{} {}\n", dry_run ? "would remove" : "removed", name);
   for (const auto& e : result.errors) fmt::print(stderr, "shmyolo: {}\n", e);
   if (result.removed.empty() && result.errors.empty()) fmt::print("no stale segments in {}\n", dir);
-  for (const auto& why : result.invalid_kept) fmt::print("kept {} (gc --invalid removes it)\n", why);
+  for (const auto& why : result.invalid_kept) fmt::print("kept {}\n", why);
   return result.errors.empty() ? 0 : 1;
 }
 

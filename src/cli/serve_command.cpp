@@ -69,9 +69,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--workers", a->workers, "Inference worker processes (with --model)")->check(CLI::Range(1, 64));
   cmd->add_option("--threads", a->threads, "Inference threads per worker (with --model)")->check(CLI::Range(1, 64));
   cmd->add_option("--conf", a->confidence, "Default confidence (with --model; a request's ?conf= overrides)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(finite_range(0.0, 1.0));
   cmd->add_option("--duration", a->duration, "Stop after this many seconds (0: until Ctrl-C)")
-      ->check(CLI::Range(0.0, 1e9));
+      ->check(finite_range(0.0, 1e9));
   cmd->add_option("--shm-dir", a->shm_dir, "Folder for the segments (default /dev/shm)");
   cmd->callback([a, &exit_code] { exit_code = serve(*a); });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -58,6 +59,11 @@ class Reader {
     } catch (const YAML::Exception&) {
       fail(node, key, fmt::format("expected {}, got \"{}\"", kind_of<T>(), node.Scalar()));
     }
+    // YAML's .nan and .inf are numbers to yaml-cpp, and NaN passes every
+    // range check (each comparison is false): refuse them here, once.
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(out)) fail(node, key, fmt::format("expected a finite number, got \"{}\"", node.Scalar()));
+    }
     return true;
   }
 
@@ -98,7 +104,7 @@ void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
   std::string path;
   if (!r.read(node, "path", "model.path", path)) r.fail(node, "model.path", "missing: the model file (.onnx)");
   m.options.path = r.resolve(path);
-  if (!std::filesystem::is_regular_file(m.options.path)) {
+  if (std::error_code ec; !std::filesystem::is_regular_file(m.options.path, ec)) {
     r.fail(node["path"], "model.path",
            fmt::format("no file at {}: check the path (relative paths start at the config's folder)",
                        m.options.path.string()));
@@ -151,7 +157,13 @@ void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
   r.read_in_range(node, "port", "outputs.mqtt.port", m.port, 1, 65535);
   r.read(node, "topic_prefix", "outputs.mqtt.topic_prefix", m.topic_prefix);
   r.read_in_range(node, "qos", "outputs.mqtt.qos", m.qos, 0, 2);
-  r.read(node, "client_id", "outputs.mqtt.client_id", m.client_id);
+  // MQTT 3.1.1 (section 1.5.3) caps a string at 65,535 bytes, and brokers
+  // need only take client ids of 23; mosquitto takes any length up to the cap.
+  if (r.read(node, "client_id", "outputs.mqtt.client_id", m.client_id) && m.client_id.size() > 65535) {
+    r.fail(node["client_id"], "outputs.mqtt.client_id",
+           fmt::format("{} bytes long; MQTT allows at most 65535 (23 or fewer work with every broker)",
+                       m.client_id.size()));
+  }
   r.read_in_range(node, "keepalive", "outputs.mqtt.keepalive", m.keepalive_s, 5, 3600);
 }
 
@@ -187,6 +199,7 @@ std::vector<double> read_numbers(const Reader& r, const YAML::Node& node, const 
     } catch (const YAML::Exception&) {
       r.fail(v, key, fmt::format("expected a number, got \"{}\"", v.IsScalar() ? v.Scalar() : "a collection"));
     }
+    if (!std::isfinite(out.back())) r.fail(v, key, fmt::format("expected a finite number, got \"{}\"", v.Scalar()));
   }
   return out;
 }
@@ -259,13 +272,21 @@ void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
   if (node.IsNull()) return;  // `http:` alone: every default
   if (!node.IsMap()) r.fail(node, "http", "expected a mapping, e.g. http: {port: 8080}");
   r.only_keys(node, "http",
-              {"bind", "port", "threads", "queue", "max_body_mb", "max_megapixels", "timeout", "read_timeout"});
+              {"bind", "port", "threads", "queue", "max_body_mb", "max_megapixels", "decode_megapixels", "timeout",
+               "read_timeout"});
   r.read(node, "bind", "http.bind", h.bind);
   r.read_in_range(node, "port", "http.port", h.port, 0, 65535);
   r.read_in_range(node, "threads", "http.threads", h.threads, 1, 256);
   r.read_in_range(node, "queue", "http.queue", h.queue, 0, 1024);
   r.read_in_range(node, "max_body_mb", "http.max_body_mb", h.max_body_mb, 0.001, 1024.0);
   r.read_in_range(node, "max_megapixels", "http.max_megapixels", h.max_megapixels, 0.01, 1000.0);
+  h.decode_megapixels = 2 * h.max_megapixels;
+  r.read_in_range(node, "decode_megapixels", "http.decode_megapixels", h.decode_megapixels, 0.01, 100000.0);
+  if (h.decode_megapixels < h.max_megapixels) {
+    r.fail(node["decode_megapixels"], "http.decode_megapixels",
+           fmt::format("{} is below http.max_megapixels ({}): the largest image allowed could never be decoded",
+                       h.decode_megapixels, h.max_megapixels));
+  }
   r.read_in_range(node, "timeout", "http.timeout", h.timeout_s, 0.1, 3600.0);
   r.read_in_range(node, "read_timeout", "http.read_timeout", h.read_timeout_s, 0.1, 3600.0);
 }
@@ -383,8 +404,9 @@ ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::p
     c.location = (p.is_absolute() ? p : (base / p).lexically_normal()).string();
     // A path that does not exist yet is taken for a file: the camera retries
     // until it appears (a mount that comes late), reporting each attempt.
-    c.kind = std::filesystem::is_directory(c.location) || path.ends_with('/') ? SourceKind::image_folder
-                                                                              : SourceKind::video_file;
+    std::error_code ec;  // a name too long for the file system is a file that never appears
+    c.kind = std::filesystem::is_directory(c.location, ec) || path.ends_with('/') ? SourceKind::image_folder
+                                                                                  : SourceKind::video_file;
   }
   return c;
 }

@@ -1,6 +1,7 @@
 #include "model_probe.hpp"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 
 #include <shmyolo/detect/decode.hpp>
@@ -113,11 +114,25 @@ DetectResult<void> infer_layout(ModelInfo& m, const ModelOptions& options) {
 
 DetectResult<void> resolve_names(ModelInfo& m, const ModelOptions& options) {
   if (!options.names_file.empty()) {
-    std::ifstream in(options.names_file);
-    if (!in) {
-      return detect_error(DetectErrc::bad_input,
-                          "cannot read class names file " + options.names_file.string() + ": check the path");
+    const std::string file = options.names_file.string();
+    std::error_code ec;
+    if (!std::filesystem::exists(options.names_file, ec)) {
+      return detect_error(DetectErrc::bad_input, "cannot read class names file " + file + ": check the path");
     }
+    if (!std::filesystem::is_regular_file(options.names_file, ec)) {
+      return detect_error(DetectErrc::bad_input,
+                          "class names file " + file + " is not a regular file: give a file with one name per line");
+    }
+    // 1 MiB: far above any real list (COCO's 80 names are 625 bytes; even
+    // ImageNet-21k's 21,841 names fit well under it), and it keeps a mistake
+    // such as a model file from filling memory.
+    constexpr std::uintmax_t kMaxNamesBytes = 1U << 20;
+    if (std::filesystem::file_size(options.names_file, ec) > kMaxNamesBytes) {
+      return detect_error(DetectErrc::bad_input,
+                          "class names file " + file + " is over 1 MiB: give a file with one class name per line");
+    }
+    std::ifstream in(options.names_file);
+    if (!in) return detect_error(DetectErrc::bad_input, "cannot read class names file " + file + ": check the path");
     m.names.clear();
     for (std::string line; std::getline(in, line);) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();

@@ -30,7 +30,7 @@ class OpenCvEngine final : public InferenceEngine {
         cfg.replace_extension(".cfg");
         auto weights = o.path;
         weights.replace_extension(".weights");
-        if (!std::filesystem::exists(cfg) || !std::filesystem::exists(weights)) {
+        if (std::error_code ec; !std::filesystem::exists(cfg, ec) || !std::filesystem::exists(weights, ec)) {
           return detect_error(DetectErrc::model_not_found, "Darknet model " + o.path.string() + " needs both " +
                                                                cfg.filename().string() + " and " +
                                                                weights.filename().string() + " side by side");

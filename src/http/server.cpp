@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -50,11 +51,17 @@ Reply detect(Service& service, const httplib::Request& req) {
   for (const auto& [k, v] : req.params) upload.params[k] = v;
   const std::string type = media_type(req);
   if (type == "multipart/form-data") {
-    if (req.files.empty()) return error_reply(400, "the form has no file: send the image as a field named \"image\"");
-    const auto it = req.files.find("image");
-    const auto& file = it != req.files.end() ? it->second : req.files.begin()->second;
-    upload.bytes = bytes_of(file.content);
-    if (!file.filename.empty()) upload.name = file.filename;
+    // The field named "image", else the first part that is a file (has a
+    // filename); text fields alone are a form without a file.
+    auto it = req.files.find("image");
+    if (it == req.files.end()) {
+      it = std::find_if(req.files.begin(), req.files.end(), [](const auto& f) { return !f.second.filename.empty(); });
+    }
+    if (it == req.files.end()) {
+      return error_reply(400, "the form has no file: send the image as a field named \"image\"");
+    }
+    upload.bytes = bytes_of(it->second.content);
+    if (!it->second.filename.empty()) upload.name = it->second.filename;
   } else if (type == "image/jpeg" || type == "image/png") {
     upload.bytes = bytes_of(req.body);
   } else {
@@ -93,6 +100,26 @@ void stream_events(const std::shared_ptr<EventStream>& stream, const httplib::Se
         quiet = {};
         return sink.write(event->data(), event->size());
       });
+}
+
+// A known path asked with a method it does not take: 405 with the methods it
+// does take (RFC 9110, 15.5.6), not the 404 of an unknown path.
+void refuse_other_methods(httplib::Server& s) {
+  const auto refuse = [](const char* allow) {
+    return [allow](const httplib::Request&, httplib::Response& res) {
+      send(res, error_reply(405, fmt::format("this route does not take that method (it takes {})", allow)));
+      res.set_header("Allow", allow);
+    };
+  };
+  const char* get_routes = R"(/|/v1/cameras|/v1/cameras/[^/]+/latest\.jpg|/v1/events|/healthz|/metrics)";
+  s.Post(get_routes, refuse("GET"));
+  s.Get("/v1/detect", refuse("POST"));
+  for (const char* path : {get_routes, "/v1/detect"}) {
+    const char* allow = path == get_routes ? "GET" : "POST";
+    s.Put(path, refuse(allow));
+    s.Patch(path, refuse(allow));
+    s.Delete(path, refuse(allow));
+  }
 }
 
 }  // namespace
@@ -153,6 +180,7 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   });
   s.Get("/healthz", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.health()); });
   s.Get("/metrics", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.metrics()); });
+  refuse_other_methods(s);
   s.set_logger([&service](const httplib::Request&, const httplib::Response& res) { service.replied(res.status); });
   // Errors the library answers itself (413, 404, ...) get the same JSON shape as ours.
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {

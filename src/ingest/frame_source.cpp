@@ -130,7 +130,8 @@ std::expected<std::unique_ptr<FrameSource>, std::string> open_folder(const confi
 
 std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const config::CameraConfig& c) {
   const bool live = c.kind != config::SourceKind::video_file;
-  if (c.kind == config::SourceKind::video_file && !std::filesystem::is_regular_file(c.location)) {
+  std::error_code ec;  // a name the file system refuses (too long) is no file, not an exception
+  if (c.kind == config::SourceKind::video_file && !std::filesystem::is_regular_file(c.location, ec)) {
     return std::unexpected(fmt::format("no video file at {}: check the path", c.location));
   }
   const int api = c.kind == config::SourceKind::device ? cv::CAP_V4L2 : cv::CAP_FFMPEG;

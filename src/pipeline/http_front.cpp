@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -32,7 +33,8 @@ std::uint64_t unix_ns() {
 std::optional<double> number(const std::string& text) {
   double v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  // from_chars reads "nan" and "inf", which would pass every range check.
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
   return v;
 }
 
@@ -70,7 +72,7 @@ std::expected<UploadOptions, std::string> options_of(const Context& ctx,
   for (const auto& [key, value] : params) {
     if (key == "conf" || key == "iou") {
       const auto v = number(value);
-      if (!v || *v < 0 || *v > 1)
+      if (!v || !(*v >= 0 && *v <= 1))
         return std::unexpected(fmt::format("{}: expected a number from 0 to 1, got \"{}\"", key, value));
       (key == "conf" ? o.confidence : o.iou) = static_cast<float>(*v);
     } else if (key == "classes") {
@@ -99,7 +101,22 @@ void help(std::string& out, const char* name, const char* type, const char* text
 
 }  // namespace
 
-HttpFront::HttpFront(const Context& ctx) : ctx_(ctx), http_(ctx.config->http.value()) {}
+HttpFront::HttpFront(const Context& ctx)
+    : ctx_(ctx),
+      http_(ctx.config->http.value()),
+      decoding_(static_cast<std::uint64_t>(http_.decode_megapixels * 1e6)) {}
+
+bool HttpFront::PixelBudget::try_take(std::uint64_t pixels) {
+  const std::lock_guard lock(mutex_);
+  if (in_use_ + pixels > limit_) return false;
+  in_use_ += pixels;
+  return true;
+}
+
+void HttpFront::PixelBudget::give_back(std::uint64_t pixels) {
+  const std::lock_guard lock(mutex_);
+  in_use_ -= std::min(pixels, in_use_);
+}
 
 void HttpFront::replied(int status) {
   static_assert(kStatusCodes.size() + 1 == std::tuple_size_v<decltype(replies_)>, "one counter per code, and other");
@@ -176,8 +193,26 @@ http::Reply HttpFront::detect(const http::Upload& upload) {
   // relaxed: a flag; a request that slips past it is still drained before the workers stop.
   if (ctx_.status->stopping.load(std::memory_order_relaxed) != 0)
     return answer(503, "the pipeline is stopping: retry on another instance");
+  return decode_and_detect(upload, received);
+}
+
+http::Reply HttpFront::decode_and_detect(const http::Upload& upload, std::uint64_t received) {
   const image::Limits limits{.max_pixels = static_cast<std::uint64_t>(http_.max_megapixels * 1e6),
                              .max_bytes = static_cast<std::uint64_t>(http_.max_body_mb * (1 << 20))};
+  const auto header = image::probe(upload.bytes, upload.name, limits);
+  if (!header) return answer(422, header.error());
+  const auto pixels = static_cast<std::uint64_t>(header->width) * static_cast<std::uint64_t>(header->height);
+  if (!decoding_.try_take(pixels)) {
+    return answer(503, fmt::format("uploads being decoded hold the {:.0f} megapixels of http.decode_megapixels: "
+                                   "retry in {} s, or raise it",
+                                   static_cast<double>(decoding_.limit()) / 1e6, kRetryAfterS));
+  }
+  // The decoded picture lives until the answer is built: so does its share.
+  struct GiveBack {
+    PixelBudget& budget;
+    std::uint64_t pixels;
+    ~GiveBack() { budget.give_back(pixels); }
+  } const give_back{decoding_, pixels};
   auto image = image::decode(upload.bytes, upload.name, limits);
   if (!image) return answer(422, image.error());
   return publish_and_wait(upload, *image, received);

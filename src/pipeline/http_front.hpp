@@ -68,8 +68,25 @@ class HttpFront final : public http::Service {
     stats::LatencyHistogram end_to_end;
   };
 
+  // Pixels of uploads decoded and held at once, across request threads
+  // (http.decode_megapixels): what bounds the front's memory, not the count
+  // of requests. A request takes its header's pixels or is answered 503.
+  class PixelBudget {
+   public:
+    explicit PixelBudget(std::uint64_t limit) : limit_(limit) {}
+    [[nodiscard]] bool try_take(std::uint64_t pixels);
+    void give_back(std::uint64_t pixels);
+    [[nodiscard]] std::uint64_t limit() const { return limit_; }
+
+   private:
+    const std::uint64_t limit_;
+    std::mutex mutex_;
+    std::uint64_t in_use_ = 0;  // under mutex_
+  };
+
   explicit HttpFront(const Context& ctx);
   http::Reply answer(int status, const std::string& message);
+  http::Reply decode_and_detect(const http::Upload& upload, std::uint64_t received_ns);
   http::Reply publish_and_wait(const http::Upload& upload, const cv::Mat& image, std::uint64_t received_ns);
   std::string metrics_text() const;
 
@@ -86,6 +103,7 @@ class HttpFront final : public http::Service {
   std::atomic<std::uint64_t> next_id_{1};                 // relaxed: only unique ids are needed
   std::array<std::atomic<std::uint64_t>, 12> replies_{};  // by kStatusCodes' index; the last: any other
   std::unique_ptr<Stages> stages_ = std::make_unique<Stages>();
+  PixelBudget decoding_;
   std::unique_ptr<LiveView> live_;  // before server_: outlives the streams the server holds
   std::unique_ptr<http::Server> server_;
 };

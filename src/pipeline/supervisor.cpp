@@ -1,9 +1,12 @@
 #include <shmyolo/pipeline/supervisor.hpp>
 
 #include <arpa/inet.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -168,14 +172,47 @@ bool check_space(const ShmPlan& plan) {
     return false;
   }
   const std::uint64_t mib = plan.recommended_bytes / kMiB;
+  std::string need = fmt::format("{:.1f} MiB", static_cast<double>(plan.total_bytes) / kMiB);
+  std::string have = fmt::format("{:.1f} MiB", static_cast<double>(free_bytes) / kMiB);
+  if (need == have) {  // "needs 5.7 MiB but only 5.7 MiB are free" says nothing: give the bytes
+    need = fmt::format("{} bytes", plan.total_bytes);
+    have = fmt::format("{} bytes", free_bytes);
+  }
   std::fprintf(stderr,
-               "shmyolo: this pipeline needs %.1f MiB in %s but only %.1f MiB are free: enlarge it (docker run "
+               "shmyolo: this pipeline needs %s in %s but only %s are free: enlarge it (docker run "
                "--shm-size=%llum, compose shm_size: %llum, Kubernetes emptyDir sizeLimit: %lluMi) or point shm_dir "
                "(--shm-dir) at a larger tmpfs\n",
-               static_cast<double>(plan.total_bytes) / kMiB, plan.dir.c_str(), static_cast<double>(free_bytes) / kMiB,
-               static_cast<unsigned long long>(mib), static_cast<unsigned long long>(mib),
-               static_cast<unsigned long long>(mib));
+               need.c_str(), plan.dir.c_str(), have.c_str(), static_cast<unsigned long long>(mib),
+               static_cast<unsigned long long>(mib), static_cast<unsigned long long>(mib));
   return false;
+}
+
+// The JSON Lines file is opened by the aggregator after the fork; one it
+// cannot open is refused here, at start, in one line, rather than by an
+// aggregator restarting in a loop while the queues stall.
+bool check_outputs(const config::PipelineConfig& config) {
+  const std::string& file = config.outputs.jsonl;
+  if (file.empty() || file == "-") return true;
+  // An existing file must be a plain file on a real file system: a FIFO
+  // would block the open, /proc and /sys files take no lines.
+  struct stat st {};
+  struct statfs fs {};
+  const bool exists = ::stat(file.c_str(), &st) == 0;
+  const bool pseudo =
+      exists && ::statfs(file.c_str(), &fs) == 0 && (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC);
+  if (exists && (!S_ISREG(st.st_mode) || pseudo)) {
+    std::fprintf(stderr, "shmyolo: %s: outputs.jsonl: %s is %s, not a file shmyolo can append lines to; name a file\n",
+                 config.file.string().c_str(), file.c_str(), S_ISDIR(st.st_mode) ? "a folder" : "a special file");
+    return false;
+  }
+  std::FILE* f = std::fopen(file.c_str(), "a");  // creates it, as the aggregator would
+  if (f == nullptr) {
+    std::fprintf(stderr, "shmyolo: %s: outputs.jsonl: cannot write %s (%s): check the folder exists and is writable\n",
+                 config.file.string().c_str(), file.c_str(), std::strerror(errno));
+    return false;
+  }
+  std::fclose(f);
+  return true;
 }
 
 // The HTTP port is taken by the aggregator after the fork; a port already in
@@ -228,7 +265,7 @@ class Supervisor {
     start_ = Clock::now();
     if (!owns_segments(options_.role)) return run_workers_role();
     const auto plan = plan_for(config_, ctx_.model);
-    if (!plan || !check_space(*plan) || !check_port(config_)) return 1;
+    if (!plan || !check_space(*plan) || !check_port(config_) || !check_outputs(config_)) return 1;
     if (!create_rings() || !create_status_segment()) return 1;
     start_children();
     std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers%s, model %s (%dx%d), %.1f MiB in %s\n",
@@ -615,6 +652,17 @@ class Supervisor {
                      options_.stats_json.c_str());
         return 1;
       }
+    }
+    // A run that ended by itself (sources done, --duration) without one frame
+    // from any camera did not work, whatever its retries said on the way.
+    const auto& cameras = final_stats["cameras"];
+    const bool no_frame = !cameras.empty() && std::ranges::all_of(cameras, [](const nlohmann::json& c) {
+      return c["frames_in"].get<std::uint64_t>() == 0;
+    });
+    if (no_frame && !stop_requested()) {
+      std::fprintf(stderr, "shmyolo: pipeline %s: no camera delivered a frame; see the source errors above\n",
+                   config_.name.c_str());
+      return 1;
     }
     return 0;
   }

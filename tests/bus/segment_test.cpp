@@ -302,3 +302,19 @@ TEST(Segment, AFifoUnderARingsNameIsRefusedWithoutHanging) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(std::filesystem::exists(fifo)) << "gc --invalid is asked to remove what is not a ring";
 }
+
+// A shared folder of mode 0777 without the sticky bit (how a Kubernetes
+// emptyDir is made) lets any user unlink any file in it. gc --invalid run by
+// another user must still leave rings it cannot read alone.
+TEST(Segment, GcAsAnotherUserNeverRemovesRingsItCannotRead) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a command as another uid with setpriv";
+  TempShmDir dir;
+  ::chmod(dir.path().c_str(), 0777);
+  auto ring = FrameRing::create(small_ring(dir)).value();
+  const auto r =
+      shmyolo::test::run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          shmyolo::test::shmyolo_bin(), "gc", "--invalid", "--shm-dir", dir.path().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(ring.path())) << r.output;
+  EXPECT_NE(r.output.find("cannot be read by this user"), std::string::npos) << r.output;
+}

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "onnx_writer.hpp"
@@ -155,4 +156,52 @@ TEST(Detect, ClassesByNameOrId) {
   expect_one_line_error(
       run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "80", kGoodImage.string()}),
       "no class \"80\"");
+}
+
+// CLI11's Range lets NaN through; every floating-point option refuses it.
+TEST(Detect, NonFiniteOptionsAreRefused) {
+  for (const char* flag : {"--conf", "--iou"}) {
+    for (const char* value : {"nan", "inf", "NaN"}) {
+      const auto r = run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), flag, value, kGoodImage.string()});
+      EXPECT_NE(r.exit_code, 0) << flag << " " << value << ": " << r.output;
+      EXPECT_NE(r.output.find("expected a finite number"), std::string::npos) << flag << " " << value << r.output;
+    }
+  }
+  const auto r = run({shmyolo_bin(), "demo", "--fps", "nan", "--duration", "1"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("expected a finite number"), std::string::npos) << r.output;
+}
+
+// --names (and model.names) read a class list, never a device or a huge file.
+TEST(BadModel, NamesFileMustBeASmallRegularFile) {
+  TempDir dir;
+  const auto big = dir.write("big.names", std::string(std::size_t{2} << 20, 'x'));
+  for (const auto& [names, says] :
+       std::vector<std::pair<std::string, std::string>>{{"/dev/zero", "is not a regular file"},
+                                                        {big.string(), "is over 1 MiB"},
+                                                        {"/nonexistent/coco.names", "check the path"}}) {
+    expect_one_line_error(
+        run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--names", names, kGoodImage.string()}), says);
+  }
+}
+
+// Usage mistakes: exit 2, one line naming the bad word and the nearest right one.
+TEST(Cli, UsageMistakesNameTheWordAndSuggestTheNearest) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{shmyolo_bin(), "dmeo"}, "unknown command \"dmeo\"; did you mean \"demo\"? (see shmyolo --help)"},
+      {{shmyolo_bin(), "models", "layuots"}, "unknown command \"layuots\"; did you mean \"layouts\"?"},
+      {{shmyolo_bin(), "detect", "--confidence", "0.3", "x.jpg", "--model", "m.onnx"},
+       "unknown option \"--confidence\"; did you mean \"--conf\"?"},
+      {{shmyolo_bin(), "demo", "--duration", "abc"}, "expected a finite number, got \"abc\""},
+  };
+  for (const auto& [argv, says] : cases) {
+    const auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << argv[1] << ": " << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_EQ(r.output.rfind("shmyolo: ", 0), 0U) << r.output;
+  }
+  const auto help = run({shmyolo_bin(), "detect", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("0.25"), std::string::npos) << "--help shows defaults:\n" << help.output;
 }

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <shmyolo/config/pipeline_config.hpp>
 
@@ -112,4 +115,60 @@ TEST(Config, ShmyoloRunRefusesABadConfigInOneLine) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.output, "shmyolo: " + file.string() + ":2: workers.count: expected a whole number, got \"zero\"\n");
   EXPECT_TRUE(dir.entries().empty());
+}
+
+// YAML's .nan passes every range check (each comparison with NaN is false);
+// .inf passes open-ended ones. Every floating-point key refuses both.
+TEST(Config, NonFiniteNumbersAreRefusedEverywhere) {
+  const std::string camera = "cameras: [{name: a, source: x.avi}]\n";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"model: {path: " + kModel + ", confidence: VALUE}\n" + camera, "model.confidence"},
+      {"model: {path: " + kModel + ", iou: VALUE}\n" + camera, "model.iou"},
+      {with_model("workers: {stuck_after: VALUE}\n" + camera), "workers.stuck_after"},
+      {with_model("outputs: {stats_interval: VALUE}\n" + camera), "outputs.stats_interval"},
+      {with_model("cameras: [{name: a, source: x.avi, fps: VALUE}]\n"), "cameras[0].fps"},
+      {with_model("http: {max_body_mb: VALUE}\n"), "http.max_body_mb"},
+      {with_model("http: {max_megapixels: VALUE}\n"), "http.max_megapixels"},
+      {with_model("http: {timeout: VALUE}\n"), "http.timeout"},
+      {with_model("http: {read_timeout: VALUE}\n"), "http.read_timeout"},
+      {with_model("cameras: [{name: a, source: x.avi, undistort: {camera_matrix: [VALUE, 0, 320, 0, 500, 240, 0, "
+                  "0, 1], distortion: [0.1, 0, 0, 0, 0]}}]\n"),
+       "undistort.camera_matrix"},
+  };
+  for (const auto& [text, key] : cases) {
+    for (const std::string value : {".nan", ".inf", "-.inf"}) {
+      std::string yaml = text;
+      yaml.replace(yaml.find("VALUE"), 5, value);
+      const auto e = error_of(yaml);
+      EXPECT_NE(e.find(key), std::string::npos) << value << " in " << key << ": " << e;
+      EXPECT_NE(e.find("expected a finite number, got \"" + value + "\""), std::string::npos) << e;
+      EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    }
+  }
+}
+
+TEST(Config, AnMqttClientIdPastTheProtocolsLimitIsRefused) {
+  const auto e = error_of(with_model("outputs: {mqtt: {client_id: " + std::string(70000, 'c') +
+                                     "}}\ncameras: [{name: a, source: x.avi}]\n"));
+  EXPECT_NE(e.find("outputs.mqtt.client_id: 70000 bytes long"), std::string::npos) << e.substr(0, 300);
+}
+
+// Names longer than the file system takes are reported like missing files,
+// never as a library's exception text ("filesystem error: ...").
+TEST(Config, OverlongPathsAreMissingFilesNotExceptions) {
+  const std::string long_name = "/tmp/" + std::string(300, 'x');
+  const auto r = parse(with_model("cameras: [{name: a, source: " + long_name + "}]\n"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->cameras[0].kind, shmyolo::config::SourceKind::video_file);
+  const auto e = error_of("model: {path: " + long_name + "}\ncameras: [{name: a, source: x.avi}]\n");
+  EXPECT_NE(e.find("model.path: no file at"), std::string::npos) << e;
+  EXPECT_EQ(e.find("filesystem error"), std::string::npos) << e;
+}
+
+TEST(Config, DecodeBudgetFollowsAndCoversTheLargestImage) {
+  const auto r = parse(with_model("http: {max_megapixels: 50}\n"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->http.value_or(shmyolo::config::HttpConfig{}).decode_megapixels, 100);
+  const auto e = error_of(with_model("http: {max_megapixels: 50, decode_megapixels: 20}\n"));
+  EXPECT_NE(e.find("http.decode_megapixels: 20 is below http.max_megapixels (50)"), std::string::npos) << e;
 }

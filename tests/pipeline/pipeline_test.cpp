@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -321,6 +323,43 @@ cameras:
   EXPECT_GT(s["cameras"][0]["frames_out"].get<int>(), 20);
   EXPECT_EQ(s["cameras"][1]["frames_out"].get<int>(), 0);
   EXPECT_GE(s["cameras"][1]["source_errors"].get<int>(), 2);
+}
+
+// A run whose only camera never delivers a frame did not work: non-zero.
+TEST_F(Pipeline, NoFrameFromAnyCameraExitsNonZero) {
+  const auto config = write_config(R"(name: nothing
+model: {path: )" + kShapes + R"(}
+cameras: [{name: gone, source: )" + (dir_.path() / "missing.mp4").string() +
+                                   R"(}]
+)");
+  const auto r = run(config, 2);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no camera delivered a frame"), std::string::npos) << r.output;
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// outputs.jsonl that cannot take lines is refused at start, in one line, not
+// found by an aggregator restarting in a loop while the queues stall.
+TEST_F(Pipeline, AnUnwritableJsonLinesFileIsRefusedAtStart) {
+  const std::string long_name(300, 'x');
+  for (const auto& [jsonl, says] : std::vector<std::pair<std::string, std::string>>{
+           {(dir_.path() / "missing" / "out.jsonl").string(), "cannot write"},
+           {dir_.path().string(), "is a folder"},
+           {"/proc/self/status", "is a special file"},
+           {(dir_.path() / long_name).string(), "cannot write"}}) {
+    const auto config = dir_.path() / "bad-output.yaml";
+    std::ofstream(config) << "name: badout\nshm_dir: " << shm_.path().string() << "\nmodel: {path: " << kShapes
+                          << "}\noutputs: {jsonl: \"" << jsonl
+                          << "\"}\ncameras: [{name: a, source: \"synthetic:?seed=5\", fps: 10}]\n";
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "1"});
+    EXPECT_EQ(r.exit_code, 1) << jsonl << ": " << r.output;
+    EXPECT_NE(r.output.find("outputs.jsonl: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20)) << "found only by a crash loop";
+    EXPECT_TRUE(shm_.entries().empty());
+  }
 }
 
 TEST_F(Pipeline, PrintShmSize) {

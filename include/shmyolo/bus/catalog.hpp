@@ -38,6 +38,9 @@ struct SegmentInfo {
   std::uint32_t mode = 0;
   std::uint32_t file_uid = 0;
   bool valid = false;
+  // It could not be opened at all (another user's ring, mode 0600): nothing
+  // is known about it, so gc never removes it, even with --invalid.
+  bool unreadable = false;
   std::string problem;  // why the segment is not a valid ring
   RingGeometry geometry{};
   RingPolicy policy{};
@@ -68,7 +71,8 @@ struct GcResult {
 };
 
 // Removes stale segments. Invalid segments are only removed with
-// `remove_invalid`, since they may belong to another program.
+// `remove_invalid`, since they may belong to another program; segments this
+// process cannot read are never removed (it cannot tell whether they live).
 [[nodiscard]] GcResult collect_garbage(const std::filesystem::path& dir, bool dry_run, bool remove_invalid);
 
 }  // namespace shmyolo::bus

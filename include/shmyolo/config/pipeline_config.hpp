@@ -113,8 +113,11 @@ struct HttpConfig {
   int queue = 0;               // uploads waiting or in work before 503; 0: 2 per worker
   double max_body_mb = 20;     // larger bodies get 413
   double max_megapixels = 40;  // larger images (by their header) get 422, before decoding
-  double timeout_s = 30;       // an upload's wait for its result before 504
-  double read_timeout_s = 5;   // a client silent this long mid-request is dropped
+  // Pixels decoded and held at once by all requests (by their headers); more
+  // get 503. Memory for decoding is about 3.5 bytes per pixel of it (docs/http.md).
+  double decode_megapixels = 80;  // default: twice max_megapixels
+  double timeout_s = 30;          // an upload's wait for its result before 504
+  double read_timeout_s = 5;      // a client silent this long mid-request is dropped
 };
 
 struct PipelineConfig {
