@@ -534,6 +534,7 @@ TEST(Http, DecodingMemoryIsBoundedByThePixelBudget) {
   ASSERT_GT(front, 0);
   const std::uint64_t before_kb = status_kb(front, "VmRSS:");
   std::vector<std::future<int>> answers;
+  answers.reserve(8);
   for (int i = 0; i < 8; ++i) {
     answers.push_back(std::async(std::launch::async, [&] {
       auto c = service.client();
