@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -553,11 +554,31 @@ class Supervisor {
         if (c.pid < 0 && !c.done && now >= c.restart_at) spawn(c);
       }
       if (all_sources_ended() || duration_over() || owner_gone()) break;
+      if (const auto gone = removed_segment()) {
+        std::fprintf(stderr,
+                     "shmyolo: pipeline %s: segment %s was removed by another process (shmyolo gc --invalid, rm?); "
+                     "stopping: restart the pipeline\n",
+                     config_.name.c_str(), gone->c_str());
+        segments_lost_ = true;
+        break;
+      }
       if (report_ && now >= next_stats) {
         print_stats();
         next_stats += interval;
       }
     }
+  }
+
+  // A ring unlinked under the running pipeline can be attached by no
+  // restarted child and taken by no new reader: the run cannot go on.
+  [[nodiscard]] std::optional<std::string> removed_segment() const {
+    for (const auto* rings : {&camera_rings_, &result_rings_}) {
+      for (const auto& r : *rings) {
+        if (r.superseded()) return r.path().string();
+      }
+    }
+    if (upload_ring_ && upload_ring_->superseded()) return upload_ring_->path().string();
+    return std::nullopt;
   }
 
   bool queues_drained() const {
@@ -641,6 +662,7 @@ class Supervisor {
   }
 
   int finish() {
+    if (segments_lost_) return 1;  // said when it was found
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     const nlohmann::json final_stats = report_->final(elapsed);
     print_stats();
@@ -678,6 +700,7 @@ class Supervisor {
   std::vector<Child> children_;
   std::unique_ptr<StatsReport> report_;
   Clock::time_point start_;
+  bool segments_lost_ = false;
 };
 
 }  // namespace

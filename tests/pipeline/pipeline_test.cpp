@@ -362,6 +362,26 @@ TEST_F(Pipeline, AnUnwritableJsonLinesFileIsRefusedAtStart) {
   }
 }
 
+// A segment removed under a running pipeline (rm, or gc --invalid by
+// mistake) is said in one line and ends the run with status 1, leaving nothing.
+TEST_F(Pipeline, ARemovedSegmentStopsTheRunNonZero) {
+  const auto config = write_config(R"(name: vanish
+model: {path: )" + kShapes + R"(}
+cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
+)");
+  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
+  ASSERT_TRUE(std::filesystem::remove(shm_.path() / "shmyolo.vanish.cam.a"));
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(code.value_or(-1), 1) << output;
+  EXPECT_NE(output.find("segment " + (shm_.path() / "shmyolo.vanish.cam.a").string() + " was removed"),
+            std::string::npos)
+      << output;
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
 TEST_F(Pipeline, PrintShmSize) {
   const auto config = write_config(R"(name: size
 model: {path: )" + kShapes + R"(}
