@@ -1,5 +1,7 @@
 #include "statistics.hpp"
 
+#include "result_json.hpp"
+
 #include <cmath>
 
 namespace shmyolo::pipeline {
@@ -53,8 +55,7 @@ std::uint32_t ready_slots(const bus::FrameRing& ring) {
 }
 
 double round_to(double v, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(v * scale) / scale;
+  return rounded(v, std::pow(10.0, digits));
 }
 
 nlohmann::json percentiles_json(const stats::LatencyHistogram& h) {

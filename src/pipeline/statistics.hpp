@@ -42,9 +42,9 @@ struct CameraCounts {
 // Frames in a ring waiting for a worker.
 [[nodiscard]] std::uint32_t ready_slots(const bus::FrameRing& ring);
 
-// The one rounding rule of the statistics: `digits` decimals. Dividing the
-// rounded integer by a power of ten gives the double nearest that decimal, so
-// JSON shows 0.9385, not 0.9384999999999999.
+// `digits` decimals, by result_json.hpp's rounded(): dividing the rounded
+// integer by a power of ten gives the double nearest that decimal, so JSON
+// shows 0.9385, not 0.9384999999999999.
 [[nodiscard]] double round_to(double v, int digits);
 
 // {"p50": ms, "p99": ms} from a histogram (the one percentile function of the

@@ -54,9 +54,13 @@ StatsSnapshot StatsReport::snapshot() const {
   return s;
 }
 
-nlohmann::json StatsReport::camera(std::size_t c, double in_fps, double out_fps,
-                                   const StageHistograms& latencies) const {
-  nlohmann::json j = counts_json(camera_counts(ctx_.config->cameras[c].name, rings_[c], ctx_.status->cameras[c]));
+CameraCounts StatsReport::counts(std::size_t c) const {
+  return camera_counts(ctx_.config->cameras[c].name, rings_[c], ctx_.status->cameras[c]);
+}
+
+nlohmann::json StatsReport::camera(const CameraCounts& counts, double in_fps, double out_fps,
+                                   const StageHistograms& latencies) {
+  nlohmann::json j = counts_json(counts);
   j["fps_in"] = round_to(in_fps, 2);
   j["fps_out"] = round_to(out_fps, 2);
   for (std::size_t s = 0; s < kStageNames.size(); ++s) j["latency_ms"][kStageNames[s]] = percentiles_json(latencies[s]);
@@ -68,7 +72,7 @@ nlohmann::json StatsReport::next() {
   const double dt = std::max(1e-9, static_cast<double>(now.mono_ns - last_.mono_ns) / 1e9);
   nlohmann::json cameras = nlohmann::json::array();
   for (std::size_t c = 0; c < rings_.size(); ++c) {
-    cameras.push_back(camera(c, static_cast<double>(now.frames_in[c] - last_.frames_in[c]) / dt,
+    cameras.push_back(camera(counts(c), static_cast<double>(now.frames_in[c] - last_.frames_in[c]) / dt,
                              static_cast<double>(now.frames_out[c] - last_.frames_out[c]) / dt, *window(c)));
   }
   last_ = now;
@@ -88,13 +92,14 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
   std::uint64_t frames = 0;
   for (std::size_t c = 0; c < rings_.size(); ++c) {
     const CameraStatus& st = ctx_.status->cameras[c];
-    cameras.push_back(camera(c, static_cast<double>(now.frames_in[c]) / elapsed_s,
+    const CameraCounts camera_now = counts(c);
+    cameras.push_back(camera(camera_now, static_cast<double>(now.frames_in[c]) / elapsed_s,
                              static_cast<double>(now.frames_out[c]) / elapsed_s, *copy_of(st)));
     end_to_end.merge(st.end_to_end);
     frames += now.frames_out[c];
-    if (const auto counts = camera_counts(ctx_.config->cameras[c].name, rings_[c], st); counts.scored) {
+    if (camera_now.scored) {
       if (!tally) tally.emplace();
-      *tally += *counts.scored;
+      *tally += *camera_now.scored;
     }
   }
   nlohmann::json total{{"frames_out", frames},

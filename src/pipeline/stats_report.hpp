@@ -11,6 +11,7 @@
 #include <shmyolo/bus/ring.hpp>
 
 #include "context.hpp"
+#include "statistics.hpp"
 
 namespace shmyolo::pipeline {
 
@@ -36,8 +37,9 @@ class StatsReport {
 
  private:
   [[nodiscard]] StatsSnapshot snapshot() const;
-  [[nodiscard]] nlohmann::json camera(std::size_t c, double in_fps, double out_fps,
-                                      const StageHistograms& latencies) const;
+  [[nodiscard]] CameraCounts counts(std::size_t c) const;
+  [[nodiscard]] static nlohmann::json camera(const CameraCounts& counts, double in_fps, double out_fps,
+                                             const StageHistograms& latencies);
   // The samples recorded since the previous call, per stage.
   [[nodiscard]] std::unique_ptr<StageHistograms> window(std::size_t c);
 
