@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <chaos_bench.hpp>
 #include <detect_bench.hpp>
 #include <http_bench.hpp>
 #include <pipeline_bench.hpp>
@@ -59,6 +60,31 @@ void add_transport_e2e_command(CLI::App& bench, int& exit_code) {
     const bool failed = !report.error.empty() ||
                         std::ranges::any_of(report.architectures, [](const auto& r) { return !r.error.empty(); });
     exit_code = failed ? 1 : 0;
+  });
+}
+
+void add_chaos_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::ChaosBenchOptions>();
+  auto* cmd = bench.add_subcommand(
+      "chaos", "Queue-mode pipeline under random SIGKILLs of its children: every frame must come out, the stop clean");
+  cmd->add_option("--model,-m", o->model, "Model file")->required();
+  cmd->add_option("--seconds", o->seconds, "How long the kills go on")->check(finite_range(5.0, 86400.0));
+  cmd->add_option("--cameras", o->cameras, "Synthetic cameras")->check(CLI::Range(1, 64));
+  cmd->add_option("--workers", o->workers, "Worker processes")->check(CLI::Range(1, 64));
+  cmd->add_option("--fps", o->fps, "Frames per second per camera")->check(finite_range(0.5, 120.0));
+  cmd->add_option("--kill-every", o->kill_every_s, "Mean seconds between SIGKILLs")->check(finite_range(0.1, 3600.0));
+  cmd->add_option("--min-age", o->min_age_s, "Kill only children up this many seconds")
+      ->check(finite_range(0.0, 3600.0));
+  cmd->add_option("--seed", o->seed, "Random seed for the victims and the gaps");
+  cmd->add_option("--shm-dir", o->shm_dir, "Folder for the pipeline's segments (default: a fresh one in /dev/shm)");
+  cmd->callback([o, &exit_code] {
+    fmt::print("shmyolo bench chaos: {} cameras at {} fps, {} workers, a SIGKILL every ~{} s for {} s, model {}\n",
+               o->cameras, o->fps, o->workers, o->kill_every_s, o->seconds, o->model.string());
+    std::fflush(stdout);
+    const auto report = bench::run_chaos_bench(*o);
+    fmt::print("{}", bench::report_table(report));
+    if (!report.passed()) fmt::print(stderr, "the pipeline's log:\n{}", report.log);
+    exit_code = report.passed() ? 0 : 1;
   });
 }
 
@@ -196,6 +222,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
 
   add_transport_e2e_command(*bench, exit_code);
   add_http_bench_command(*bench, exit_code);
+  add_chaos_bench_command(*bench, exit_code);
 }
 
 }  // namespace shmyolo::cli

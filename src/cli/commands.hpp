@@ -14,6 +14,7 @@ void add_detect_commands(CLI::App& app, int& exit_code);   // detect, models ins
 void add_synth_command(CLI::App& app, int& exit_code);     // synth
 void add_run_command(CLI::App& app, int& exit_code);       // run
 void add_serve_command(CLI::App& app, int& exit_code);     // serve
+void add_token_command(CLI::App& app, int& exit_code);     // token new
 
 // "shmyolo: <message>" on stderr; returns the exit code for a failure.
 int fail(const std::string& message);

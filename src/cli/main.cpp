@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <shmyolo/bus/cleanup.hpp>
+#include <shmyolo/nearest_word.hpp>
 
 #include "commands.hpp"
 
@@ -36,39 +37,6 @@ CLI::Validator finite_range(double lo, double hi) {
 }  // namespace shmyolo::cli
 
 namespace {
-
-// Edits (insert, delete, replace) between two words: how near a typo is.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// "; did you mean "demo"?" for the known word fewest edits away (at most a
-// third of the word, plus one; a swap of two letters is two edits), or one
-// the word starts with ("--confidence" for "--conf").
-std::string closest(std::string_view word, const std::vector<std::string>& known) {
-  std::string best;
-  std::size_t best_distance = word.size() / 3 + 2;
-  for (const auto& k : known) {
-    const bool prefix = k.size() > 2 && word.starts_with(k);
-    const std::size_t d = prefix ? 1 : edit_distance(word, k);
-    if (d < best_distance) {
-      best = k;
-      best_distance = d;
-    }
-  }
-  return best.empty() ? "" : "; did you mean \"" + best + "\"?";
-}
 
 // The deepest subcommand the words name ("bench transport"), and the index of
 // the first word after it.
@@ -102,14 +70,15 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** 
   const auto [command, next] = named_command(app, argc, argv);
   std::string message = e.what();
   if (next < argc && argv[next][0] != '-' && !names_of(*command, true).empty()) {
-    message = fmt::format("unknown command \"{}\"{}", argv[next], closest(argv[next], names_of(*command, true)));
+    message = fmt::format("unknown command \"{}\"{}", argv[next],
+                          shmyolo::did_you_mean(argv[next], names_of(*command, true)));
   } else {
     for (int i = next; i < argc; ++i) {
       const std::string word = std::string(argv[i]).substr(0, std::string_view(argv[i]).find('='));
       if (word.size() < 2 || word[0] != '-') continue;
       const auto known = names_of(*command, false);
       if (std::ranges::find(known, word) != known.end()) continue;
-      message = fmt::format("unknown option \"{}\"{}", word, closest(word, known));
+      message = fmt::format("unknown option \"{}\"{}", word, shmyolo::did_you_mean(word, known));
       break;
     }
   }
@@ -133,6 +102,7 @@ int run(int argc, char** argv) {
   shmyolo::cli::add_synth_command(app, exit_code);
   shmyolo::cli::add_run_command(app, exit_code);
   shmyolo::cli::add_serve_command(app, exit_code);
+  shmyolo::cli::add_token_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

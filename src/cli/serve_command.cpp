@@ -18,6 +18,7 @@ struct ServeArgs {
   std::string engine = "ort";
   int port = -1;
   std::string bind;
+  std::string auth;
   int workers = 2;
   int threads = 1;
   float confidence = 0.25F;
@@ -49,6 +50,7 @@ int serve(const ServeArgs& a) {
   config::HttpConfig& http = config->http.emplace(config->http.value_or(config::HttpConfig{}));
   if (a.port >= 0) http.port = a.port;
   if (!a.bind.empty()) http.bind = a.bind;
+  if (a.auth == "none") http.no_auth = true;
   if (!a.shm_dir.empty()) config->shm_dir = a.shm_dir;
   pipeline::RunOptions options;
   options.duration_s = a.duration;
@@ -65,7 +67,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--engine", a->engine, "Inference engine (with --model)")->check(CLI::IsMember({"ort", "opencv"}));
   cmd->add_option("--port", a->port, "Port (default 8080; 0: any free port, printed at start)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--bind", a->bind, "Address to listen on (default 0.0.0.0)");
+  cmd->add_option("--bind", a->bind, "Address to listen on (default 127.0.0.1; another needs --auth none)");
+  cmd->add_option("--auth", a->auth, "none: serve other addresses than loopback without authentication")
+      ->check(CLI::IsMember({"none"}));
   cmd->add_option("--workers", a->workers, "Inference worker processes (with --model)")->check(CLI::Range(1, 64));
   cmd->add_option("--threads", a->threads, "Inference threads per worker (with --model)")->check(CLI::Range(1, 64));
   cmd->add_option("--conf", a->confidence, "Default confidence (with --model; a request's ?conf= overrides)")

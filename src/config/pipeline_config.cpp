@@ -1,11 +1,14 @@
 #include <shmyolo/config/pipeline_config.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -268,12 +271,47 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
   return std::move(*parsed);
 }
 
+// http.tls and http.auth: what the service demands of its clients.
+void read_http_security(const Reader& r, const YAML::Node& node, HttpConfig& h) {
+  if (const YAML::Node tls = node["tls"]; tls.IsDefined()) {
+    if (!tls.IsMap()) r.fail(tls, "http.tls", "expected {cert: FILE, key: FILE} (PEM)");
+    r.only_keys(tls, "http.tls", {"cert", "key"});
+    for (auto [key, path] : {std::pair{"cert", &h.tls_cert}, {"key", &h.tls_key}}) {
+      std::string file;
+      if (!r.read(tls, key, fmt::format("http.tls.{}", key), file)) {
+        r.fail(tls, fmt::format("http.tls.{}", key), "missing: a PEM file");
+      }
+      const std::filesystem::path p(file);
+      *path = p.is_absolute() ? p : (r.base() / p).lexically_normal();
+    }
+  }
+  const YAML::Node auth = node["auth"];
+  if (!auth.IsDefined()) return;  // a missing key of a const node: only IsDefined() may be asked of it
+  if (auth.IsMap()) {
+    r.only_keys(auth, "http.auth", {"tokens_file"});
+    std::string file;
+    if (!r.read(auth, "tokens_file", "http.auth.tokens_file", file)) {
+      r.fail(auth, "http.auth.tokens_file", "missing: the file of token hashes (shmyolo token new)");
+    }
+    const std::filesystem::path p(file);
+    h.tokens_file = p.is_absolute() ? p : (r.base() / p).lexically_normal();
+  } else {
+    std::string word;
+    r.read(node, "auth", "http.auth", word);
+    if (word != "none") {
+      r.fail(auth, "http.auth",
+             fmt::format("expected none or {{tokens_file: FILE}} (shmyolo token new), got \"{}\"", word));
+    }
+    h.no_auth = true;
+  }
+}
+
 void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
   if (node.IsNull()) return;  // `http:` alone: every default
   if (!node.IsMap()) r.fail(node, "http", "expected a mapping, e.g. http: {port: 8080}");
   r.only_keys(node, "http",
               {"bind", "port", "threads", "queue", "max_body_mb", "max_megapixels", "decode_megapixels", "timeout",
-               "read_timeout"});
+               "read_timeout", "auth", "tls"});
   r.read(node, "bind", "http.bind", h.bind);
   r.read_in_range(node, "port", "http.port", h.port, 0, 65535);
   r.read_in_range(node, "threads", "http.threads", h.threads, 1, 256);
@@ -289,6 +327,7 @@ void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
   }
   r.read_in_range(node, "timeout", "http.timeout", h.timeout_s, 0.1, 3600.0);
   r.read_in_range(node, "read_timeout", "http.read_timeout", h.read_timeout_s, 0.1, 3600.0);
+  read_http_security(r, node, h);
 }
 
 void read_cameras(const Reader& r, const YAML::Node& node, std::vector<CameraConfig>& cameras, bool optional) {
@@ -381,22 +420,119 @@ bool starts_with(const std::string& s, const char* prefix) {
   return s.rfind(prefix, 0) == 0;
 }
 
+bool secret_name(std::string name) {
+  std::ranges::transform(name, name.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return std::ranges::any_of(std::array<std::string_view, 6>{"pass", "pwd", "token", "secret", "key", "auth"},
+                             [&](std::string_view s) { return name.find(s) != std::string::npos; }) ||
+         name == "sig" || name.find("signature") != std::string::npos;
+}
+
+// A secret file's text: at most 64 KiB, one trailing newline dropped.
+ConfigResult<std::string> read_secret_file(const std::string& path) {
+  constexpr std::streamsize kMaxSecret = std::streamsize{64} * 1024;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(ConfigError{fmt::format("${{file:{}}}: cannot read it: check the path", path)});
+  std::string text(static_cast<std::size_t>(kMaxSecret) + 1, '\0');
+  in.read(text.data(), kMaxSecret + 1);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (std::cmp_greater(text.size(), kMaxSecret)) {
+    return std::unexpected(ConfigError{fmt::format("${{file:{}}}: larger than 64 KiB, not a secret", path)});
+  }
+  if (text.ends_with('\n')) text.pop_back();
+  if (text.ends_with('\r')) text.pop_back();
+  return text;
+}
+
 }  // namespace
 
+std::string mask_credentials(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  std::string out(url.substr(0, scheme + 3));
+  const std::string_view rest = url.substr(scheme + 3);
+  const auto authority_end = std::min(rest.find_first_of("/?#"), rest.size());
+  std::string_view authority = rest.substr(0, authority_end);
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view user_info = authority.substr(0, at);
+    const auto colon = user_info.find(':');
+    out += colon == std::string_view::npos ? "***" : std::string(user_info.substr(0, colon)) + ":***";
+    authority = authority.substr(at);
+  }
+  out += authority;
+  std::string_view tail = rest.substr(authority_end);
+  const auto query = tail.find('?');
+  out += tail.substr(0, query == std::string_view::npos ? tail.size() : query + 1);
+  if (query == std::string_view::npos) return out;
+  tail = tail.substr(query + 1);
+  const auto fragment = std::min(tail.find('#'), tail.size());
+  const std::string_view params = tail.substr(0, fragment);
+  for (std::size_t pos = 0;;) {
+    const auto amp = params.find('&', pos);
+    const std::string_view param = params.substr(pos, amp == std::string_view::npos ? amp : amp - pos);
+    const auto eq = param.find('=');
+    const bool secret = eq != std::string_view::npos && secret_name(std::string(param.substr(0, eq)));
+    out += secret ? std::string(param.substr(0, eq + 1)) + "***" : std::string(param);
+    if (amp == std::string_view::npos) break;
+    out += '&';
+    pos = amp + 1;
+  }
+  out += tail.substr(fragment);
+  return out;
+}
+
+ConfigResult<std::string> expand_references(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size() || (text[i + 1] != '$' && text[i + 1] != '{')) {
+      out += text[i];
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    const auto close = text.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      return std::unexpected(ConfigError{"\"${\" without its \"}\" (write $$ for a dollar sign)"});
+    }
+    const std::string name(text.substr(i + 2, close - i - 2));
+    if (name.starts_with("file:")) {
+      auto secret = read_secret_file(name.substr(5));
+      if (!secret) return std::unexpected(secret.error());
+      out += *secret;
+    } else {
+      const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
+      if (value == nullptr) {
+        return std::unexpected(ConfigError{
+            fmt::format("${{{}}} is not set in the environment: export it, or name a file with ${{file:PATH}}", name)});
+      }
+      out += value;
+    }
+    i = close;
+  }
+  return out;
+}
+
 ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::path& base) {
-  const std::string& s = c.source;
+  auto expanded = expand_references(c.source);
+  if (!expanded) return std::unexpected(expanded.error());
+  const std::string& s = *expanded;
   if (starts_with(s, "synthetic:")) {
     auto synthetic = parse_synthetic(s);
     if (!synthetic) return std::unexpected(synthetic.error());
     c.kind = SourceKind::synthetic;
     c.synthetic = *synthetic;
+    c.shown = s;
   } else if (starts_with(s, "rtsp://") || starts_with(s, "rtsps://") || starts_with(s, "http://") ||
              starts_with(s, "https://")) {
     c.kind = SourceKind::stream;
     c.location = s;
+    c.shown = mask_credentials(s);
   } else if (starts_with(s, "/dev/video") || starts_with(s, "v4l2:")) {
     c.kind = SourceKind::device;
     c.location = starts_with(s, "v4l2:") ? "/dev/video" + s.substr(5) : s;
+    c.shown = c.location;
   } else {
     const std::string path = starts_with(s, "file://") ? s.substr(7) : s;
     if (path.empty()) return std::unexpected(ConfigError{"empty source"});
@@ -407,6 +543,10 @@ ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::p
     std::error_code ec;  // a name too long for the file system is a file that never appears
     c.kind = std::filesystem::is_directory(c.location, ec) || path.ends_with('/') ? SourceKind::image_folder
                                                                                   : SourceKind::video_file;
+    // By name only: where the files live on this host is not for API answers.
+    std::filesystem::path shown(c.location);
+    if (shown.filename().empty()) shown = shown.parent_path();  // "frames/"
+    c.shown = shown.filename().string();
   }
   return c;
 }

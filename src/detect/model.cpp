@@ -4,6 +4,8 @@
 #include <charconv>
 #include <sstream>
 
+#include <shmyolo/nearest_word.hpp>
+
 namespace shmyolo::detect {
 
 std::string to_string(Engine engine) {
@@ -25,7 +27,7 @@ std::expected<std::vector<int>, std::string> class_ids(const std::vector<std::st
   std::vector<int> ids;
   for (const auto& w : wanted) {
     const auto id = class_id(names, w);
-    if (!id) return std::unexpected("the model has no class \"" + w + "\"");
+    if (!id) return std::unexpected("the model has no class \"" + w + "\"" + did_you_mean(w, names));
     ids.push_back(*id);
   }
   return ids;

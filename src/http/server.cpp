@@ -1,8 +1,11 @@
 #include <shmyolo/http/server.hpp>
 
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -111,7 +114,7 @@ void refuse_other_methods(httplib::Server& s) {
       res.set_header("Allow", allow);
     };
   };
-  const char* get_routes = R"(/|/v1/cameras|/v1/cameras/[^/]+/latest\.jpg|/v1/events|/healthz|/metrics)";
+  const char* get_routes = R"(/|/dashboard\.js|/v1/cameras|/v1/cameras/[^/]+/latest\.jpg|/v1/events|/healthz|/metrics)";
   s.Post(get_routes, refuse("GET"));
   s.Get("/v1/detect", refuse("POST"));
   for (const char* path : {get_routes, "/v1/detect"}) {
@@ -120,6 +123,122 @@ void refuse_other_methods(httplib::Server& s) {
     s.Patch(path, refuse(allow));
     s.Delete(path, refuse(allow));
   }
+}
+
+constexpr std::string_view kCookie = "shmyolo_token";
+
+// The dashboard runs only its own script (no inline script, so an injected
+// tag cannot run), loads only from this service (blob: for the upload's
+// preview), and may not be framed by another site (clickjacking).
+void set_page_headers(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob:; "
+                 "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+}
+
+// What OpenSSL says went wrong last, in one line.
+std::string openssl_error() {
+  std::array<char, 256> text{};
+  ERR_error_string_n(ERR_get_error(), text.data(), text.size());
+  return text.data();
+}
+
+// The server's TLS: the PEM chain and key, TLS 1.2 or newer only (older
+// versions have known attacks and no browser needs them).
+bool load_tls(SSL_CTX& ctx, const std::string& cert, const std::string& key, std::string& error) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) != 1) {
+    error = fmt::format("http.tls.cert: cannot use {} ({}): give a PEM certificate chain", cert, openssl_error());
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(&ctx) != 1) {
+    error = fmt::format("http.tls.key: cannot use {} with the certificate ({}): give its PEM private key", key,
+                        openssl_error());
+    return false;
+  }
+  return true;
+}
+
+// The token a request presents: Authorization: Bearer, else the cookie.
+std::string presented_token(const httplib::Request& req) {
+  const std::string auth = req.get_header_value("Authorization");
+  if (auth.starts_with("Bearer ")) return auth.substr(7);
+  const std::string cookies = req.get_header_value("Cookie");
+  for (std::size_t at = 0; at < cookies.size();) {
+    const auto end = std::min(cookies.find(';', at), cookies.size());
+    std::string_view pair = std::string_view(cookies).substr(at, end - at);
+    while (pair.starts_with(' ')) pair.remove_prefix(1);
+    if (pair.starts_with(kCookie) && pair.size() > kCookie.size() && pair[kCookie.size()] == '=') {
+      return std::string(pair.substr(kCookie.size() + 1));
+    }
+    at = end + 1;
+  }
+  return {};
+}
+
+struct Guard {
+  std::shared_ptr<const TokenStore> tokens;
+  bool secure_cookie = false;  // under TLS: never sent over plain HTTP
+  FailureLimiter failures;
+
+  // Checks a token against the store; a wrong one counts against the
+  // address. Refusals are answered here: 429 while the address is blocked,
+  // else 401. Nothing of the token is logged or echoed.
+  bool admit(const std::string& token, Scope need, const httplib::Request& req, httplib::Response& res) {
+    const auto now = FailureLimiter::Clock::now();
+    if (failures.blocked(req.remote_addr, now)) {
+      res.set_header("Retry-After", "60");
+      send(res, error_reply(429, "too many wrong tokens from this address: try again in a minute"));
+      return false;
+    }
+    const Verdict verdict = tokens->check(token, need);
+    if (verdict == Verdict::admitted) return true;
+    if (verdict == Verdict::forbidden) {
+      send(res, error_reply(403, "this token opens /metrics only (a metrics token)"));
+      return false;
+    }
+    if (!token.empty()) failures.failed(req.remote_addr, now);
+    res.set_header("WWW-Authenticate", "Bearer");
+    send(res, error_reply(401, token.empty() ? "this route needs a token: send Authorization: Bearer TOKEN "
+                                               "(shmyolo token new makes one for http.auth.tokens_file)"
+                                             : "that token is not in http.auth.tokens_file"));
+    return false;
+  }
+};
+
+// With tokens configured, every route needs one, except /healthz (probes),
+// the dashboard page (static: it holds no data and asks for the token) and
+// the login route (it checks the token itself).
+void require_tokens(httplib::Server& s, Guard& guard) {
+  s.set_pre_routing_handler([&guard](const httplib::Request& req, httplib::Response& res) {
+    using Handled = httplib::Server::HandlerResponse;
+    if (req.path == "/healthz" || req.path == "/" || req.path == "/dashboard.js" || req.path == "/v1/login" ||
+        req.path == "/v1/logout") {
+      return Handled::Unhandled;
+    }
+    const Scope need = req.path == "/metrics" ? Scope::metrics : Scope::all;
+    return guard.admit(presented_token(req), need, req, res) ? Handled::Unhandled : Handled::Handled;
+  });
+  // The dashboard's login: the token as the body; a good one comes back as a
+  // cookie the page's script cannot read (HttpOnly) and no other site can
+  // send (SameSite=Strict), so images and the event stream carry it.
+  s.Post("/v1/login", [&guard](const httplib::Request& req, httplib::Response& res) {
+    const char* secure = guard.secure_cookie ? "; Secure" : "";
+    std::string token = req.body;
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (!guard.admit(token, Scope::all, req, res)) return;
+    res.status = 204;
+    res.set_header("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}", kCookie, token, secure));
+  });
+  s.Post("/v1/logout", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 204;
+    res.set_header("Set-Cookie", fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", kCookie));
+  });
 }
 
 }  // namespace
@@ -132,7 +251,10 @@ Reply error_reply(int status, const std::string& message) {
 }
 
 struct Server::Impl {
-  httplib::Server server;
+  Guard guard;  // before server: its handlers refer to it
+  std::unique_ptr<httplib::Server> owned;
+  httplib::Server& server;
+  explicit Impl(std::unique_ptr<httplib::Server> s) : owned(std::move(s)), server(*owned) {}
   std::thread thread;
   int port = 0;
 };
@@ -153,8 +275,30 @@ int Server::port() const {
   return impl_->port;
 }
 
+std::expected<void, std::string> check_tls_files(const std::string& cert, const std::string& key) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return std::unexpected(std::string("http.tls: OpenSSL could not start"));
+  std::string error;
+  load_tls(*ctx, cert, key, error);
+  SSL_CTX_free(ctx);
+  if (!error.empty()) return std::unexpected(error);
+  return {};
+}
+
 std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& service, const ServerOptions& o) {
-  auto impl = std::make_unique<Impl>();
+  const bool tls = !o.tls_cert.empty();
+  std::string tls_error;
+  std::unique_ptr<httplib::Server> server;
+  if (tls) {
+    server = std::make_unique<httplib::SSLServer>(
+        [&](SSL_CTX& ctx) { return load_tls(ctx, o.tls_cert, o.tls_key, tls_error); });
+    if (!server->is_valid())
+      return std::unexpected(tls_error.empty() ? "http.tls: OpenSSL could not start" : tls_error);
+  } else {
+    server = std::make_unique<httplib::Server>();
+  }
+  auto impl = std::make_unique<Impl>(std::move(server));
+  impl->guard.secure_cookie = tls;
   auto& s = impl->server;
   const int threads = o.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
@@ -162,11 +306,19 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   const auto timeout_us = static_cast<long long>(o.read_timeout_s * 1e6);
   s.set_read_timeout(static_cast<time_t>(timeout_us / 1'000'000), static_cast<time_t>(timeout_us % 1'000'000));
   s.set_keep_alive_max_count(1000);
+  if (o.tokens) {
+    impl->guard.tokens = o.tokens;
+    require_tokens(s, impl->guard);
+  }
   s.Post("/v1/detect",
          [&service](const httplib::Request& req, httplib::Response& res) { send(res, detect(service, req)); });
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
+    set_page_headers(res);
     res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
+  });
+  s.Get("/dashboard.js", [](const httplib::Request&, httplib::Response& res) {
+    set_page_headers(res);
+    res.set_content(std::string(dashboard_js()), "text/javascript; charset=utf-8");
   });
   s.Get("/v1/cameras", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.cameras()); });
   s.Get(R"(/v1/cameras/([^/]+)/latest\.jpg)", [&service](const httplib::Request& req, httplib::Response& res) {

@@ -43,8 +43,8 @@ class SyntheticSource final : public FrameSource {
 
 class CaptureSource final : public FrameSource {
  public:
-  CaptureSource(std::string location, bool live, bool loop)
-      : location_(std::move(location)), live_(live), loop_(loop) {}
+  // `named`: the source as messages show it (a stream's password masked).
+  CaptureSource(std::string named, bool live, bool loop) : named_(std::move(named)), live_(live), loop_(loop) {}
 
   cv::VideoCapture& capture() { return capture_; }
 
@@ -62,8 +62,8 @@ class CaptureSource final : public FrameSource {
       }
     }
     if (!live_ && frames_ > 0) return ReadStatus::end;
-    error = live_ ? fmt::format("{} stopped delivering frames", location_)
-                  : fmt::format("{} has no frame that can be decoded", location_);
+    error = live_ ? fmt::format("{} stopped delivering frames", named_)
+                  : fmt::format("{} has no frame that can be decoded", named_);
     return ReadStatus::error;
   }
   [[nodiscard]] double native_fps() const override {
@@ -74,7 +74,7 @@ class CaptureSource final : public FrameSource {
 
  private:
   mutable cv::VideoCapture capture_;
-  std::string location_;
+  std::string named_;
   bool live_;
   bool loop_;
   std::uint64_t frames_ = 0;
@@ -139,11 +139,14 @@ std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const conf
   if (c.kind == config::SourceKind::stream) {
     params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, kStreamTimeoutMs, cv::CAP_PROP_READ_TIMEOUT_MSEC, kStreamTimeoutMs};
   }
-  auto source = std::make_unique<CaptureSource>(c.location, live, c.loop);
+  // A stream's URL may hold a password: messages name it masked. A file's
+  // full path stays, for the operator reading the log on this host.
+  const std::string& named = c.kind == config::SourceKind::stream ? c.shown : c.location;
+  auto source = std::make_unique<CaptureSource>(named, live, c.loop);
   if (!source->capture().open(c.location, api, params) || !source->capture().isOpened()) {
     switch (c.kind) {
       case config::SourceKind::stream:
-        return std::unexpected(fmt::format("cannot open stream {}: is it up and reachable from here?", c.location));
+        return std::unexpected(fmt::format("cannot open stream {}: is it up and reachable from here?", named));
       case config::SourceKind::device:
         return std::unexpected(
             fmt::format("cannot open camera {}: is it plugged in, and may this user read it?", c.location));

@@ -2,6 +2,9 @@
 // drops a frame's second result (a worker that died after publishing but
 // before releasing its claim), keeps per-camera latency statistics in the
 // shared status, and writes JSON Lines and MQTT messages.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -112,6 +115,30 @@ void record_stats(CameraStatus& s, const ResultRecord& r) {
   s.results.fetch_add(1, std::memory_order_relaxed);
 }
 
+// The tail of a JSON Lines file after its last newline, when the previous
+// aggregator was killed in the middle of writing a line (a line longer than
+// a page can be cut by SIGKILL). Its result was not released, so it comes
+// again whole: a fragment goes, and a whole line only lacking its newline
+// gets one. The bytes read are at most one line.
+void mend_last_line(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;  // not there yet: fopen creates it
+  const off_t end = ::lseek(fd, 0, SEEK_END);
+  off_t start = end;
+  char c = '\n';
+  while (start > 0 && ::pread(fd, &c, 1, start - 1) == 1 && c != '\n') --start;
+  if (start < end) {
+    std::string tail(static_cast<std::size_t>(end - start), '\0');
+    const bool read = ::pread(fd, tail.data(), tail.size(), start) == static_cast<ssize_t>(tail.size());
+    if (read && nlohmann::json::accept(tail)) {
+      (void)::write(fd, "\n", 1);
+    } else if (read && tail.front() == '{') {
+      (void)::ftruncate(fd, start);
+    }
+  }
+  ::close(fd);
+}
+
 class Aggregator {
  public:
   explicit Aggregator(const Context& ctx) : ctx_(ctx), dedup_(ctx.config->cameras.size()) {}
@@ -134,6 +161,7 @@ class Aggregator {
     if (out.jsonl == "-") {
       jsonl_ = stdout;
     } else if (!out.jsonl.empty()) {
+      mend_last_line(out.jsonl);
       jsonl_ = std::fopen(out.jsonl.c_str(), "a");
       if (jsonl_ == nullptr)
         return fail(fmt::format("cannot write {}: check the folder exists and is writable", out.jsonl));

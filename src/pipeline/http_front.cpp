@@ -168,7 +168,16 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
   const auto& h = front->http_;
   // Half the request threads at most stream events, so uploads always have threads.
   front->live_ = std::make_unique<LiveView>(ctx, front->cameras_, h.threads / 2);
+  std::shared_ptr<const http::TokenStore> tokens;
+  if (!h.tokens_file.empty()) {
+    auto store = http::TokenStore::load(h.tokens_file);
+    if (!store) return (std::fprintf(stderr, "shmyolo: http: %s\n", store.error().c_str()), nullptr);
+    tokens = std::make_shared<const http::TokenStore>(std::move(*store));
+  }
   auto server = http::Server::start(*front, {.bind = h.bind,
+                                             .tokens = tokens,
+                                             .tls_cert = h.tls_cert.string(),
+                                             .tls_key = h.tls_key.string(),
                                              .port = h.port,
                                              .threads = h.threads,
                                              .max_body_bytes = static_cast<std::uint64_t>(h.max_body_mb * (1 << 20)),
@@ -177,8 +186,12 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
   front->server_ = std::move(*server);
   std::fprintf(stderr,
                "shmyolo: http: serving on %s:%d (dashboard at /; POST /v1/detect, GET /v1/cameras, GET /v1/events, GET "
-               "/metrics)\n",
-               h.bind.c_str(), front->server_->port());
+               "/metrics)%s\n",
+               h.bind.c_str(), front->server_->port(),
+               tokens && !h.tls_cert.empty() ? ", HTTPS, tokens required"
+               : tokens                      ? ", tokens required"
+               : !h.tls_cert.empty()         ? ", HTTPS"
+                                             : "");
   return front;
 }
 
@@ -265,7 +278,7 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
                             {"image", upload.name},
                             {"width", image.cols},
                             {"height", image.rows},
-                            {"model", model.path.string()},
+                            {"model", model.path.filename().string()},
                             {"engine", detect::to_string(model.engine)},
                             {"worker", p.worker},
                             {"inference_ms", rounded(p.inference_ms, 100)},
@@ -351,6 +364,9 @@ std::string HttpFront::metrics_text() const {
              [](const CameraCounts& c) { return c.backpressure; });
   per_camera("shmyolo_detections_total", "counter", "Boxes in all results.",
              [](const CameraCounts& c) { return c.detections; });
+  per_camera("shmyolo_frames_refused_total", "counter",
+             "Frames a worker refused: their slot's record was not one shmyolo wrote.",
+             [](const CameraCounts& c) { return c.refused; });
   per_camera("shmyolo_source_errors_total", "counter", "Failed opens and reads of each camera's source.",
              [](const CameraCounts& c) { return c.source_errors; });
   per_camera("shmyolo_restarts_total", "counter", "Restarts of each camera's ingest process.",
@@ -360,6 +376,10 @@ std::string HttpFront::metrics_text() const {
   help(out, "shmyolo_upload_queue_depth", "gauge", "Uploads waiting in the uploads ring for a worker.");
   out += fmt::format("shmyolo_upload_queue_depth{{{}}} {}\n", p, ready_slots(*ring_));
   // relaxed below: counters read for display.
+  help(out, "shmyolo_uploads_refused_total", "counter",
+       "Uploads a worker refused: their slot's record was not one shmyolo wrote.");
+  out += fmt::format("shmyolo_uploads_refused_total{{{}}} {}\n", p,
+                     ctx_.status->uploads_refused.load(std::memory_order_relaxed));
   help(out, "shmyolo_workers_ready", "gauge", "Workers that have loaded the model (replacements count again).");
   out += fmt::format("shmyolo_workers_ready{{{}}} {}\n", p, ctx_.status->workers_ready.load(std::memory_order_relaxed));
   help(out, "shmyolo_worker_restarts_total", "counter", "Times a worker was restarted after a crash or a stall.");

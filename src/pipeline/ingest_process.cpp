@@ -11,6 +11,7 @@
 #include <shmyolo/ingest/corrections.hpp>
 #include <shmyolo/ingest/frame_source.hpp>
 
+#include "child_table.hpp"
 #include "context.hpp"
 #include "slot_frame.hpp"
 
@@ -102,8 +103,13 @@ double target_fps(const config::CameraConfig& c, const ingest::FrameSource& s) {
   return c.fps >= 0 ? c.fps : s.native_fps();
 }
 
-// Reads until the source ends (returns true), fails (false) or we stop.
-bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& index) {
+enum class Streamed {
+  ended,     // the source ended, the configured count is done, or we stop
+  failed,    // the source failed mid-way: reopen it
+  unusable,  // its frames cannot be corrected as configured (an ROI outside them): a reopen would repeat it
+};
+
+Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& index) {
   ingest::Corrections corrections(cam.config);
   const double fps = target_fps(cam.config, source);
   const auto period = fps > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / fps))
@@ -126,12 +132,12 @@ bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& inde
       unix_ns = bus::unix_ns();
       mono_ns = bus::monotonic_ns();
     }
-    if (got == ingest::ReadStatus::end) return true;
+    if (got == ingest::ReadStatus::end) return Streamed::ended;
     if (got == ingest::ReadStatus::error) {
       cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
       say(cam.config, error);
       if (cam.config.kind == config::SourceKind::image_folder) continue;  // a bad file: skip it
-      return false;
+      return Streamed::failed;
     }
     cam.status.frames_read.fetch_add(1, std::memory_order_relaxed);
     const auto now = Clock::now();
@@ -140,12 +146,12 @@ bool stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& inde
     auto picture = corrections.apply(frame);
     if (!picture) {
       say(cam.config, picture.error());
-      return false;
+      return Streamed::unusable;
     }
     publish(cam, *picture, index++, unix_ns, mono_ns, frame.size());
-    if (cam.config.frames > 0 && index >= cam.config.frames) return true;  // the configured count is done
+    if (cam.config.frames > 0 && index >= cam.config.frames) return Streamed::ended;  // the configured count is done
   }
-  return true;
+  return Streamed::ended;
 }
 
 }  // namespace
@@ -164,7 +170,9 @@ int run_ingest(const Context& ctx, int camera) {
     auto source = open_with_retry(cam);
     if (!source) break;
     const std::uint64_t before = index;
-    if (stream_frames(cam, *source, index)) break;
+    const Streamed streamed = stream_frames(cam, *source, index);
+    if (streamed == Streamed::ended) break;
+    if (streamed == Streamed::unusable) return kExitPermanent;  // the supervisor marks the camera failed
     if (index > before) wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);  // it had recovered
     // The source failed mid-way (stream down, camera unplugged): reopen.
     cam.status.state.store(static_cast<std::uint32_t>(CameraState::retrying), std::memory_order_relaxed);

@@ -159,7 +159,7 @@ http::Reply LiveView::cameras() const {
       fps = static_cast<double>(in_window) / std::max(span_s, 1e-3);
     }
     nlohmann::json j = counts_json(camera_counts(cam.name, cameras_[c], ctx_.status->cameras[c]));
-    j["source"] = cam.source;
+    j["source"] = cam.shown;  // credentials masked, files by name
     j["fps_out"] = round_to(fps, 2);
     j["latency_ms"]["end_to_end"] = percentiles_json(latencies);
     if (!recent.empty()) {

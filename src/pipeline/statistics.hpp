@@ -30,6 +30,9 @@ struct CameraCounts {
   // waits and offers the same frame again, so this is back-pressure, not loss.
   std::uint64_t backpressure = 0;
   std::uint64_t detections = 0;  // boxes in all results
+  // Frames a worker refused because their slot's record was not one shmyolo
+  // wrote (scribbled on, or another program's): no result, said once per kind.
+  std::uint64_t refused = 0;
   std::uint64_t source_errors = 0;
   std::uint64_t restarts = 0;          // of the camera's ingest process
   std::uint32_t queue_depth = 0;       // frames waiting now for a worker

@@ -71,9 +71,13 @@ nlohmann::json StatsReport::next() {
   const StatsSnapshot now = snapshot();
   const double dt = std::max(1e-9, static_cast<double>(now.mono_ns - last_.mono_ns) / 1e9);
   nlohmann::json cameras = nlohmann::json::array();
+  // A counter that went back (a scribbled ring's, before it is recreated) gives a rate of 0, not 2^64.
+  const auto rate = [&](std::uint64_t now_n, std::uint64_t then_n) {
+    return now_n >= then_n ? static_cast<double>(now_n - then_n) / dt : 0.0;
+  };
   for (std::size_t c = 0; c < rings_.size(); ++c) {
-    cameras.push_back(camera(counts(c), static_cast<double>(now.frames_in[c] - last_.frames_in[c]) / dt,
-                             static_cast<double>(now.frames_out[c] - last_.frames_out[c]) / dt, *window(c)));
+    cameras.push_back(camera(counts(c), rate(now.frames_in[c], last_.frames_in[c]),
+                             rate(now.frames_out[c], last_.frames_out[c]), *window(c)));
   }
   last_ = now;
   return {{"pipeline", ctx_.config->name}, {"cameras", cameras}};

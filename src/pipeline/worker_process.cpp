@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <thread>
 #include <variant>
 
@@ -21,41 +23,94 @@
 namespace shmyolo::pipeline {
 namespace {
 
-constexpr auto kClaimWait = std::chrono::milliseconds(200);  // how often an idle worker checks for stop
+using Clock = std::chrono::steady_clock;
 
-struct Rings {
-  std::vector<bus::FrameRing> cameras;
-  std::vector<bus::Consumer> consumers;
-  std::vector<bus::Consumer*> pointers;
+constexpr auto kClaimWait = std::chrono::milliseconds(200);  // how often an idle worker checks for stop
+constexpr auto kRingCheck = std::chrono::seconds(1);         // how often it looks for closed or skipped rings
+
+// Every camera's ring, and the HTTP uploads ring last when there is one. A
+// ring the worker cannot attach (missing, scribbled on) is skipped, said
+// once, and tried again every second, as is one closed or replaced under the
+// worker (the supervisor recreates a damaged ring): the other cameras are
+// served meanwhile.
+class Rings {
+ public:
+  Rings(const Context& ctx, int worker) : ctx_(ctx), worker_(worker), names_(ctx.camera_rings) {
+    if (!ctx.upload_ring.empty()) names_.push_back(ctx.upload_ring);
+    rings_.resize(names_.size());  // never resized again: consumers point into it
+    said_.resize(names_.size());
+    refresh();
+  }
+
+  // Between batches only: no claim may be held while consumers are rebuilt.
+  void refresh_now_and_then() {
+    if (Clock::now() >= next_check_) refresh();
+  }
+
+  [[nodiscard]] std::span<bus::Consumer* const> consumers() const { return pointers_; }
+
+  // The ring's position in the context's list (cameras, then uploads).
+  [[nodiscard]] std::size_t index_of(const bus::FrameRing& ring) const {
+    const auto it = std::ranges::find_if(rings_, [&](const auto& r) { return r && &*r == &ring; });
+    return static_cast<std::size_t>(it - rings_.begin());
+  }
+
+ private:
+  void refresh() {
+    next_check_ = Clock::now() + kRingCheck;
+    bool changed = false;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      auto& ring = rings_[i];
+      if (ring && ring->health() != bus::RingHealth::closed && !ring->superseded()) continue;
+      auto fresh = bus::FrameRing::attach(names_[i], ctx_.shm_dir);
+      if (fresh) {
+        ring = std::move(*fresh);
+        said_[i].clear();
+      } else {
+        ring.reset();
+        if (fresh.error().message != said_[i]) {
+          std::fprintf(stderr, "shmyolo: worker %d: skipping this ring, trying it again every second: %s\n", worker_,
+                       fresh.error().message.c_str());
+        }
+        said_[i] = fresh.error().message;
+      }
+      changed = true;
+    }
+    if (changed || consumers_.empty()) rebuild();
+  }
+
+  void rebuild() {
+    consumers_.clear();
+    pointers_.clear();
+    for (auto& ring : rings_) {
+      if (ring) consumers_.push_back(std::make_unique<bus::Consumer>(*ring));
+    }
+    for (auto& c : consumers_) pointers_.push_back(c.get());
+  }
+
+  const Context& ctx_;
+  int worker_;
+  std::vector<std::string> names_;
+  std::vector<std::optional<bus::FrameRing>> rings_;
+  std::vector<std::unique_ptr<bus::Consumer>> consumers_;
+  std::vector<bus::Consumer*> pointers_;
+  std::vector<std::string> said_;  // the last attach error per ring, so it is said once
+  Clock::time_point next_check_{};
 };
 
-// Every camera's ring, and the HTTP uploads ring last when there is one.
-std::optional<Rings> attach_cameras(const Context& ctx) {
-  Rings r;
-  auto names = ctx.camera_rings;
-  if (!ctx.upload_ring.empty()) names.push_back(ctx.upload_ring);
-  for (const auto& name : names) {
-    auto ring = bus::FrameRing::attach(name, ctx.shm_dir);
-    if (!ring) {
-      std::fprintf(stderr, "shmyolo: worker: %s\n", ring.error().message.c_str());
-      return std::nullopt;
-    }
-    r.cameras.push_back(std::move(*ring));
-  }
-  r.consumers.reserve(r.cameras.size());
-  for (auto& ring : r.cameras) r.consumers.emplace_back(ring);
-  for (auto& c : r.consumers) r.pointers.push_back(&c);
-  return r;
-}
-
 // Up to `batch` frames: one waited for, the rest only if already there.
-std::vector<bus::Claim> claim_batch(Rings& rings, int batch) {
+std::vector<bus::Claim> claim_batch(const Rings& rings, int batch) {
   std::vector<bus::Claim> claims;
-  auto first = bus::claim_any(rings.pointers, kClaimWait);
+  const auto consumers = rings.consumers();
+  if (consumers.empty()) {  // every ring skipped for now
+    std::this_thread::sleep_for(kClaimWait);
+    return claims;
+  }
+  auto first = bus::claim_any(consumers, kClaimWait);
   if (!first) return claims;
   claims.push_back(std::move(*first));
-  for (std::size_t tries = 0; static_cast<int>(claims.size()) < batch && tries < rings.pointers.size(); ++tries) {
-    auto more = bus::claim_any(rings.pointers, std::chrono::nanoseconds(0));
+  for (std::size_t tries = 0; static_cast<int>(claims.size()) < batch && tries < consumers.size(); ++tries) {
+    auto more = bus::claim_any(consumers, std::chrono::nanoseconds(0));
     if (!more) break;
     claims.push_back(std::move(*more));
   }
@@ -131,17 +186,20 @@ struct Worker {
 };
 
 // The claim's frame record, checked against the ring it came from: camera
-// ring i carries camera i's frames, the uploads ring uploads. A frame without
-// a valid record is reported and released without a result.
+// ring i carries camera i's frames, the uploads ring uploads, and the bus
+// numbered the frame. A frame without a valid record is reported (once per
+// kind of fault), counted as refused, and released without a result.
 std::optional<FrameRecord> record_of(Worker& w, bus::Claim& claim) {
+  const std::size_t ring = w.rings.index_of(claim.ring());
+  const bool uploads = ring >= w.ctx.camera_rings.size();
   auto record = read_record(claim.info().meta);
   std::string error = record ? "" : record.error();
-  if (record) {
-    const auto& rings = w.rings.cameras;
-    const auto ring = static_cast<std::size_t>(
-        std::ranges::find_if(rings, [&](const bus::FrameRing& r) { return &r == &claim.ring(); }) - rings.begin());
+  // relaxed: the ring's next number only grows; a stale view is smaller still.
+  const std::uint64_t next_seq = claim.ring().header().next_frame_seq.load(std::memory_order_relaxed);
+  if (record && claim.info().frame_seq >= next_seq) {
+    error = fmt::format("sequence number {} was never given (the ring's next is {})", claim.info().frame_seq, next_seq);
+  } else if (record) {
     const auto* camera = std::get_if<CameraFrame>(&record->origin);
-    const bool uploads = ring >= w.ctx.camera_rings.size();
     if (uploads ? camera != nullptr : (camera == nullptr || camera->camera != ring)) {
       error = fmt::format("frame record: {} in the ring of {}",
                           camera ? fmt::format("camera {}'s frame", camera->camera) : std::string("an upload"),
@@ -149,9 +207,15 @@ std::optional<FrameRecord> record_of(Worker& w, bus::Claim& claim) {
     }
   }
   if (error.empty()) return *record;
+  // relaxed: counters, read for display.
+  if (uploads) {
+    w.ctx.status->uploads_refused.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    w.ctx.status->cameras[ring].refused.fetch_add(1, std::memory_order_relaxed);
+  }
   if (error != w.last_error) {
-    std::fprintf(stderr, "shmyolo: worker %d: %s: %s; frame %llu skipped\n", w.index, claim.ring().name().c_str(),
-                 error.c_str(), static_cast<unsigned long long>(claim.info().frame_seq));
+    std::fprintf(stderr, "shmyolo: worker %d: %s: %s; frame %llu refused (counted in refused)\n", w.index,
+                 claim.ring().name().c_str(), error.c_str(), static_cast<unsigned long long>(claim.info().frame_seq));
   }
   w.last_error = error;
   (void)claim.release();
@@ -243,8 +307,7 @@ int run_worker(const Context& ctx, int worker) {
     std::fprintf(stderr, "shmyolo: worker %d: %s\n", worker, detector.error().message.c_str());
     return 2;
   }
-  auto rings = attach_cameras(ctx);
-  if (!rings) return 2;
+  Rings rings(ctx, worker);
   auto results_ring = bus::FrameRing::attach(ctx.result_rings[static_cast<std::size_t>(worker)], ctx.shm_dir);
   if (!results_ring) return (std::fprintf(stderr, "shmyolo: worker: %s\n", results_ring.error().message.c_str()), 2);
   auto results = attach_producer(*results_ring);
@@ -255,14 +318,15 @@ int run_worker(const Context& ctx, int worker) {
            *detector,
            {.confidence = mc.confidence, .iou = mc.iou, .max_detections = mc.max_detections, .classes = class_ids(ctx)},
            *results,
-           *rings,
+           rings,
            {}};
   detector->warm_up();
   // relaxed: a start-up gate the cameras poll; no data is published with it.
   ctx.status->workers_ready.fetch_add(1, std::memory_order_relaxed);
   const int batch = ctx.model.dynamic_batch ? ctx.config->workers.batch : 1;
   while (!stop_requested()) {
-    auto claims = claim_batch(*rings, batch);
+    rings.refresh_now_and_then();
+    auto claims = claim_batch(rings, batch);
     if (claims.empty()) {
       results->heartbeat();
       continue;

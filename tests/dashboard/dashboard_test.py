@@ -4,7 +4,9 @@ chromedriver through Selenium) against a running `shmyolo run` pipeline.
 
   dashboard_test.py SHMYOLO SHARED_DIR SOURCE_DIR OUT_DIR shapes|coco
 
-shapes: synthetic cameras and the bundled shapes model; every tile must show
+shapes: synthetic cameras and the bundled shapes model, behind http.auth
+        tokens: the page must ask for a token, refuse a wrong one, and after
+        sign-in every tile must show
         boxes, the event log must fill, and an uploaded synthetic frame must
         list the detections `shmyolo detect` gives for it.
 coco:   the people-walking clip and yolov8n; the tile must show people, and
@@ -45,11 +47,19 @@ def config(work):
     else:
         model = f"{SHARED}/models/yolov8n/yolov8n_fp32_from_int8.onnx"
         cameras = f'  - {{name: street, source: "{SHARED}/media/vtest.avi", fps: 5}}\n'
+    auth, token = "", None
+    if SCENARIO == "shapes":
+        made = subprocess.run([SHMYOLO, "token", "new", "--name", "browser"], check=True, capture_output=True,
+                              text=True).stdout.splitlines()
+        token = made[0].removeprefix("token: ")
+        with open(os.path.join(work, "tokens"), "w") as f:
+            f.write(made[-1] + "\n")
+        auth = f", auth: {{tokens_file: {work}/tokens}}"
     path = os.path.join(work, "pipeline.yaml")
     with open(path, "w") as f:
         f.write(f"name: dash{os.getpid()}\nmodel: {{path: {model}}}\nworkers: {{count: 2, threads: 1}}\n"
-                f"cameras:\n{cameras}http: {{bind: 127.0.0.1, port: 0, threads: 8}}\n")
-    return path, model
+                f"cameras:\n{cameras}http: {{bind: 127.0.0.1, port: 0, threads: 8{auth}}}\n")
+    return path, model, token
 
 
 def upload_image(work):
@@ -114,7 +124,7 @@ def main():
 
 
 def check_in_browser(work, shm):
-    cfg, model = config(work)
+    cfg, model, token = config(work)
     image = upload_image(work)
     want = expected_classes(model, image)
     if SCENARIO == "coco" and not {"dog", "bicycle", "car"} <= set(want):
@@ -123,7 +133,7 @@ def check_in_browser(work, shm):
     driver = None
     try:
         driver = browser()
-        check_page(driver, port, image, want)
+        check_page(driver, port, image, want, token)
     finally:
         if driver:
             driver.quit()
@@ -133,19 +143,41 @@ def check_in_browser(work, shm):
         fail(f"the pipeline exited with {code}:\n" + "".join(log))
 
 
-def check_page(driver, port, image, want):
+def sign_in(driver, wait, token):
+    """The page asks for a token, refuses a wrong one, and takes the right one."""
+    wait.until(lambda d: d.find_element(By.ID, "login").is_displayed())
+    if d_tiles := driver.find_elements(By.CSS_SELECTOR, ".tile"):
+        fail(f"{len(d_tiles)} tiles shown before signing in")
+    driver.find_element(By.ID, "token").send_keys("not-the-token")
+    driver.find_element(By.ID, "sign-in").click()
+    wait.until(lambda d: "not in http.auth.tokens_file" in d.find_element(By.ID, "login-error").text)
+    driver.find_element(By.ID, "token").clear()
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "sign-in").click()
+    wait.until(lambda d: not d.find_element(By.ID, "login").is_displayed())
+    if token in driver.page_source or driver.execute_script("return document.cookie"):
+        fail("the token is readable by the page's scripts")
+
+
+def check_page(driver, port, image, want, token):
     driver.get(f"http://127.0.0.1:{port}/")
     wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+    if token:
+        sign_in(driver, wait, token)
     tiles = 2 if SCENARIO == "shapes" else 1
     # Tiles: every camera shows frames, with boxes drawn on them.
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".tile")) == tiles)
     wait.until(lambda d: all(int(t.get_attribute("data-frames")) >= 3 and int(t.get_attribute("data-detections")) > 0
                              for t in d.find_elements(By.CSS_SELECTOR, ".tile")))
     wait.until(lambda d: all("fps" in t.text for t in d.find_elements(By.CSS_SELECTOR, ".tile .stats")))
-    # Tile pictures really decoded in the browser.
-    for t in driver.find_elements(By.CSS_SELECTOR, ".tile img"):
-        if driver.execute_script("return arguments[0].naturalWidth", t) < 100:
-            fail("a tile's picture did not load")
+    # Tile pictures really decoded in the browser. A tile swaps in its next
+    # picture every 250 ms, and a picture being decoded has no width yet: one
+    # look could land on that moment, so wait for a decoded one.
+    try:
+        wait.until(lambda d: all(d.execute_script("return arguments[0].naturalWidth", t) >= 100
+                                 for t in d.find_elements(By.CSS_SELECTOR, ".tile img")))
+    except Exception:  # selenium's TimeoutException: say what failed in one line
+        fail("a tile's picture did not load within 60 s")
     # Live events arrive over the EventSource.
     wait.until(lambda d: int(d.find_element(By.ID, "events").get_attribute("data-count") or 0) >= 5)
     if SCENARIO == "coco" and "person" not in driver.find_element(By.ID, "events").text:
@@ -162,7 +194,8 @@ def check_page(driver, port, image, want):
     os.makedirs(OUT, exist_ok=True)
     shot = os.path.join(OUT, f"dashboard-{SCENARIO}.png")
     driver.save_screenshot(shot)
-    print(f"dashboard ({SCENARIO}): tiles with boxes, events live, upload listed {got}; screenshot {shot}")
+    signed = "signed in with a token, " if token else ""
+    print(f"dashboard ({SCENARIO}): {signed}tiles with boxes, events live, upload listed {got}; screenshot {shot}")
 
 
 main()

@@ -57,8 +57,8 @@ std::filesystem::path local_pipeline(const std::filesystem::path& dir, int mqtt_
   std::string text = read_text(kSource / "deploy/pipeline.yaml");
   replace(text, "/usr/local/share/shmyolo/models/", (kSource / "models/").string());
   if (mqtt_port > 0) replace(text, "host: mqtt, port: 1883", "host: 127.0.0.1, port: " + std::to_string(mqtt_port));
-  replace(text, "http: {port: " + std::to_string(kShippedHttpPort) + "}",
-          "http: {port: " + std::to_string(http_port) + "}");
+  replace(text, "http: {port: " + std::to_string(kShippedHttpPort) + ", bind: 0.0.0.0, auth: none}",
+          "http: {port: " + std::to_string(http_port) + ", bind: 0.0.0.0, auth: none}");
   auto file = dir / "pipeline.yaml";
   std::ofstream(file) << text;
   return file;

@@ -152,7 +152,7 @@ TEST(Detect, ClassesByNameOrId) {
   EXPECT_EQ(boxes(by_name.output), boxes(by_id.output));
   expect_one_line_error(
       run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "dgo", kGoodImage.string()}),
-      "--classes: the model has no class \"dgo\"");
+      "--classes: the model has no class \"dgo\"; did you mean \"dog\"?");
   expect_one_line_error(
       run({shmyolo_bin(), "detect", "--model", kGoodModel.string(), "--classes", "80", kGoodImage.string()}),
       "no class \"80\"");

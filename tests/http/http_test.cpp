@@ -320,8 +320,178 @@ TEST(Http, APortInUseIsRefusedAtStartInOneLine) {
   const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "serve", "--model", kShapes, "--port",
                                      std::to_string(port), "--shm-dir", dir.path().string()});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("cannot listen on 0.0.0.0:" + std::to_string(port)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << r.output;
   EXPECT_TRUE(dir.entries().empty());
+}
+
+// The API hands out every camera's frames: it listens on loopback unless
+// told otherwise, and another address without authentication must be asked
+// for in so many words (then it warns at start).
+TEST(Http, ListeningBeyondLoopbackWithoutAuthIsRefusedUnlessSaid) {
+  const shmyolo::test::TempShmDir dir;
+  const std::vector<std::string> serve{
+      shmyolo::test::shmyolo_bin(), "serve",      "--model", kShapes, "--port", "0", "--shm-dir",
+      dir.path().string(),          "--duration", "0.5"};
+  auto argv = serve;
+  argv.insert(argv.end(), {"--bind", "0.0.0.0"});
+  auto r = shmyolo::test::run(argv);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("http.bind: 0.0.0.0 would let anyone who can reach this host see every camera"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  argv.insert(argv.end(), {"--auth", "none"});
+  r = shmyolo::test::run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: http on 0.0.0.0:0 without authentication"), std::string::npos) << r.output;
+  r = shmyolo::test::run(serve);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("serving on 127.0.0.1:"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+namespace {
+
+// `shmyolo token new`: the token and its line for the tokens file.
+std::pair<std::string, std::string> new_token(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{shmyolo::test::shmyolo_bin(), "token", "new", "--name", "tester"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const auto r = shmyolo::test::run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto token = r.output.substr(7, r.output.find('\n') - 7);  // "token: ..."
+  const auto line = r.output.substr(r.output.find("sha256:"));
+  return {token, line.substr(0, line.find('\n'))};
+}
+
+}  // namespace
+
+// With http.auth tokens, every route but /healthz and the dashboard page
+// needs a token, by header or by the login cookie; a metrics token opens
+// /metrics only; wrong tokens are rate-limited per address; and no token
+// appears in the tokens file or the log.
+TEST(Http, TokensGuardEveryRouteButHealthAndTheDashboardPage) {
+  const shmyolo::test::TempShmDir dir;
+  const auto [token, line] = new_token();
+  const auto [metrics_token, metrics_line] = new_token({"--metrics"});
+  EXPECT_EQ(token.size(), 43U) << token;  // 32 bytes, base64url
+  std::ofstream(dir.path() / "tokens") << "# who may use the API\n" << line << "\n" << metrics_line << "\n";
+  Service service(
+      {write_config(dir.path(), kShapes,
+                    "{threads: 4, bind: 0.0.0.0, auth: {tokens_file: " + (dir.path() / "tokens").string() + "}}",
+                    "cameras: [{name: door, source: \"synthetic:?seed=5\", fps: 10}]\n")
+           .string()});
+  auto c = service.client();
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  EXPECT_EQ(c.Get("/")->status, 200);
+  const std::string dog = shmyolo::test::read_file(kShared + "/media/dog.jpg");
+  const auto request = [&](const std::string& path, const httplib::Headers& headers) {
+    return path == "/v1/detect" ? c.Post(path, headers, dog, "image/jpeg") : c.Get(path, headers);
+  };
+  for (const std::string path : {"/v1/cameras", "/v1/cameras/door/latest.jpg", "/v1/detect", "/metrics"}) {
+    const auto none = request(path, {});
+    EXPECT_EQ(none->status, 401) << path;
+    EXPECT_EQ(none->get_header_value("WWW-Authenticate"), "Bearer") << path;
+    EXPECT_NE(none->body.find("needs a token"), std::string::npos) << none->body;
+    EXPECT_EQ(request(path, {{"Authorization", "Bearer " + token}})->status, 200) << path;
+    EXPECT_EQ(request(path, {{"Authorization", "Bearer " + metrics_token}})->status, path == "/metrics" ? 200 : 403)
+        << path;
+  }
+  httplib::Client events("127.0.0.1", service.port());
+  events.set_read_timeout(5, 0);
+  EXPECT_EQ(events.Get("/v1/events")->status, 401);
+  // The dashboard's login: the cookie opens the routes, and cannot be read by scripts or sent by other sites.
+  const auto login = c.Post("/v1/login", token, "text/plain");
+  EXPECT_EQ(login->status, 204);
+  const std::string cookie = login->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+  EXPECT_EQ(c.Get("/v1/cameras", {{"Cookie", cookie.substr(0, cookie.find(';'))}})->status, 200);
+  EXPECT_EQ(c.Post("/v1/login", metrics_token, "text/plain")->status, 403);
+  // Ten wrong tokens from one address, and it is refused even the right one for a minute.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(c.Get("/v1/cameras", {{"Authorization", "Bearer wrong"}})->status, 401);
+  const auto blocked = c.Get("/v1/cameras", {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(blocked->status, 429);
+  EXPECT_EQ(blocked->get_header_value("Retry-After"), "60");
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  const auto [code, output] = service.stop();
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("tokens required"), std::string::npos) << output;
+  EXPECT_EQ(output.find("warning"), std::string::npos) << output;
+  EXPECT_EQ(output.find(token), std::string::npos) << "the log shows a token";
+  EXPECT_EQ(shmyolo::test::read_file((dir.path() / "tokens").string()).find(token), std::string::npos);
+}
+
+// A tokens file that is missing or garbled is refused at start, in one line.
+TEST(Http, ABadTokensFileIsRefusedAtStart) {
+  const shmyolo::test::TempShmDir dir;
+  std::ofstream(dir.path() / "garbled") << "sha256:1234 short\n";
+  for (const auto& [file, says] : {std::pair{std::string("missing"), std::string("no tokens file at ")},
+                                   {std::string("garbled"), std::string("garbled:1: expected \"sha256:<64 hex")}}) {
+    const auto config =
+        write_config(dir.path(), kShapes, "{port: 0, auth: {tokens_file: " + (dir.path() / file).string() + "}}");
+    const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "serve", config.string(), "--duration", "1"});
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  for (const auto& e : dir.entries()) {
+    if (e != "garbled" && e != "serve.yaml") ADD_FAILURE() << "left behind: " << e;
+  }
+}
+
+// http.tls: HTTPS only, TLS 1.2 or newer, with a certificate the test makes
+// with openssl; plain HTTP on that port gets no answer, and the login cookie
+// is marked Secure. A key that does not fit the certificate is refused at start.
+TEST(Http, TlsServesHttpsOnlyFromTls12) {
+  const shmyolo::test::TempShmDir dir;
+  const auto cert = (dir.path() / "cert.pem").string();
+  const auto key = (dir.path() / "key.pem").string();
+  const auto made =
+      shmyolo::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                          cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const auto [token, line] = new_token();
+  std::ofstream(dir.path() / "tokens") << line << "\n";
+  const auto config = write_config(
+      dir.path(), kShapes,
+      "{tls: {cert: " + cert + ", key: " + key + "}, auth: {tokens_file: " + (dir.path() / "tokens").string() + "}}");
+  auto service = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "serve", config.string(), "--port", "0"});
+  std::string seen;
+  ASSERT_TRUE(shmyolo::test::read_until(service.stdout_fd, "HTTPS, tokens required", std::chrono::seconds(60), &seen))
+      << seen;
+  const int port = std::atoi(seen.c_str() + seen.find(':', seen.find("serving on ")) + 1);
+  httplib::SSLClient tls("127.0.0.1", port);
+  tls.set_ca_cert_path(cert);
+  tls.enable_server_certificate_verification(true);
+  int health = 0;
+  for (int i = 0; i < 100 && health != 200; ++i) {
+    const auto r = tls.Get("/healthz");
+    health = r ? r->status : 0;
+    if (health != 200) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(health, 200);
+  EXPECT_EQ(tls.Get("/v1/cameras", {{"Authorization", "Bearer " + token}})->status, 200);
+  const auto login = tls.Post("/v1/login", token, "text/plain");
+  ASSERT_TRUE(login);
+  EXPECT_NE(login->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
+  httplib::Client plain("127.0.0.1", port);
+  plain.set_read_timeout(3, 0);
+  EXPECT_FALSE(plain.Get("/healthz")) << "plain HTTP answered on the TLS port";
+  const auto old =
+      shmyolo::test::run({"/usr/bin/openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-tls1_1"});
+  EXPECT_NE(old.output.find("alert protocol version"), std::string::npos) << old.output;
+  ::kill(service.pid, SIGTERM);
+  EXPECT_EQ(shmyolo::test::wait_exit(service.pid, std::chrono::seconds(30)).value_or(-1), 0);
+
+  const auto other_key = (dir.path() / "other.pem").string();
+  ASSERT_EQ(shmyolo::test::run({"/usr/bin/openssl", "genrsa", "-out", other_key, "2048"}).exit_code, 0);
+  const auto bad = write_config(dir.path(), kShapes, "{port: 0, tls: {cert: " + cert + ", key: " + other_key + "}}");
+  const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "serve", bad.string(), "--duration", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("http.tls.key: cannot use " + other_key + " with the certificate"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
 // A pipeline with a camera and the HTTP front: uploads and camera frames
@@ -444,14 +614,79 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
   EXPECT_EQ(c.Get("/v1/events?camera=porch")->status, 404);
   EXPECT_EQ(c.Get("/v1/events?cam=door")->status, 400);
 
-  // The dashboard page is served by the binary itself.
+  // The dashboard page and its script are served by the binary itself, under
+  // a policy that runs no inline script and forbids framing.
   const auto page = c.Get("/");
   EXPECT_EQ(page->status, 200);
-  EXPECT_NE(page->body.find("/v1/events"), std::string::npos);
+  const auto script = c.Get("/dashboard.js");
+  EXPECT_EQ(script->status, 200);
+  EXPECT_NE(script->body.find("/v1/events"), std::string::npos);
+  EXPECT_EQ(script->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(page->body.find("<script>"), std::string::npos) << "inline script: the policy would block it";
+  const std::string policy = page->get_header_value("Content-Security-Policy");
+  for (const char* rule : {"script-src 'self';", "frame-ancestors 'none'", "default-src 'self';"}) {
+    EXPECT_NE(policy.find(rule), std::string::npos) << rule << " in " << policy;
+  }
+  EXPECT_EQ(page->get_header_value("X-Content-Type-Options"), "nosniff");
 
   const auto [code, output] = service.stop();
   EXPECT_EQ(code, 0) << output;
   for (const auto& e : dir.entries()) ADD_FAILURE() << "left behind: " << e;
+}
+
+// A camera URL holding a password (and a token in its query): no API
+// answer, page, metric, event, MQTT message or log line shows either; the
+// URL is shown masked, and the upload answer names the model by file name.
+TEST(Http, ACameraPasswordAppearsInNoAnswerMessageOrLogLine) {
+  const shmyolo::test::TempShmDir dir;
+  const int mqtt_port = shmyolo::test::free_port();
+  const shmyolo::test::Broker broker(mqtt_port);
+  ASSERT_TRUE(broker.ready());
+  const auto sub = broker.subscribe("#");
+  Service service({write_config(dir.path(), kShapes, "{threads: 4}",
+                                "cameras:\n"
+                                "  - {name: gate, source: \"rtsp://admin:S3cretPass@127.0.0.1:1/s?token=T0kenValue\"}\n"
+                                "  - {name: yard, source: \"synthetic:?seed=6\", fps: 10}\n"
+                                "outputs: {stats_interval: 1, mqtt: {host: 127.0.0.1, port: " +
+                                    std::to_string(mqtt_port) + "}}\n")
+                       .string()});
+  auto c = service.client();
+  json cameras;
+  for (int i = 0; i < 150; ++i) {  // until the dead camera's retries have been logged and stats published
+    cameras = json::parse(c.Get("/v1/cameras")->body);
+    if (cameras["cameras"][0].value("source_errors", 0) >= 2 && cameras["cameras"][1].value("frames_out", 0) >= 10)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(cameras["cameras"][0]["source"], "rtsp://admin:***@127.0.0.1:1/s?token=***") << cameras.dump();
+  std::string seen = cameras.dump();
+  for (const char* path : {"/metrics", "/", "/v1/cameras/gate/latest.jpg", "/v1/cameras/yard/latest.jpg"}) {
+    seen += c.Get(path)->body;
+  }
+  std::string events;
+  httplib::Client stream("127.0.0.1", service.port());
+  stream.set_read_timeout(10, 0);
+  (void)stream.Get("/v1/events", [&](const char* data, std::size_t n) {
+    events.append(data, n);
+    return events.size() < 2000;
+  });
+  seen += events;
+  const json upload = post_image(c, shmyolo::test::read_file(kShared + "/media/dog.jpg"));
+  EXPECT_EQ(upload["model"], "shapes-320.onnx") << upload.dump();
+  seen += upload.dump();
+  const auto [code, output] = service.stop();
+  std::string messages;
+  shmyolo::test::read_until(sub.stdout_fd, "never said", std::chrono::seconds(2), &messages);
+  shmyolo::test::stop(sub);
+  EXPECT_NE(messages.find("/yard/detections"), std::string::npos) << messages;
+  EXPECT_NE(output.find("cannot open stream rtsp://admin:***@127.0.0.1:1/s?token=***"), std::string::npos) << output;
+  for (const auto& [what, text] : {std::pair{"answers", seen}, {"MQTT", messages}, {"log", output}}) {
+    for (const char* secret : {"S3cretPass", "T0kenValue"}) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << what << " show " << secret;
+    }
+  }
+  EXPECT_EQ(seen.find(kShapes), std::string::npos) << "an answer shows where the model lives on the host";
+  EXPECT_EQ(code, 0) << output;
 }
 
 // Event streams hold a request thread each: past half of http.threads they

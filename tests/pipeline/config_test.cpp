@@ -172,3 +172,48 @@ TEST(Config, DecodeBudgetFollowsAndCoversTheLargestImage) {
   const auto e = error_of(with_model("http: {max_megapixels: 50, decode_megapixels: 20}\n"));
   EXPECT_NE(e.find("http.decode_megapixels: 20 is below http.max_megapixels (50)"), std::string::npos) << e;
 }
+
+TEST(Config, SourcePasswordsAreMaskedWhereverTheSourceIsShown) {
+  using shmyolo::config::mask_credentials;
+  EXPECT_EQ(mask_credentials("rtsp://admin:S3cret@10.0.0.5:554/stream"), "rtsp://admin:***@10.0.0.5:554/stream");
+  EXPECT_EQ(mask_credentials("rtsp://admin:p@ss@10.0.0.5/s"), "rtsp://admin:***@10.0.0.5/s");  // last @ ends it
+  EXPECT_EQ(mask_credentials("https://T0KEN@cam.example/mjpg"), "https://***@cam.example/mjpg");
+  EXPECT_EQ(mask_credentials("http://cam/video.cgi?user=admin&password=S3cret&res=hd"),
+            "http://cam/video.cgi?user=admin&password=***&res=hd");
+  EXPECT_EQ(mask_credentials("http://cam/v?access_token=abc&X-Amz-Signature=f00#frag"),
+            "http://cam/v?access_token=***&X-Amz-Signature=***#frag");
+  EXPECT_EQ(mask_credentials("rtsp://10.0.0.5/stream"), "rtsp://10.0.0.5/stream");
+  EXPECT_EQ(mask_credentials("/srv/video.mp4"), "/srv/video.mp4");
+
+  const auto r = parse(with_model(R"(cameras:
+  - {name: gate, source: "rtsp://admin:S3cret@10.0.0.5/stream?token=abc"}
+  - {name: clip, source: /srv/clips/yard.mp4}
+  - {name: folder, source: /srv/frames/}
+)"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->cameras[0].location, "rtsp://admin:S3cret@10.0.0.5/stream?token=abc");  // what the decoder gets
+  EXPECT_EQ(r->cameras[0].shown, "rtsp://admin:***@10.0.0.5/stream?token=***");
+  EXPECT_EQ(r->cameras[1].shown, "yard.mp4");  // no host paths in API answers
+  EXPECT_EQ(r->cameras[2].shown, "frames");
+}
+
+TEST(Config, SecretsComeFromTheEnvironmentOrAFile) {
+  const shmyolo::test::TempShmDir dir;
+  const auto secret = dir.path() / "gate-pass";
+  std::ofstream(secret) << "fr0m-a-file\n";
+  ::setenv("SHMYOLO_TEST_GATE_USER", "gate", 1);
+  const auto r = parse(with_model("cameras:\n  - {name: gate, source: \"rtsp://${SHMYOLO_TEST_GATE_USER}:${file:" +
+                                  secret.string() + "}@10.0.0.5/s?price=$$5\"}\n"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->cameras[0].location, "rtsp://gate:fr0m-a-file@10.0.0.5/s?price=$5");
+  EXPECT_EQ(r->cameras[0].shown, "rtsp://gate:***@10.0.0.5/s?price=$5");
+
+  ::unsetenv("SHMYOLO_TEST_UNSET");
+  EXPECT_EQ(error_of(with_model("cameras:\n  - {name: a, source: \"rtsp://u:${SHMYOLO_TEST_UNSET}@h/s\"}\n")),
+            "test.yaml:3: cameras[0].source: ${SHMYOLO_TEST_UNSET} is not set in the environment: export it, or "
+            "name a file with ${file:PATH}");
+  EXPECT_EQ(error_of(with_model("cameras:\n  - {name: a, source: \"rtsp://u:${file:/nonexistent/pass}@h/s\"}\n")),
+            "test.yaml:3: cameras[0].source: ${file:/nonexistent/pass}: cannot read it: check the path");
+  EXPECT_EQ(error_of(with_model("cameras:\n  - {name: a, source: \"rtsp://u:${OPEN@h/s\"}\n")),
+            "test.yaml:3: cameras[0].source: \"${\" without its \"}\" (write $$ for a dollar sign)");
+}

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <shmyolo/bus/ring.hpp>
 
 #include "test_support.hpp"
 
@@ -380,6 +381,205 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
             std::string::npos)
       << output;
   EXPECT_TRUE(shm_.entries().empty());
+}
+
+// A worker that fails on every start (its model file was replaced by
+// garbage under the running pipeline) is given up on after 5 failures in a
+// row: the pipeline says so in one line and exits 1, instead of restarting
+// it forever while the cameras wait.
+TEST_F(Pipeline, AWorkerInACrashLoopFailsThePipeline) {
+  const auto model = dir_.path() / "model.onnx";
+  std::filesystem::copy_file(kShapes, model);
+  const auto config = write_config(R"(name: loop
+model: {path: )" + model.string() + R"(}
+workers: {count: 1}
+cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
+)");
+  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
+  ASSERT_GT(worker, 0);
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
+  std::ofstream(model, std::ios::trunc) << "not a model";
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(code.value_or(-1), 1) << output;
+  EXPECT_NE(output.find("pipeline loop: worker 0 failed 5 times in a row, each within 5 s of starting (last: "
+                        "exited with code 2); stopping"),
+            std::string::npos)
+      << output;
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// A camera whose region of interest does not fit its frames fails at once
+// (a restart would repeat it) while the other camera runs to its end; the
+// run then exits 1, naming it.
+TEST_F(Pipeline, ACameraWithAnImpossibleRegionFailsAloneAndTheRunSaysSo) {
+  const auto config = write_config(R"(name: roi
+model: {path: )" + kShapes + R"(}
+cameras:
+  - {name: good, source: "synthetic:?seed=7", fps: 20, frames: 30, delivery: queue}
+  - {name: wide, source: "synthetic:?seed=8", fps: 20, roi: {x: 0, y: 0, width: 4000, height: 100}}
+)");
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run(config, 60);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << r.output;
+  EXPECT_NE(r.output.find("camera wide stopped with an error a restart would repeat (exited with code 3); it is "
+                          "not restarted"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("camera wide exited with code"), std::string::npos) << "restarted: " << r.output;
+  EXPECT_NE(r.output.find("pipeline roi: camera wide failed"), std::string::npos) << r.output;
+  const auto s = final_stats();
+  EXPECT_EQ(s["cameras"][0]["frames_out"].get<int>(), 30);
+  EXPECT_EQ(s["cameras"][0]["state"], "finished");
+  EXPECT_EQ(s["cameras"][1]["state"], "failed");
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// A camera ring's header scribbled on (its magic overwritten) would refuse
+// every process that attaches it afresh. The supervisor finds it, recreates
+// the ring, and restarts what held it; the other camera is served
+// throughout, a worker killed afterwards comes back serving both, and the
+// sequence numbers go on.
+TEST_F(Pipeline, AScribbledCameraRingIsRecreatedWhileTheOtherCameraIsServed) {
+  const auto config = write_config(R"(name: scrib
+model: {path: )" + kShapes + R"(}
+workers: {count: 2}
+cameras:
+  - {name: a, source: "synthetic:?seed=31", fps: 10}
+  - {name: b, source: "synthetic:?seed=32", fps: 10}
+)");
+  auto child =
+      shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
+  const auto per_camera = [&] {
+    std::map<std::string, std::uint64_t> newest;
+    std::ifstream in(jsonl());
+    for (std::string line; std::getline(in, line);) {
+      const auto j = json::parse(line, nullptr, false);
+      if (j.is_discarded()) continue;  // a line being written
+      auto& n = newest[j["camera"].get<std::string>()];
+      n = std::max(n, j["seq"].get<std::uint64_t>() + 1);
+    }
+    return newest;
+  };
+  const auto wait_until = [&](auto done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return true;
+  };
+  ASSERT_TRUE(wait_until([&] { return per_camera()["a"] >= 3 && per_camera()["b"] >= 3; }));
+  const auto before = per_camera();
+  {
+    std::fstream ring(shm_.path() / "shmyolo.scrib.cam.a", std::ios::in | std::ios::out | std::ios::binary);
+    ring.write("SCRIBBLE", 8);  // the magic
+  }
+  EXPECT_TRUE(
+      wait_until([&] { return per_camera()["a"] > before.at("a") + 3 && per_camera()["b"] > before.at("b") + 3; }));
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(5));
+  ASSERT_GT(worker, 0);
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  const auto after_kill = per_camera();
+  EXPECT_TRUE(wait_until(
+      [&] { return per_camera()["a"] > after_kill.at("a") + 3 && per_camera()["b"] > after_kill.at("b") + 3; }));
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(code.value_or(-1), 0) << output;
+  EXPECT_NE(output.find("shmyolo.scrib.cam.a is not a valid shmyolo ring: magic is"), std::string::npos) << output;
+  EXPECT_NE(output.find("recreating it"), std::string::npos) << output;
+  EXPECT_EQ(output.find("exited with code 2"), std::string::npos) << "a child could not attach: " << output;
+  // Sequence numbers go on across the new ring: each (camera, seq) once.
+  std::set<std::pair<std::string, std::uint64_t>> seen;
+  for (const auto& l : results())
+    EXPECT_TRUE(seen.insert({l["camera"].get<std::string>(), l["seq"].get<std::uint64_t>()}).second) << l;
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// Slots whose frame record was scribbled on (a placement scale of 0) are
+// refused by the workers, counted, and said once; the other frames of the
+// queue all come out.
+TEST_F(Pipeline, ScribbledFrameRecordsAreRefusedAndCounted) {
+  const auto config = write_config(R"(name: meta
+model: {path: )" + kShapes + R"(}
+workers: {count: 1}
+cameras: [{name: a, source: "synthetic:?seed=41", fps: 20, frames: 40, delivery: queue, slots: 4}]
+)");
+  auto child =
+      shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
+  ASSERT_GT(worker, 0);
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
+  ASSERT_EQ(kill(worker, SIGSTOP), 0);
+  auto ring = shmyolo::bus::FrameRing::attach("shmyolo.meta.cam.a", shm_.path());
+  ASSERT_TRUE(ring) << ring.error().message;
+  std::uint32_t ready = 0;
+  std::uint32_t scribbled = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ready < 2 && std::chrono::steady_clock::now() < until) {  // the camera fills the queue meanwhile
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ready = 0;
+    for (std::uint32_t i = 0; i < ring->geometry().slot_count; ++i) {
+      const shmyolo::bus::SlotControl c{ring->descriptor(i).control.load()};
+      ready += c.state() == shmyolo::bus::SlotState::ready ? 1 : 0;
+    }
+  }
+  for (std::uint32_t i = 0; i < ring->geometry().slot_count; ++i) {
+    const shmyolo::bus::SlotControl c{ring->descriptor(i).control.load()};
+    if (c.state() != shmyolo::bus::SlotState::ready) continue;
+    ring->descriptor(i).scale_x = 0.0F;  // a ready slot is no process's to write: the camera waits for a free one
+    ++scribbled;
+  }
+  ASSERT_EQ(kill(worker, SIGCONT), 0);
+  ASSERT_GE(scribbled, 1U);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(code.value_or(-1), 0) << output;
+  const auto said = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = output.find(what); at != std::string::npos; at = output.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(said("is not a placement scale"), 1U) << output;
+  const auto cam = final_stats()["cameras"][0];
+  EXPECT_EQ(cam["refused"].get<std::uint32_t>(), scribbled) << output;
+  EXPECT_EQ(cam["frames_in"].get<std::uint32_t>(), 40U);
+  EXPECT_EQ(cam["frames_out"].get<std::uint32_t>() + scribbled, 40U);
+  EXPECT_EQ(results().size() + scribbled, 40U);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// An aggregator SIGKILLed in the middle of a long line leaves a fragment at
+// the end of the JSON Lines file; its result was not released and comes
+// again whole, so the next aggregator cuts the fragment: every line parses.
+// A user's earlier lines, and a whole last line only lacking its newline,
+// are kept.
+TEST_F(Pipeline, ATornLastLineIsMendedBeforeNewLinesAreAppended) {
+  const auto config = write_config(R"(name: torn
+model: {path: )" + kShapes + R"(}
+cameras: [{name: a, source: "synthetic:?seed=9", fps: 0, frames: 5, delivery: queue}]
+)");
+  std::ofstream(jsonl()) << R"({"camera":"earlier","seq":0})"
+                         << "\n"
+                         << R"({"camera":"a","seq":3,"detec)";
+  auto r = run(config, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto lines = results();  // throws on a line that does not parse
+  ASSERT_EQ(lines.size(), 6U);
+  EXPECT_EQ(lines[0]["camera"], "earlier");
+  std::ofstream(jsonl(), std::ios::trunc) << R"({"camera":"earlier","seq":0})";
+  r = run(config, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  lines = results();
+  ASSERT_EQ(lines.size(), 6U);
+  EXPECT_EQ(lines[0]["camera"], "earlier");
 }
 
 TEST_F(Pipeline, PrintShmSize) {

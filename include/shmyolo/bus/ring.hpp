@@ -141,6 +141,10 @@ class FrameRing {
   void close();
   // A ring is superseded when its file was unlinked or replaced by a new one.
   [[nodiscard]] bool superseded() const;
+  // Whether the header in shared memory still reads as the ring this process
+  // attached: valid for a new attacher, with the same geometry, policy and
+  // creator. A scribbled header would refuse every process that (re)starts.
+  [[nodiscard]] BusResult<void> check_header() const;
 
  private:
   FrameRing() = default;

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <shmyolo/bus/layout.hpp>
@@ -61,9 +62,15 @@ enum class SourceColor { bgr, rgb, gray };
 
 struct CameraConfig {
   std::string name;    // [A-Za-z0-9_-], unique
-  std::string source;  // as written
+  std::string source;  // as written: may name secrets as ${VAR} or ${file:PATH}
   SourceKind kind = SourceKind::video_file;
-  std::string location;  // file or folder path (resolved against the config's folder), URL or device
+  // File or folder path (resolved against the config's folder), URL or
+  // device, with ${...} expanded: it may hold a password, so it is only ever
+  // handed to the decoder, never shown.
+  std::string location;
+  // The source as shmyolo shows it (API answers, the dashboard, log lines):
+  // a URL's password and secret query values masked, a file by its name.
+  std::string shown;
   SyntheticSource synthetic;
   double fps = -1;  // cap; -1: the source's own rate (files: their frame rate; synthetic: 10); 0: unpaced
   bus::Delivery delivery = bus::Delivery::latest;
@@ -107,7 +114,13 @@ struct OutputConfig {
 
 // The HTTP detection service (`shmyolo serve`, or `http:` in a config).
 struct HttpConfig {
-  std::string bind = "0.0.0.0";
+  // Loopback by default: the API hands out every camera's frames. Any other
+  // address needs `auth: none`, said on purpose (checked before start).
+  std::string bind = "127.0.0.1";
+  bool no_auth = false;               // http.auth: none
+  std::filesystem::path tokens_file;  // http.auth: {tokens_file: ...}: token hashes (include/shmyolo/http/auth.hpp)
+  std::filesystem::path tls_cert;     // http.tls: {cert, key}: PEM files; set, the service speaks HTTPS only
+  std::filesystem::path tls_key;
   int port = 8080;             // 0: any free port, printed at start (a restarted aggregator gets another)
   int threads = 8;             // connections served at once
   int queue = 0;               // uploads waiting or in work before 503; 0: 2 per worker
@@ -143,7 +156,17 @@ using ConfigResult = std::expected<T, ConfigError>;
 [[nodiscard]] ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& origin,
                                                  const std::filesystem::path& base);
 
-// The source part of a camera: kind and location from its URI.
+// "rtsp://admin:***@cam/stream?token=***": a URL's password, and the values
+// of query parameters named like secrets (password, pass, pwd, token, key,
+// secret, auth, signature, sig), masked. Anything else is returned as is.
+[[nodiscard]] std::string mask_credentials(std::string_view url);
+
+// ${NAME} from the environment, ${file:PATH} from a file (one trailing
+// newline dropped; a Kubernetes or Docker secret), $$ for a dollar sign. An
+// unset variable or unreadable file is an error naming it.
+[[nodiscard]] ConfigResult<std::string> expand_references(std::string_view text);
+
+// The source part of a camera: kind, location and shown form from its URI.
 [[nodiscard]] ConfigResult<CameraConfig> parse_source(CameraConfig camera, const std::filesystem::path& base);
 
 }  // namespace shmyolo::config

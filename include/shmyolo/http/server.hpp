@@ -10,6 +10,7 @@
 //   GET  /v1/events[?camera=NAME]       Server-Sent Events: one "detections" event per camera frame
 //   GET  /healthz                       200 while workers are ready, else 503
 //   GET  /metrics                       Prometheus text format
+//   POST /v1/login, /v1/logout          with http.auth tokens: set or clear the dashboard's token cookie
 //
 // Every error is a JSON object {"error": "...", "status": N}, one line that
 // says what was wrong and what to do; the server keeps serving.
@@ -26,6 +27,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <shmyolo/http/auth.hpp>
 
 namespace shmyolo::http {
 
@@ -45,8 +48,10 @@ struct Reply {
 // A JSON error reply: {"error": message, "status": status}.
 [[nodiscard]] Reply error_reply(int status, const std::string& message);
 
-// The dashboard page served at "/" (src/http/dashboard.html).
+// The dashboard page served at "/" (src/http/dashboard.html) and its script
+// at "/dashboard.js" (src/http/dashboard.js).
 [[nodiscard]] std::string_view dashboard_html();
+[[nodiscard]] std::string_view dashboard_js();
 
 // One client's Server-Sent Events stream.
 class EventStream {
@@ -73,12 +78,22 @@ class Service {
 };
 
 struct ServerOptions {
-  std::string bind = "0.0.0.0";
+  std::string bind = "127.0.0.1";
+  // Set: every route but /healthz and the dashboard page needs a token
+  // (Authorization: Bearer, or the cookie POST /v1/login sets).
+  std::shared_ptr<const TokenStore> tokens;
+  // Both set: HTTPS only (TLS 1.2 or newer), with this PEM certificate chain and key.
+  std::string tls_cert;
+  std::string tls_key;
   int port = 8080;
   int threads = 8;
   std::uint64_t max_body_bytes = 20ULL << 20;
   double read_timeout_s = 5;
 };
+
+// Loads the certificate chain and key as the server would; the error names
+// the file and what OpenSSL said.
+[[nodiscard]] std::expected<void, std::string> check_tls_files(const std::string& cert, const std::string& key);
 
 class Server {
  public:

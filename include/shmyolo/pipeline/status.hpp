@@ -17,7 +17,8 @@ namespace shmyolo::pipeline {
 inline constexpr int kMaxCameras = 64;  // the config's limits
 inline constexpr int kMaxWorkers = 64;
 
-enum class CameraState : std::uint32_t { starting, running, retrying, finished, stopped };
+// failed: its ingest was given up on (crash loop or an error a restart repeats).
+enum class CameraState : std::uint32_t { starting, running, retrying, finished, stopped, failed };
 
 struct CameraStatus {
   std::atomic<std::uint32_t> state;
@@ -26,6 +27,7 @@ struct CameraStatus {
   std::atomic<std::uint64_t> restarts;       // of the ingest process
   std::atomic<std::uint64_t> results;        // frames the aggregator received
   std::atomic<std::uint64_t> detections;
+  std::atomic<std::uint64_t> refused;  // frames a worker refused: their record was not one shmyolo wrote
   // Synthetic cameras with a model of their classes: detections scored
   // against the renderer's truth (stats::score), so precision and recall
   // are known live.
@@ -52,7 +54,7 @@ struct WorkerStatus {
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530002ULL;  // "STATUS" + version 2
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530003ULL;  // "STATUS" + version 3
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
@@ -61,6 +63,7 @@ struct PipelineStatus {
   // Workers that have loaded the model and run it once (a replaced worker
   // counts again): cameras start capturing once every worker is ready.
   std::atomic<std::uint32_t> workers_ready;
+  std::atomic<std::uint64_t> uploads_refused;  // uploads whose record was not one shmyolo wrote
   std::array<CameraStatus, kMaxCameras> cameras;
   std::array<WorkerStatus, kMaxWorkers> workers;
 };

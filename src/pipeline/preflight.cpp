@@ -1,0 +1,159 @@
+#include "preflight.hpp"
+
+#include <arpa/inet.h>
+#include <linux/magic.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <shmyolo/bus/ring.hpp>
+#include <shmyolo/detect/model.hpp>
+#include <shmyolo/http/auth.hpp>
+#include <shmyolo/http/server.hpp>
+
+namespace shmyolo::pipeline {
+namespace {
+
+constexpr std::uint64_t kMiB = 1ULL << 20;
+
+bool check_space(const ShmPlan& plan) {
+  const auto space = bus::shm_space(plan.dir);
+  if (!space) {
+    std::fprintf(stderr, "shmyolo: shared-memory folder %s does not exist: create it or set shm_dir (or --shm-dir)\n",
+                 plan.dir.c_str());
+    return false;
+  }
+  const std::uint64_t free_bytes = space->free_bytes;
+  if (free_bytes >= plan.total_bytes) return true;
+  if (space->huge_pages) {
+    std::fprintf(stderr, "shmyolo: shared-memory folder %s: %s\n", plan.dir.c_str(),
+                 bus::huge_page_advice(plan.total_bytes, *space).c_str());
+    return false;
+  }
+  const std::uint64_t mib = plan.recommended_bytes / kMiB;
+  std::string need = fmt::format("{:.1f} MiB", static_cast<double>(plan.total_bytes) / kMiB);
+  std::string have = fmt::format("{:.1f} MiB", static_cast<double>(free_bytes) / kMiB);
+  if (need == have) {  // "needs 5.7 MiB but only 5.7 MiB are free" says nothing: give the bytes
+    need = fmt::format("{} bytes", plan.total_bytes);
+    have = fmt::format("{} bytes", free_bytes);
+  }
+  std::fprintf(stderr,
+               "shmyolo: this pipeline needs %s in %s but only %s are free: enlarge it (docker run "
+               "--shm-size=%llum, compose shm_size: %llum, Kubernetes emptyDir sizeLimit: %lluMi) or point shm_dir "
+               "(--shm-dir) at a larger tmpfs\n",
+               need.c_str(), plan.dir.c_str(), have.c_str(), static_cast<unsigned long long>(mib),
+               static_cast<unsigned long long>(mib), static_cast<unsigned long long>(mib));
+  return false;
+}
+
+// The JSON Lines file is opened by the aggregator after the fork; one it
+// cannot open is refused here, at start, in one line, rather than by an
+// aggregator restarting in a loop while the queues stall.
+bool check_outputs(const config::PipelineConfig& config) {
+  const std::string& file = config.outputs.jsonl;
+  if (file.empty() || file == "-") return true;
+  // An existing file must be a plain file on a real file system: a FIFO
+  // would block the open, /proc and /sys files take no lines.
+  struct stat st {};
+  struct statfs fs {};
+  const bool exists = ::stat(file.c_str(), &st) == 0;
+  const bool pseudo =
+      exists && ::statfs(file.c_str(), &fs) == 0 && (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC);
+  if (exists && (!S_ISREG(st.st_mode) || pseudo)) {
+    std::fprintf(stderr, "shmyolo: %s: outputs.jsonl: %s is %s, not a file shmyolo can append lines to; name a file\n",
+                 config.file.string().c_str(), file.c_str(), S_ISDIR(st.st_mode) ? "a folder" : "a special file");
+    return false;
+  }
+  std::FILE* f = std::fopen(file.c_str(), "a");  // creates it, as the aggregator would
+  if (f == nullptr) {
+    std::fprintf(stderr, "shmyolo: %s: outputs.jsonl: cannot write %s (%s): check the folder exists and is writable\n",
+                 config.file.string().c_str(), file.c_str(), std::strerror(errno));
+    return false;
+  }
+  std::fclose(f);
+  return true;
+}
+
+// The HTTP port is taken by the aggregator after the fork; a port already in
+// use is refused here, at start, in one line, rather than by an aggregator
+// restarting in a loop.
+bool check_port(const config::PipelineConfig& config) {
+  if (!config.http || config.http->port == 0) return true;
+  const auto& h = *config.http;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as the server itself binds
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(h.port));
+  const bool parsed = ::inet_pton(AF_INET, h.bind.c_str(), &addr.sin_addr) == 1;
+  const bool bound = parsed && ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!parsed) {
+    std::fprintf(stderr, "shmyolo: http.bind: \"%s\" is not an IPv4 address (e.g. 0.0.0.0 or 127.0.0.1)\n",
+                 h.bind.c_str());
+  } else if (!bound) {
+    std::fprintf(stderr, "shmyolo: http: cannot listen on %s:%d (%s): stop what uses it or set http.port (--port)\n",
+                 h.bind.c_str(), h.port, std::strerror(err));
+  }
+  return bound;
+}
+
+// The API hands out every camera's frames and runs uploads: beyond this host
+// only when the config says so. 127.0.0.0/8 is loopback (RFC 1122 3.2.1.3).
+bool check_exposure(const config::PipelineConfig& config) {
+  if (!config.http) return true;
+  const auto& h = *config.http;
+  if (!h.tls_cert.empty()) {  // read now, so a bad file is said at start and not by a restarting aggregator
+    const auto tls = http::check_tls_files(h.tls_cert.string(), h.tls_key.string());
+    if (!tls) {
+      std::fprintf(stderr, "shmyolo: %s\n", tls.error().c_str());
+      return false;
+    }
+  }
+  in_addr addr{};
+  const bool loopback = ::inet_pton(AF_INET, h.bind.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127;
+  if (!h.tokens_file.empty()) {  // read now, so a bad file is said at start and not by a restarting aggregator
+    const auto tokens = http::TokenStore::load(h.tokens_file);
+    if (!tokens) std::fprintf(stderr, "shmyolo: %s\n", tokens.error().c_str());
+    return tokens.has_value();
+  }
+  if (loopback) return true;
+  if (!h.no_auth) {
+    std::fprintf(stderr,
+                 "shmyolo: %s: http.bind: %s would let anyone who can reach this host see every camera and run "
+                 "uploads, with no authentication: add http.auth: {tokens_file: FILE} (shmyolo token new), keep the "
+                 "default 127.0.0.1, or add http.auth: none (--auth none) to accept that\n",
+                 config.file.empty() ? "serve" : config.file.string().c_str(), h.bind.c_str());
+    return false;
+  }
+  std::fprintf(stderr,
+               "shmyolo: warning: http on %s:%d without authentication (http.auth: none): anyone who can reach it "
+               "sees every camera\n",
+               h.bind.c_str(), h.port);
+  return true;
+}
+
+}  // namespace
+
+bool check_classes(const config::PipelineConfig& config, const ModelFacts& model) {
+  const auto ids = detect::class_ids(model.names, config.model.classes);
+  if (ids) return true;
+  std::fprintf(stderr, "shmyolo: %s: model.classes: %s (see shmyolo models inspect %s)\n", config.file.string().c_str(),
+               ids.error().c_str(), config.model.options.path.string().c_str());
+  return false;
+}
+
+bool preflight(const config::PipelineConfig& config, const ShmPlan& plan) {
+  return check_space(plan) && check_exposure(config) && check_port(config) && check_outputs(config);
+}
+
+}  // namespace shmyolo::pipeline
