@@ -154,8 +154,47 @@ void read_workers(const Reader& r, const YAML::Node& node, WorkerConfig& w) {
   r.read_in_range(node, "stuck_after", "workers.stuck_after", w.stuck_after_s, 1.0, 3600.0);
 }
 
+// A file a key names, resolved against the config's folder; it must exist.
+std::filesystem::path existing_file(const Reader& r, const YAML::Node& node, const char* key, const std::string& name) {
+  std::string file;
+  if (!r.read(node, key, name, file)) return {};
+  const std::filesystem::path p(file);
+  auto path = p.is_absolute() ? p : (r.base() / p).lexically_normal();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    r.fail(node[key], name, fmt::format("no file at {}: check the path", path.string()));
+  }
+  return path;
+}
+
+// outputs.mqtt's login and TLS.
+void read_mqtt_security(const Reader& r, const YAML::Node& node, MqttConfig& m) {
+  for (auto [key, value] : {std::pair{"username", &m.username}, {"password", &m.password}}) {
+    if (!r.read(node, key, fmt::format("outputs.mqtt.{}", key), *value)) continue;
+    auto expanded = expand_references(*value);
+    if (!expanded) r.fail(node[key], fmt::format("outputs.mqtt.{}", key), expanded.error().message);
+    *value = *expanded;
+  }
+  if (!m.password.empty() && m.username.empty()) {
+    r.fail(node["password"], "outputs.mqtt.password", "a password needs outputs.mqtt.username");
+  }
+  const YAML::Node tls = node["tls"];
+  if (!tls.IsDefined()) return;  // a missing key of a const node: only IsDefined() may be asked of it
+  if (!tls.IsMap())
+    r.fail(tls, "outputs.mqtt.tls", "expected {ca: FILE, cert: FILE, key: FILE} (PEM; cert, key optional)");
+  r.only_keys(tls, "outputs.mqtt.tls", {"ca", "cert", "key"});
+  m.tls_ca = existing_file(r, tls, "ca", "outputs.mqtt.tls.ca");
+  m.tls_cert = existing_file(r, tls, "cert", "outputs.mqtt.tls.cert");
+  m.tls_key = existing_file(r, tls, "key", "outputs.mqtt.tls.key");
+  if (m.tls_ca.empty()) r.fail(tls, "outputs.mqtt.tls.ca", "missing: the CA certificate that signed the broker's");
+  if (m.tls_cert.empty() != m.tls_key.empty()) {
+    r.fail(tls, "outputs.mqtt.tls", "cert and key go together (a client certificate and its key)");
+  }
+}
+
 void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
-  r.only_keys(node, "outputs.mqtt", {"host", "port", "topic_prefix", "qos", "client_id", "keepalive"});
+  r.only_keys(node, "outputs.mqtt",
+              {"host", "port", "topic_prefix", "qos", "client_id", "keepalive", "username", "password", "tls"});
   r.read(node, "host", "outputs.mqtt.host", m.host);
   r.read_in_range(node, "port", "outputs.mqtt.port", m.port, 1, 65535);
   r.read(node, "topic_prefix", "outputs.mqtt.topic_prefix", m.topic_prefix);
@@ -168,6 +207,7 @@ void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
                        m.client_id.size()));
   }
   r.read_in_range(node, "keepalive", "outputs.mqtt.keepalive", m.keepalive_s, 5, 3600);
+  read_mqtt_security(r, node, m);
 }
 
 void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {

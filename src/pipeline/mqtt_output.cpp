@@ -22,6 +22,9 @@ std::unique_ptr<MqttOutput> MqttOutput::start(const config::MqttConfig& config, 
   // unlucky miss could leave a PLC without results for half a minute; a
   // connect attempt every 5 s costs the broker nothing.
   mosquitto_reconnect_delay_set(out->client_, 1, 5, false);
+  if (!out->secure(config)) return nullptr;
+  mosquitto_connect_callback_set(out->client_, &MqttOutput::on_connect);
+  mosquitto_user_data_set(out->client_, out.get());
   // connect_async + loop_start: a broker that is down now is retried by the
   // loop thread, and the pipeline starts regardless.
   const int rc = mosquitto_connect_async(out->client_, config.host.c_str(), config.port, config.keepalive_s);
@@ -31,6 +34,43 @@ std::unique_ptr<MqttOutput> MqttOutput::start(const config::MqttConfig& config, 
   }
   if (mosquitto_loop_start(out->client_) != MOSQ_ERR_SUCCESS) return nullptr;
   return out;
+}
+
+// The login and TLS, before the first connect. The password goes to
+// libmosquitto only; no message names it.
+bool MqttOutput::secure(const config::MqttConfig& config) {
+  if (!config.username.empty()) {
+    const int rc = mosquitto_username_pw_set(client_, config.username.c_str(),
+                                             config.password.empty() ? nullptr : config.password.c_str());
+    if (rc != MOSQ_ERR_SUCCESS) {
+      std::fprintf(stderr, "shmyolo: mqtt: cannot use outputs.mqtt.username (%s)\n", mosquitto_strerror(rc));
+      return false;
+    }
+  }
+  if (config.tls_ca.empty()) return true;
+  const auto file = [](const std::filesystem::path& p) { return p.empty() ? nullptr : p.c_str(); };
+  int rc =
+      mosquitto_tls_set(client_, config.tls_ca.c_str(), nullptr, file(config.tls_cert), file(config.tls_key), nullptr);
+  // Verify the broker's certificate and name; TLS 1.2 or newer.
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(client_, 1, "tlsv1.2", nullptr);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    std::fprintf(stderr, "shmyolo: mqtt: cannot use outputs.mqtt.tls (%s): check the PEM files\n",
+                 mosquitto_strerror(rc));
+    return false;
+  }
+  return true;
+}
+
+// libmosquitto's thread, on each CONNACK: a refusal (wrong login, a client
+// the broker does not know) is said once per reason, not at every retry.
+void MqttOutput::on_connect(mosquitto* /*client*/, void* self, int rc) {
+  auto& out = *static_cast<MqttOutput*>(self);
+  const int said = out.refusal_said_.exchange(rc, std::memory_order_relaxed);  // relaxed: only this thread writes it
+  if (rc == 0 || rc == said) return;
+  std::fprintf(stderr,
+               "shmyolo: mqtt: %s:%d refused the connection: %s (check outputs.mqtt.username, password "
+               "and tls); retrying\n",
+               out.config_.host.c_str(), out.config_.port, mosquitto_connack_string(rc));
 }
 
 MqttOutput::~MqttOutput() {

@@ -28,10 +28,13 @@ class MqttOutput {
 
  private:
   explicit MqttOutput(config::MqttConfig config) : config_(std::move(config)) {}
+  bool secure(const config::MqttConfig& config);
+  static void on_connect(mosquitto* client, void* self, int rc);
 
   config::MqttConfig config_;
   mosquitto* client_ = nullptr;
   std::atomic<std::uint64_t> dropped_{0};  // relaxed: a counter read for statistics
+  std::atomic<int> refusal_said_{0};       // the last CONNACK code reported (0: none)
 };
 
 }  // namespace shmyolo::pipeline

@@ -158,9 +158,14 @@ void fill_record(ResultRecord& r, const bus::Claim& claim, const FrameRecord& fr
 }
 
 // Publishes into the worker's results ring; waits for space rather than drop.
+// While it waits (the aggregator is slow, stopped or restarting) the batch's
+// claims are renewed: the frames are done, their results only queued, so
+// their leases must not run out and send them to another worker.
 bool send(bus::Producer& results, const bus::Claim& claim, const FrameRecord& frame, const detect::DetectOutput& out,
-          int worker, std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
+          int worker, std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns,
+          std::span<const bus::Claim> batch_claims) {
   while (true) {
+    for (const auto& c : batch_claims) c.renew();
     auto slot = results.acquire();
     if (slot) {
       auto* record = reinterpret_cast<ResultRecord*>(slot->pixels().data());  // page-aligned slot
@@ -238,10 +243,11 @@ void process_upload(Worker& w, bus::Claim& claim, const FrameRecord& frame) {
                                 .stride = g.row_stride},
                                options);
   if (!out) std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, out.error().message.c_str());
-  const detect::DetectOutput empty;
-  if (send(w.results, claim, frame, out ? *out : empty, w.index, 1, claimed, bus::monotonic_ns()))
-    (void)claim.release();
+  // relaxed: see process(). Inference is over: waiting for result space is not being stuck.
   w.status.busy_since_ns.store(0, std::memory_order_relaxed);
+  const detect::DetectOutput empty;
+  if (send(w.results, claim, frame, out ? *out : empty, w.index, 1, claimed, bus::monotonic_ns(), std::span(&claim, 1)))
+    (void)claim.release();
   w.status.frames.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -283,16 +289,17 @@ void process(Worker& w, std::vector<bus::Claim>& all) {
     outputs = w.detector.detect_batch(views, w.options);
   }
   const std::uint64_t done = bus::monotonic_ns();
+  // relaxed: as above. Inference is over: waiting for result space is not being stuck.
+  w.status.busy_since_ns.store(0, std::memory_order_relaxed);
   if (!outputs) {
     std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, outputs.error().message.c_str());
   }
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const detect::DetectOutput empty;
-    const bool ok =
-        send(w.results, claims[i], frames[i], outputs ? (*outputs)[i] : empty, w.index, claims.size(), claimed, done);
+    const bool ok = send(w.results, claims[i], frames[i], outputs ? (*outputs)[i] : empty, w.index, claims.size(),
+                         claimed, done, std::span(claims).subspan(i));
     if (ok) (void)claims[i].release();
   }
-  w.status.busy_since_ns.store(0, std::memory_order_relaxed);
   w.status.frames.fetch_add(claims.size(), std::memory_order_relaxed);
 }
 

@@ -217,3 +217,24 @@ TEST(Config, SecretsComeFromTheEnvironmentOrAFile) {
   EXPECT_EQ(error_of(with_model("cameras:\n  - {name: a, source: \"rtsp://u:${OPEN@h/s\"}\n")),
             "test.yaml:3: cameras[0].source: \"${\" without its \"}\" (write $$ for a dollar sign)");
 }
+
+TEST(Config, MqttLoginAndTlsAreCheckedLikeEveryKey) {
+  const auto mqtt = [](const std::string& m) {
+    return error_of(with_model("cameras: [{name: a, source: \"synthetic:\"}]\noutputs:\n  mqtt: " + m + "\n"));
+  };
+  EXPECT_EQ(mqtt("{password: x}"), "test.yaml:4: outputs.mqtt.password: a password needs outputs.mqtt.username");
+  EXPECT_EQ(mqtt("{username: u, tls: {ca: /nonexistent/ca.pem}}"),
+            "test.yaml:4: outputs.mqtt.tls.ca: no file at /nonexistent/ca.pem: check the path");
+  EXPECT_EQ(mqtt("{username: u, tls: {ca: " + kModel + ", cert: " + kModel + "}}"),
+            "test.yaml:4: outputs.mqtt.tls: cert and key go together (a client certificate and its key)");
+  ::setenv("SHMYOLO_TEST_MQTT_PASS", "from-env", 1);
+  const auto r =
+      parse(with_model("cameras: [{name: a, source: \"synthetic:\"}]\noutputs:\n  mqtt: {username: u, "
+                       "password: \"${SHMYOLO_TEST_MQTT_PASS}\", tls: {ca: " +
+                       kModel + "}}\n"));
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->outputs.mqtt.has_value());
+  const auto m = r->outputs.mqtt.value_or(shmyolo::config::MqttConfig{});
+  EXPECT_EQ(m.password, "from-env");
+  EXPECT_EQ(m.tls_ca, kModel);
+}

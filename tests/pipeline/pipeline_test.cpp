@@ -216,6 +216,37 @@ cameras:
   EXPECT_TRUE(shm_.entries().empty());
 }
 
+// A stopped aggregator (SIGSTOP: a debugger, a frozen container) holds the
+// results back; workers waiting for result space are not stuck on a frame,
+// so none is replaced, and once it runs again every frame comes out once.
+TEST_F(Pipeline, WorkersWaitingOnAStoppedAggregatorAreNotReplaced) {
+  const auto config = write_config(R"(name: froze
+model: {path: )" + kShapes + R"(}
+workers: {count: 2, stuck_after: 1}
+cameras:
+  - {name: a, source: "synthetic:?seed=23", fps: 10, delivery: queue}
+  - {name: b, source: "synthetic:?seed=24", fps: 10, delivery: queue}
+)");
+  auto child = shmyolo::test::spawn(
+      {shmyolo::test::shmyolo_bin(), "run", config.string(), "--duration", "9", "--stats-json", stats().string()});
+  const pid_t aggregator = child_named(child.pid, "shmyolo-aggrega", std::chrono::seconds(20));
+  ASSERT_GT(aggregator, 0);
+  ASSERT_TRUE(wait_for_results(5, std::chrono::seconds(30)));
+  ASSERT_EQ(kill(aggregator, SIGSTOP), 0);
+  // The condition under test, not a wait for something: stopped for 2.5 times stuck_after.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_EQ(kill(aggregator, SIGCONT), 0);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(90));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  ASSERT_TRUE(code.has_value()) << output;
+  EXPECT_EQ(code.value_or(-1), 0) << output;
+  EXPECT_EQ(output.find("replacing it"), std::string::npos) << output;
+  const auto s = final_stats();
+  EXPECT_EQ(s["worker_restarts"].get<int>(), 0);
+  expect_each_frame_once(results(), s);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
 // The aggregator dies as it begins its 5th write to the JSON Lines file
 // (strace injects SIGKILL at that write): the result it had claimed must be
 // re-delivered to its replacement, so every frame still has a line. A frame
@@ -667,6 +698,69 @@ cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
   stop(sub);
   EXPECT_TRUE(all) << got;
   EXPECT_NE(got.find("shmyolo/yard/detections {"), std::string::npos) << got;
+}
+
+// A broker that demands a login and TLS (mosquitto with a password file and
+// a certificate the test makes): outputs.mqtt's username, a password read
+// from a file, and the CA reach it; a wrong password is said once, never
+// shown, and the pipeline runs on.
+TEST_F(Pipeline, MqttWithAPasswordAndTlsReachesABrokerThatDemandsThem) {
+  const auto d = dir_.path();
+  const auto cert = (d / "broker.pem").string();
+  const auto key = (d / "broker.key").string();
+  ASSERT_EQ(
+      shmyolo::test::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                          cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"})
+          .exit_code,
+      0);
+  const auto passwd = (d / "passwd").string();
+  ASSERT_EQ(shmyolo::test::run({"/usr/bin/mosquitto_passwd", "-b", "-c", passwd, "pipeline", "Br0kerPass"}).exit_code,
+            0);
+  for (const auto& f : {cert, key, passwd}) {  // mosquitto started as root reads them as its own user
+    std::filesystem::permissions(f, std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                                        std::filesystem::perms::others_read);
+  }
+  std::filesystem::permissions(d, std::filesystem::perms::others_exec, std::filesystem::perm_options::add);
+  const int port = free_port();
+  std::ofstream(d / "mosquitto.conf") << "listener " << port << " 127.0.0.1\nallow_anonymous false\npassword_file "
+                                      << passwd << "\ncafile " << cert << "\ncertfile " << cert << "\nkeyfile " << key
+                                      << "\ntls_version tlsv1.2\n";
+  const Broker broker(port, d / "mosquitto.conf");
+  ASSERT_TRUE(broker.ready());
+  std::ofstream(d / "mqtt-pass") << "Br0kerPass\n";
+  const auto run_with = [&](const std::string& password) {
+    const auto config = write_config(R"(name: mqsec
+model: {path: )" + kShapes + R"(}
+cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
+)");
+    std::ifstream in(config);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    text.replace(text.find("stats_interval: 1}"), 18,
+                 "stats_interval: 1, mqtt: {host: 127.0.0.1, port: " + std::to_string(port) +
+                     ", username: pipeline, password: \"" + password + "\", tls: {ca: " + cert + "}}}");
+    std::ofstream(config) << text;
+    return run(config, 3);
+  };
+  const auto sub = broker.subscribe("shmyolo/#", {"-u", "pipeline", "-P", "Br0kerPass", "--cafile", cert});
+  auto r = run_with("${file:" + (d / "mqtt-pass").string() + "}");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::string got;
+  const bool came =
+      shmyolo::test::read_until(sub.stdout_fd, "shmyolo/yard/detections {", std::chrono::seconds(10), &got);
+  stop(sub);
+  EXPECT_TRUE(came) << got << "\n" << r.output;
+  EXPECT_EQ(r.output.find("refused"), std::string::npos) << r.output;
+
+  r = run_with("not-the-password");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const std::string refusal = "mqtt: 127.0.0.1:" + std::to_string(port) + " refused the connection: ";
+  const auto first = r.output.find(refusal);
+  EXPECT_NE(first, std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(refusal, first + 1), std::string::npos) << "said at every retry: " << r.output;
+  for (const char* secret : {"Br0kerPass", "not-the-password"}) {
+    EXPECT_EQ(r.output.find(secret), std::string::npos) << r.output;
+  }
+  EXPECT_TRUE(shm_.entries().empty());
 }
 
 TEST_F(Pipeline, StuckWorkerIsReplaced) {

@@ -139,6 +139,11 @@ Broker::Broker(int port) : port_(port) {
   ready_ = wait_for_port(port, std::chrono::seconds(10));
 }
 
+Broker::Broker(int port, const std::filesystem::path& config) : port_(port) {
+  server_ = spawn({"/usr/sbin/mosquitto", "-c", config.string()});
+  ready_ = wait_for_port(port, std::chrono::seconds(10));
+}
+
 Broker::~Broker() {
   stop(server_);
 }

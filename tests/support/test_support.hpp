@@ -56,6 +56,9 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout);
 class Broker {
  public:
   explicit Broker(int port);
+  // With a mosquitto.conf of the test's (its listener must be `port`): a
+  // broker with a password file, TLS, ...
+  Broker(int port, const std::filesystem::path& config);
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;

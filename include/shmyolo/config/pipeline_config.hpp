@@ -104,6 +104,14 @@ struct MqttConfig {
   int qos = 0;
   std::string client_id;  // empty: shmyolo-<pipeline>-<pid>
   int keepalive_s = 30;
+  // The broker's login; both may be ${NAME} or ${file:PATH} (see CameraConfig::source).
+  std::string username;
+  std::string password;
+  // TLS: the CA that signed the broker's certificate; a client certificate
+  // and key when the broker asks for one. Empty ca: plain MQTT.
+  std::filesystem::path tls_ca;
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
 };
 
 struct OutputConfig {
