@@ -26,6 +26,10 @@ function(shmyolo_warnings target)
     # (GCC bug 105651, fixed in 13): a false positive, not a finding.
     target_compile_options(${target} PRIVATE -Wno-restrict)
   endif()
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    # Fields marked SHMYOLO_GUARDED_BY (include/shmyolo/sync.hpp) used without their mutex.
+    target_compile_options(${target} PRIVATE -Wthread-safety)
+  endif()
   if(SHMYOLO_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

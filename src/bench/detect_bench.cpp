@@ -74,7 +74,7 @@ DetectBenchReport run_detect_bench(const DetectBenchOptions& o) {
   } else {
     auto img = image::load(o.image);
     if (!img) {
-      r.error = img.error();
+      r.error = img.error().message;
       return r;
     }
     frame = *img;

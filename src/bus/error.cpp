@@ -23,8 +23,4 @@ std::string_view to_string(BusErrc code) {
   return "unknown error";
 }
 
-std::string_view BusError::what() const {
-  return message.empty() ? to_string(code) : std::string_view(message);
-}
-
 }  // namespace shmyolo::bus

@@ -106,14 +106,14 @@ int run_detect(const DetectArgs& a) {
   const auto& m = detector->info();
   const auto classes = detect::class_ids(m.names, a.classes);
   if (!classes)
-    return fail(fmt::format("--classes: {} (see shmyolo models inspect {})", classes.error(), a.model.model));
+    return fail(fmt::format("--classes: {} (see shmyolo models inspect {})", classes.error().message, a.model.model));
   detect::DetectOptions opts{a.conf, a.iou, static_cast<std::size_t>(a.max_det), *classes};
   if (!a.annotate_dir.empty()) std::filesystem::create_directories(a.annotate_dir);
   int failures = 0;
   for (const auto& path : a.images) {
     auto img = image::load(path);
     if (!img) {
-      failures += fail(img.error());
+      failures += fail(img.error().message);
       continue;
     }
     const detect::ImageView view{img->data, img->cols, img->rows, img->step, detect::ChannelOrder::bgr};

@@ -82,7 +82,8 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** 
       break;
     }
   }
-  const std::string path = command == &app ? "shmyolo" : "shmyolo " + command->get_name();
+  std::string path = "shmyolo";  // the words that named the command: "shmyolo token new"
+  for (int i = 1; i < next; ++i) path += fmt::format(" {}", argv[i]);
   std::fprintf(stderr, "shmyolo: %s (see %s --help)\n", message.c_str(), path.c_str());
   return 2;
 }

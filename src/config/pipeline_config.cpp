@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
 #include <shmyolo/detect/layouts.hpp>
+#include "violation.hpp"
 
 namespace shmyolo::config {
 namespace {
@@ -70,13 +72,6 @@ class Reader {
     return true;
   }
 
-  template <class T>
-  void read_in_range(const YAML::Node& parent, const char* field, const std::string& key, T& out, T lo, T hi) const {
-    if (read(parent, field, key, out) && (out < lo || out > hi)) {
-      fail(parent[field], key, fmt::format("must be {} to {}, got {}", lo, hi, out));
-    }
-  }
-
   [[nodiscard]] std::filesystem::path resolve(const std::string& path) const {
     const std::filesystem::path p(path);
     return p.is_absolute() ? p : (base_ / p).lexically_normal();
@@ -129,13 +124,12 @@ void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
     }
   }
   int input_size = 0;
-  r.read_in_range(node, "input_size", "model.input_size", input_size, 32, 4096);
-  if (input_size > 0) m.options.input_size = input_size;
+  if (r.read(node, "input_size", "model.input_size", input_size)) m.options.input_size = input_size;
   std::string names;
   if (r.read(node, "names", "model.names", names)) m.options.names_file = r.resolve(names);
-  r.read_in_range(node, "confidence", "model.confidence", m.confidence, 0.0F, 1.0F);
-  r.read_in_range(node, "iou", "model.iou", m.iou, 0.0F, 1.0F);
-  r.read_in_range<std::size_t>(node, "max_detections", "model.max_detections", m.max_detections, 1, 1000);
+  r.read(node, "confidence", "model.confidence", m.confidence);
+  r.read(node, "iou", "model.iou", m.iou);
+  r.read(node, "max_detections", "model.max_detections", m.max_detections);
   const YAML::Node classes = node["classes"];
   if (classes.IsDefined() && !classes.IsNull()) {
     if (!classes.IsSequence()) r.fail(classes, "model.classes", "expected a list of class names or indices");
@@ -148,10 +142,10 @@ void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
 
 void read_workers(const Reader& r, const YAML::Node& node, WorkerConfig& w) {
   r.only_keys(node, "workers", {"count", "threads", "batch", "stuck_after"});
-  r.read_in_range(node, "count", "workers.count", w.count, 1, 64);
-  r.read_in_range(node, "threads", "workers.threads", w.threads, 1, 64);
-  r.read_in_range(node, "batch", "workers.batch", w.batch, 1, 64);
-  r.read_in_range(node, "stuck_after", "workers.stuck_after", w.stuck_after_s, 1.0, 3600.0);
+  r.read(node, "count", "workers.count", w.count);
+  r.read(node, "threads", "workers.threads", w.threads);
+  r.read(node, "batch", "workers.batch", w.batch);
+  r.read(node, "stuck_after", "workers.stuck_after", w.stuck_after_s);
 }
 
 // A file a key names, resolved against the config's folder; it must exist.
@@ -175,9 +169,6 @@ void read_mqtt_security(const Reader& r, const YAML::Node& node, MqttConfig& m) 
     if (!expanded) r.fail(node[key], fmt::format("outputs.mqtt.{}", key), expanded.error().message);
     *value = *expanded;
   }
-  if (!m.password.empty() && m.username.empty()) {
-    r.fail(node["password"], "outputs.mqtt.password", "a password needs outputs.mqtt.username");
-  }
   const YAML::Node tls = node["tls"];
   if (!tls.IsDefined()) return;  // a missing key of a const node: only IsDefined() may be asked of it
   if (!tls.IsMap())
@@ -187,26 +178,17 @@ void read_mqtt_security(const Reader& r, const YAML::Node& node, MqttConfig& m) 
   m.tls_cert = existing_file(r, tls, "cert", "outputs.mqtt.tls.cert");
   m.tls_key = existing_file(r, tls, "key", "outputs.mqtt.tls.key");
   if (m.tls_ca.empty()) r.fail(tls, "outputs.mqtt.tls.ca", "missing: the CA certificate that signed the broker's");
-  if (m.tls_cert.empty() != m.tls_key.empty()) {
-    r.fail(tls, "outputs.mqtt.tls", "cert and key go together (a client certificate and its key)");
-  }
 }
 
 void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
   r.only_keys(node, "outputs.mqtt",
               {"host", "port", "topic_prefix", "qos", "client_id", "keepalive", "username", "password", "tls"});
   r.read(node, "host", "outputs.mqtt.host", m.host);
-  r.read_in_range(node, "port", "outputs.mqtt.port", m.port, 1, 65535);
+  r.read(node, "port", "outputs.mqtt.port", m.port);
   r.read(node, "topic_prefix", "outputs.mqtt.topic_prefix", m.topic_prefix);
-  r.read_in_range(node, "qos", "outputs.mqtt.qos", m.qos, 0, 2);
-  // MQTT 3.1.1 (section 1.5.3) caps a string at 65,535 bytes, and brokers
-  // need only take client ids of 23; mosquitto takes any length up to the cap.
-  if (r.read(node, "client_id", "outputs.mqtt.client_id", m.client_id) && m.client_id.size() > 65535) {
-    r.fail(node["client_id"], "outputs.mqtt.client_id",
-           fmt::format("{} bytes long; MQTT allows at most 65535 (23 or fewer work with every broker)",
-                       m.client_id.size()));
-  }
-  r.read_in_range(node, "keepalive", "outputs.mqtt.keepalive", m.keepalive_s, 5, 3600);
+  r.read(node, "qos", "outputs.mqtt.qos", m.qos);
+  r.read(node, "client_id", "outputs.mqtt.client_id", m.client_id);
+  r.read(node, "keepalive", "outputs.mqtt.keepalive", m.keepalive_s);
   read_mqtt_security(r, node, m);
 }
 
@@ -215,7 +197,7 @@ void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {
   // An empty value means no JSON Lines, as when the key is left out (resolving it would name the folder).
   if (r.read(node, "jsonl", "outputs.jsonl", o.jsonl) && !o.jsonl.empty() && o.jsonl != "-")
     o.jsonl = r.resolve(o.jsonl).string();
-  r.read_in_range(node, "stats_interval", "outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
+  r.read(node, "stats_interval", "outputs.stats_interval", o.stats_interval_s);
   if (node["mqtt"].IsDefined()) {
     o.mqtt.emplace();
     if (!node["mqtt"].IsNull()) read_mqtt(r, node["mqtt"], *o.mqtt);
@@ -227,10 +209,10 @@ void read_roi(const Reader& r, const YAML::Node& node, const std::string& key, R
   for (const char* f : {"x", "y", "width", "height"}) {
     if (!node[f].IsDefined()) r.fail(node, key + "." + f, "missing");
   }
-  r.read_in_range(node, "x", key + ".x", roi.x, 0, 65535);
-  r.read_in_range(node, "y", key + ".y", roi.y, 0, 65535);
-  r.read_in_range(node, "width", key + ".width", roi.width, 2, 65535);
-  r.read_in_range(node, "height", key + ".height", roi.height, 2, 65535);
+  r.read(node, "x", key + ".x", roi.x);
+  r.read(node, "y", key + ".y", roi.y);
+  r.read(node, "width", key + ".width", roi.width);
+  r.read(node, "height", key + ".height", roi.height);
 }
 
 std::vector<double> read_numbers(const Reader& r, const YAML::Node& node, const std::string& key) {
@@ -252,35 +234,24 @@ void read_undistort(const Reader& r, const YAML::Node& node, const std::string& 
   if (!node["camera_matrix"].IsDefined())
     r.fail(node, key + ".camera_matrix", "missing: [fx, 0, cx, 0, fy, cy, 0, 0, 1]");
   const auto m = read_numbers(r, node["camera_matrix"], key + ".camera_matrix");
-  if (m.size() != 9 || m[0] <= 0 || m[4] <= 0) {
+  if (m.size() != 9) {
     r.fail(node["camera_matrix"], key + ".camera_matrix",
            "expected 9 numbers [fx, 0, cx, 0, fy, cy, 0, 0, 1], fx, fy > 0");
   }
   std::ranges::copy(m, u.camera_matrix.begin());
   if (!node["distortion"].IsDefined()) r.fail(node, key + ".distortion", "missing: [k1, k2, p1, p2, k3]");
   u.distortion = read_numbers(r, node["distortion"], key + ".distortion");
-  const std::size_t n = u.distortion.size();
-  if (n != 4 && n != 5 && n != 8) r.fail(node["distortion"], key + ".distortion", "expected 4, 5 or 8 coefficients");
-}
-
-bool valid_camera_name(const std::string& name) {
-  return !name.empty() && name.size() <= 32 && std::ranges::all_of(name, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
 }
 
 CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::string& key) {
   r.only_keys(node, key, {"name", "source", "fps", "delivery", "slots", "loop", "frames", "roi", "undistort", "color"});
   CameraConfig c;
   if (!r.read(node, "name", key + ".name", c.name)) r.fail(node, key + ".name", "missing");
-  if (!valid_camera_name(c.name)) {
-    r.fail(node["name"], key + ".name", "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)");
-  }
   if (!r.read(node, "source", key + ".source", c.source)) {
     r.fail(node, key + ".source",
            "missing: a video file, image folder, rtsp:// or http:// URL, /dev/videoN or synthetic:");
   }
-  r.read_in_range(node, "fps", key + ".fps", c.fps, 0.0, 1000.0);
+  r.read(node, "fps", key + ".fps", c.fps);
   std::string delivery;
   if (r.read(node, "delivery", key + ".delivery", delivery)) {
     if (delivery == "latest")
@@ -290,9 +261,9 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
     else
       r.fail(node["delivery"], key + ".delivery", fmt::format("expected latest or queue, got \"{}\"", delivery));
   }
-  r.read_in_range<std::uint32_t>(node, "slots", key + ".slots", c.slots, 2, 256);
+  r.read(node, "slots", key + ".slots", c.slots);
   r.read(node, "loop", key + ".loop", c.loop);
-  r.read_in_range<std::uint64_t>(node, "frames", key + ".frames", c.frames, 0, 1ULL << 40);
+  r.read(node, "frames", key + ".frames", c.frames);
   if (node["roi"].IsDefined()) read_roi(r, node["roi"], key + ".roi", c.roi.emplace());
   if (node["undistort"].IsDefined()) read_undistort(r, node["undistort"], key + ".undistort", c.undistort.emplace());
   std::string color;
@@ -350,23 +321,20 @@ void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
   if (node.IsNull()) return;  // `http:` alone: every default
   if (!node.IsMap()) r.fail(node, "http", "expected a mapping, e.g. http: {port: 8080}");
   r.only_keys(node, "http",
-              {"bind", "port", "threads", "queue", "max_body_mb", "max_megapixels", "decode_megapixels", "timeout",
-               "read_timeout", "auth", "tls"});
+              {"bind", "port", "threads", "max_connections", "queue", "max_body_mb", "max_megapixels",
+               "decode_megapixels", "timeout", "read_timeout", "header_timeout", "auth", "tls"});
   r.read(node, "bind", "http.bind", h.bind);
-  r.read_in_range(node, "port", "http.port", h.port, 0, 65535);
-  r.read_in_range(node, "threads", "http.threads", h.threads, 1, 256);
-  r.read_in_range(node, "queue", "http.queue", h.queue, 0, 1024);
-  r.read_in_range(node, "max_body_mb", "http.max_body_mb", h.max_body_mb, 0.001, 1024.0);
-  r.read_in_range(node, "max_megapixels", "http.max_megapixels", h.max_megapixels, 0.01, 1000.0);
+  r.read(node, "port", "http.port", h.port);
+  r.read(node, "threads", "http.threads", h.threads);
+  r.read(node, "max_connections", "http.max_connections", h.max_connections);
+  r.read(node, "header_timeout", "http.header_timeout", h.header_timeout_s);
+  r.read(node, "queue", "http.queue", h.queue);
+  r.read(node, "max_body_mb", "http.max_body_mb", h.max_body_mb);
+  r.read(node, "max_megapixels", "http.max_megapixels", h.max_megapixels);
   h.decode_megapixels = 2 * h.max_megapixels;
-  r.read_in_range(node, "decode_megapixels", "http.decode_megapixels", h.decode_megapixels, 0.01, 100000.0);
-  if (h.decode_megapixels < h.max_megapixels) {
-    r.fail(node["decode_megapixels"], "http.decode_megapixels",
-           fmt::format("{} is below http.max_megapixels ({}): the largest image allowed could never be decoded",
-                       h.decode_megapixels, h.max_megapixels));
-  }
-  r.read_in_range(node, "timeout", "http.timeout", h.timeout_s, 0.1, 3600.0);
-  r.read_in_range(node, "read_timeout", "http.read_timeout", h.read_timeout_s, 0.1, 3600.0);
+  r.read(node, "decode_megapixels", "http.decode_megapixels", h.decode_megapixels);
+  r.read(node, "timeout", "http.timeout", h.timeout_s);
+  r.read(node, "read_timeout", "http.read_timeout", h.read_timeout_s);
   read_http_security(r, node, h);
 }
 
@@ -375,28 +343,34 @@ void read_cameras(const Reader& r, const YAML::Node& node, std::vector<CameraCon
   if (!node.IsDefined() || node.IsNull()) r.fail(node, "cameras", "missing: list at least one camera (or add http:)");
   if (!node.IsSequence() || node.size() == 0) r.fail(node, "cameras", "expected a list of at least one camera");
   if (node.size() > 64) r.fail(node, "cameras", "at most 64 cameras per pipeline");
-  std::set<std::string> names;
-  for (std::size_t i = 0; i < node.size(); ++i) {
-    const std::string key = fmt::format("cameras[{}]", i);
-    cameras.push_back(read_camera(r, node[i], key));
-    if (!names.insert(cameras.back().name).second) {
-      r.fail(node[i]["name"], key + ".name",
-             fmt::format("\"{}\" is used twice: camera names must differ", cameras.back().name));
-    }
-  }
+  for (std::size_t i = 0; i < node.size(); ++i)
+    cameras.push_back(read_camera(r, node[i], fmt::format("cameras[{}]", i)));
 }
 
-bool valid_pipeline_name(const std::string& name) {
-  return valid_camera_name(name);
+// The node a key names (cameras[1].roi.width), or the nearest one above it
+// that the file has: where a value check's message points.
+YAML::Node node_at(const YAML::Node& node, std::string_view key) {
+  const std::size_t end = std::min(key.find_first_of(".["), key.size());
+  std::string part(key.substr(0, end));
+  std::string_view rest = key.substr(end);
+  if (!rest.empty()) rest.remove_prefix(1);  // the '.' or '['
+  if (!part.empty() && part.back() == ']') part.pop_back();
+  if (part.empty()) return rest.empty() ? node : node_at(node, rest);
+  YAML::Node next;
+  if (std::isdigit(static_cast<unsigned char>(part[0])) != 0) {
+    if (node.IsSequence() && std::stoul(part) < node.size()) next.reset(node[std::stoul(part)]);
+  } else if (node.IsMap() && node[part].IsDefined()) {
+    next.reset(node[part]);
+  }
+  if (!next.IsDefined() || next.IsNull()) return node;
+  return rest.empty() ? next : node_at(next, rest);
 }
 
 PipelineConfig read_pipeline(const Reader& r, const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw Invalid{"the file is empty: see examples/ for a configuration"};
   r.only_keys(root, "", {"name", "shm_dir", "model", "workers", "cameras", "outputs", "http"});
   PipelineConfig p;
-  if (r.read(root, "name", "name", p.name) && !valid_pipeline_name(p.name)) {
-    r.fail(root["name"], "name", "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)");
-  }
+  r.read(root, "name", "name", p.name);
   std::string shm_dir;
   if (r.read(root, "shm_dir", "shm_dir", shm_dir)) p.shm_dir = r.resolve(shm_dir);
   if (!root["model"].IsDefined()) r.fail(root, "model", "missing: model: {path: model.onnx}");
@@ -432,6 +406,7 @@ ConfigResult<SyntheticSource> parse_synthetic(const std::string& uri) {
     int v = 0;
     if (key != "objects" && key != "width" && key != "height" && key != "seed") {
       return std::unexpected(ConfigError{
+          ConfigErrc::invalid,
           fmt::format("unknown parameter \"{}\" (synthetic:?width=640&height=480&seed=1&objects=1-4)", key)});
     }
     if (key == "objects") {
@@ -440,14 +415,16 @@ ConfigResult<SyntheticSource> parse_synthetic(const std::string& uri) {
       int hi = 0;
       if (dash == std::string::npos || !to_int(value.substr(0, dash), lo) || !to_int(value.substr(dash + 1), hi) ||
           lo < 0 || hi < lo || hi > 32) {
-        return std::unexpected(ConfigError{fmt::format("objects={} must be MIN-MAX, 0 to 32", value)});
+        return std::unexpected(
+            ConfigError{ConfigErrc::invalid, fmt::format("objects={} must be MIN-MAX, 0 to 32", value)});
       }
       s.min_objects = lo;
       s.max_objects = hi;
     } else if (!to_int(value, v) || v < 0) {
-      return std::unexpected(ConfigError{fmt::format("{}={} must be a whole number", key, value)});
+      return std::unexpected(ConfigError{ConfigErrc::invalid, fmt::format("{}={} must be a whole number", key, value)});
     } else if (key == "width" || key == "height") {
-      if (v < 32 || v > 8192) return std::unexpected(ConfigError{fmt::format("{} must be 32 to 8192", key)});
+      if (v < 32 || v > 8192)
+        return std::unexpected(ConfigError{ConfigErrc::invalid, fmt::format("{} must be 32 to 8192", key)});
       (key == "width" ? s.width : s.height) = v;
     } else {
       s.seed = static_cast<std::uint64_t>(v);
@@ -471,12 +448,15 @@ bool secret_name(std::string name) {
 ConfigResult<std::string> read_secret_file(const std::string& path) {
   constexpr std::streamsize kMaxSecret = std::streamsize{64} * 1024;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(ConfigError{fmt::format("${{file:{}}}: cannot read it: check the path", path)});
+  if (!in)
+    return std::unexpected(
+        ConfigError{ConfigErrc::secret_missing, fmt::format("${{file:{}}}: cannot read it: check the path", path)});
   std::string text(static_cast<std::size_t>(kMaxSecret) + 1, '\0');
   in.read(text.data(), kMaxSecret + 1);
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (std::cmp_greater(text.size(), kMaxSecret)) {
-    return std::unexpected(ConfigError{fmt::format("${{file:{}}}: larger than 64 KiB, not a secret", path)});
+    return std::unexpected(
+        ConfigError{ConfigErrc::invalid, fmt::format("${{file:{}}}: larger than 64 KiB, not a secret", path)});
   }
   if (text.ends_with('\n')) text.pop_back();
   if (text.ends_with('\r')) text.pop_back();
@@ -534,7 +514,7 @@ ConfigResult<std::string> expand_references(std::string_view text) {
     }
     const auto close = text.find('}', i + 2);
     if (close == std::string_view::npos) {
-      return std::unexpected(ConfigError{"\"${\" without its \"}\" (write $$ for a dollar sign)"});
+      return std::unexpected(ConfigError{ConfigErrc::invalid, "\"${\" without its \"}\" (write $$ for a dollar sign)"});
     }
     const std::string name(text.substr(i + 2, close - i - 2));
     if (name.starts_with("file:")) {
@@ -545,6 +525,7 @@ ConfigResult<std::string> expand_references(std::string_view text) {
       const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
       if (value == nullptr) {
         return std::unexpected(ConfigError{
+            ConfigErrc::secret_missing,
             fmt::format("${{{}}} is not set in the environment: export it, or name a file with ${{file:PATH}}", name)});
       }
       out += value;
@@ -575,7 +556,7 @@ ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::p
     c.shown = c.location;
   } else {
     const std::string path = starts_with(s, "file://") ? s.substr(7) : s;
-    if (path.empty()) return std::unexpected(ConfigError{"empty source"});
+    if (path.empty()) return std::unexpected(ConfigError{ConfigErrc::invalid, "empty source"});
     const std::filesystem::path p(path);
     c.location = (p.is_absolute() ? p : (base / p).lexically_normal()).string();
     // A path that does not exist yet is taken for a file: the camera retries
@@ -595,19 +576,23 @@ ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& o
                                    const std::filesystem::path& base) {
   const Reader reader(origin, base);
   try {
-    PipelineConfig p = read_pipeline(reader, YAML::Load(text));
+    const YAML::Node root = YAML::Load(text);
+    PipelineConfig p = read_pipeline(reader, root);
+    if (const auto v = detail::first_violation(p)) reader.fail(node_at(root, v->key), v->key, v->what);
     return p;
   } catch (const Invalid& e) {
-    return std::unexpected(ConfigError{e.message});
+    return std::unexpected(ConfigError{ConfigErrc::invalid, e.message});
   } catch (const YAML::Exception& e) {
-    return std::unexpected(ConfigError{fmt::format("{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.msg)});
+    return std::unexpected(
+        ConfigError{ConfigErrc::syntax, fmt::format("{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.msg)});
   }
 }
 
 ConfigResult<PipelineConfig> load(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) {
-    return std::unexpected(ConfigError{fmt::format("cannot read {}: check the path", file.string())});
+    return std::unexpected(
+        ConfigError{ConfigErrc::unreadable, fmt::format("cannot read {}: check the path", file.string())});
   }
   std::stringstream text;
   text << in.rdbuf();

@@ -4,9 +4,22 @@
 #include <charconv>
 #include <sstream>
 
+#include <shmyolo/detect/types.hpp>
 #include <shmyolo/nearest_word.hpp>
 
 namespace shmyolo::detect {
+
+std::string_view to_string(DetectErrc code) {
+  switch (code) {
+    case DetectErrc::model_not_found: return "model not found";
+    case DetectErrc::model_invalid: return "model not valid";
+    case DetectErrc::layout_unknown: return "unknown model layout";
+    case DetectErrc::engine_unavailable: return "engine cannot run the model";
+    case DetectErrc::bad_input: return "bad input";
+    case DetectErrc::inference_failed: return "inference failed";
+  }
+  return "unknown error";
+}
 
 std::string to_string(Engine engine) {
   return engine == Engine::onnxruntime ? "onnxruntime" : "opencv";
@@ -22,12 +35,13 @@ std::optional<int> class_id(const std::vector<std::string>& names, std::string_v
   return id;
 }
 
-std::expected<std::vector<int>, std::string> class_ids(const std::vector<std::string>& names,
-                                                       const std::vector<std::string>& wanted) {
+DetectResult<std::vector<int>> class_ids(const std::vector<std::string>& names,
+                                         const std::vector<std::string>& wanted) {
   std::vector<int> ids;
   for (const auto& w : wanted) {
     const auto id = class_id(names, w);
-    if (!id) return std::unexpected("the model has no class \"" + w + "\"" + did_you_mean(w, names));
+    if (!id)
+      return detect_error(DetectErrc::bad_input, "the model has no class \"" + w + "\"" + did_you_mean(w, names));
     ids.push_back(*id);
   }
   return ids;

@@ -18,13 +18,16 @@ Ort::Env make_env() {
   // stack on a long command line (e.g. `shmyolo detect` with 600 images).
   // A user who sets the variable explicitly keeps their value.
   setenv("ORT_DISABLE_TELEMETRY", "1", 0);
-  Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "shmyolo");
+  // Fatal only: every error the engine logs also comes back as an exception,
+  // which the detector turns into its one-line message; the log's copy (in
+  // colour, several lines) would say it twice.
+  Ort::Env env(ORT_LOGGING_LEVEL_FATAL, "shmyolo");
   env.DisableTelemetryEvents();
   return env;
 }
 
 Ort::Env& ort_env() {
-  // One environment per process, as ONNX Runtime requires; errors only, so a
+  // One environment per process, as ONNX Runtime requires; quiet, so a
   // model's harmless optimiser warnings do not reach the user's terminal.
   static Ort::Env env = make_env();
   return env;

@@ -107,13 +107,13 @@ std::string token_line(std::string_view token, std::string_view name, Scope scop
 }
 
 bool FailureLimiter::blocked(const std::string& address, Clock::time_point now) {
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   const auto it = windows_.find(address);
   return it != windows_.end() && now - it->second.start < kWindow && it->second.failures >= kMaxFailures;
 }
 
 void FailureLimiter::failed(const std::string& address, Clock::time_point now) {
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   if (windows_.size() > 10000) std::erase_if(windows_, [&](const auto& w) { return now - w.second.start >= kWindow; });
   Window& w = windows_[address];
   if (now - w.start >= kWindow) w = {now, 0};

@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "gate.hpp"
+
 namespace shmyolo::http {
 namespace {
 
@@ -81,28 +83,27 @@ constexpr auto kEventKeepAlive = std::chrono::seconds(15);
 // How long one wait for an event lasts, so a stopping server is noticed soon.
 constexpr auto kEventPoll = std::chrono::milliseconds(250);
 
-void stream_events(const std::shared_ptr<EventStream>& stream, const httplib::Server& server, httplib::Response& res) {
+void stream_events(const std::shared_ptr<EventStream>& stream, const Gate& gate, httplib::Response& res) {
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");  // nginx in front: pass events on at once
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [stream, &server, quiet = std::chrono::steady_clock::duration{}](std::size_t, httplib::DataSink& sink) mutable {
-        if (!server.is_running()) return false;
-        const auto event = stream->next(std::chrono::duration_cast<std::chrono::milliseconds>(kEventPoll));
-        if (!event) {
-          sink.done();
-          return true;
-        }
-        if (event->empty()) {
-          quiet += kEventPoll;
-          if (quiet < kEventKeepAlive) return sink.is_writable();
-          quiet = {};
-          static constexpr std::string_view kComment = ": keep-alive\n\n";
-          return sink.write(kComment.data(), kComment.size());
-        }
-        quiet = {};
-        return sink.write(event->data(), event->size());
-      });
+  res.set_chunked_content_provider("text/event-stream", [stream, &gate, quiet = std::chrono::steady_clock::duration{}](
+                                                            std::size_t, httplib::DataSink& sink) mutable {
+    if (!gate.running()) return false;
+    const auto event = stream->next(std::chrono::duration_cast<std::chrono::milliseconds>(kEventPoll));
+    if (!event) {
+      sink.done();
+      return true;
+    }
+    if (event->empty()) {
+      quiet += kEventPoll;
+      if (quiet < kEventKeepAlive) return sink.is_writable();
+      quiet = {};
+      static constexpr std::string_view kComment = ": keep-alive\n\n";
+      return sink.write(kComment.data(), kComment.size());
+    }
+    quiet = {};
+    return sink.write(event->data(), event->size());
+  });
 }
 
 // A known path asked with a method it does not take: 405 with the methods it
@@ -255,7 +256,7 @@ struct Server::Impl {
   std::unique_ptr<httplib::Server> owned;
   httplib::Server& server;
   explicit Impl(std::unique_ptr<httplib::Server> s) : owned(std::move(s)), server(*owned) {}
-  std::thread thread;
+  std::unique_ptr<Gate> gate;  // accepts the connections and runs them on its threads
   int port = 0;
 };
 
@@ -267,8 +268,7 @@ Server::~Server() {
 
 void Server::stop() {
   if (!impl_) return;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->gate) impl_->gate->stop();
 }
 
 int Server::port() const {
@@ -300,12 +300,16 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   auto impl = std::make_unique<Impl>(std::move(server));
   impl->guard.secure_cookie = tls;
   auto& s = impl->server;
-  const int threads = o.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  // An address may have this many connections still sending their request
+  // heads; more are answered 503 (a browser opens at most 6 per host).
+  constexpr std::size_t kWaitingPerAddress = 32;
   s.set_payload_max_length(o.max_body_bytes);
   const auto timeout_us = static_cast<long long>(o.read_timeout_s * 1e6);
   s.set_read_timeout(static_cast<time_t>(timeout_us / 1'000'000), static_cast<time_t>(timeout_us % 1'000'000));
-  s.set_keep_alive_max_count(1000);
+  // One request per connection: a kept-alive connection would wait on a
+  // request thread for its next request, and read that one's head there,
+  // where the gate cannot time it. Each request passes the gate instead.
+  s.set_keep_alive_max_count(1);
   if (o.tokens) {
     impl->guard.tokens = o.tokens;
     require_tokens(s, impl->guard);
@@ -324,11 +328,11 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   s.Get(R"(/v1/cameras/([^/]+)/latest\.jpg)", [&service](const httplib::Request& req, httplib::Response& res) {
     send(res, service.camera_frame(req.matches[1].str()));
   });
-  s.Get("/v1/events", [&service, &s](const httplib::Request& req, httplib::Response& res) {
+  s.Get("/v1/events", [&service, self = impl.get()](const httplib::Request& req, httplib::Response& res) {
     std::map<std::string, std::string> params(req.params.begin(), req.params.end());
     auto stream = service.events(params);
     if (!stream) return send(res, stream.error());
-    stream_events(std::shared_ptr<EventStream>(std::move(*stream)), s, res);
+    stream_events(std::shared_ptr<EventStream>(std::move(*stream)), *self->gate, res);
   });
   s.Get("/healthz", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.health()); });
   s.Get("/metrics", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.metrics()); });
@@ -353,7 +357,13 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
     return std::unexpected(fmt::format("cannot listen on {}:{} ({}): is another service on that port? set http.port",
                                        o.bind, o.port, std::strerror(errno)));
   }
-  impl->thread = std::thread([&s] { s.listen_after_bind(); });
+  impl->gate = std::make_unique<Gate>(
+      s, GateOptions{.threads = static_cast<std::size_t>(o.threads),
+                     .head_timeout = std::chrono::milliseconds(static_cast<long long>(o.header_timeout_s * 1e3)),
+                     .max_connections = static_cast<std::size_t>(o.max_connections),
+                     .max_waiting_per_address = kWaitingPerAddress,
+                     .tls = tls,
+                     .read_timeout = std::chrono::microseconds(timeout_us)});
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -96,7 +96,7 @@ class FolderSource final : public FrameSource {
         return ReadStatus::frame;
       }
       // A broken file is reported and skipped; the folder goes on.
-      error = image.error();
+      error = image.error().message;
       if (next_ == files_.size() && !loop_) return ReadStatus::end;
       return ReadStatus::error;
     }

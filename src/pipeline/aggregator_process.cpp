@@ -232,6 +232,11 @@ class Aggregator {
     }
     if (record.origin != ResultOrigin::camera_frame || record.camera >= ctx_.config->cameras.size()) return;
     if (!dedup_[record.camera].first_time(record.frame_seq)) return;
+    if (record.failure != 0) {  // no detections to give: counted (the worker said why)
+      // relaxed: a counter read for statistics.
+      ctx_.status->cameras[record.camera].failed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     record_stats(ctx_.status->cameras[record.camera], record);
     if (const auto& t = truth_[record.camera]) score(ctx_.status->cameras[record.camera], *t, record);
     const std::string line = to_json_line(ctx_, record);

@@ -26,7 +26,7 @@ std::uint32_t high_half(std::uint64_t word) {
   return static_cast<std::uint32_t>(word >> 32);
 }
 
-std::expected<Placement, std::string> read_placement(const bus::FrameMeta& m) {
+std::expected<Placement, std::string> read_placement(const bus::FrameMeta& m) {  // the error: what is wrong
   Placement p;
   p.source_width = m.source_width;
   p.source_height = m.source_height;
@@ -120,30 +120,41 @@ void write_record(bus::FrameMeta& meta, const FrameRecord& record) {
   }
 }
 
-std::expected<FrameRecord, std::string> read_record(const bus::FrameMeta& meta) {
-  const auto fail = [](const std::string& what) {
-    return std::unexpected(
-        fmt::format("frame record: {} (shmyolo's producers write it as docs/shm-layout.md "
-                    "describes; another program wrote this slot, or scribbled on it)",
-                    what));
+std::string_view to_string(RecordErrc code) {
+  switch (code) {
+    case RecordErrc::bad_placement: return "frame record: placement no letterbox gives";
+    case RecordErrc::bad_origin: return "frame record: unknown origin";
+    case RecordErrc::unknown_seq: return "frame record: sequence number never given";
+    case RecordErrc::wrong_ring: return "frame record: in another ring";
+  }
+  return "frame record: not valid";
+}
+
+Result<FrameRecord, RecordErrc> read_record(const bus::FrameMeta& meta) {
+  const auto fail = [](RecordErrc code, const std::string& what) {
+    return make_error(code, fmt::format("frame record: {} (shmyolo's producers write it as docs/shm-layout.md "
+                                        "describes; another program wrote this slot, or scribbled on it)",
+                                        what));
   };
   auto placement = read_placement(meta);
-  if (!placement) return fail(placement.error());
+  if (!placement) return fail(RecordErrc::bad_placement, placement.error());
   FrameRecord r{.placement = *placement, .origin = {}};
   if (meta.user[0] == kCameraFrameKind) {
-    if (meta.user[1] > UINT32_MAX) return fail(fmt::format("camera {} is no camera index", meta.user[1]));
+    if (meta.user[1] > UINT32_MAX) {
+      return fail(RecordErrc::bad_origin, fmt::format("camera {} is no camera index", meta.user[1]));
+    }
     r.origin = CameraFrame{.camera = static_cast<std::uint32_t>(meta.user[1]), .index = meta.user[2]};
     return r;
   }
-  if (meta.user[0] != kUploadKind) return fail(fmt::format("unknown kind {}", meta.user[0]));
+  if (meta.user[0] != kUploadKind) return fail(RecordErrc::bad_origin, fmt::format("unknown kind {}", meta.user[0]));
   UploadRequest upload{.id = meta.user[1], .options = {}};
   upload.options.iou = std::bit_cast<float>(low_half(meta.user[2]));
   upload.options.confidence = std::bit_cast<float>(high_half(meta.user[2]));
   upload.options.classes = {meta.user[5], meta.user[6]};
   const auto unit = [](float v) { return std::isfinite(v) && v >= 0.0F && v <= 1.0F; };
   if (!unit(upload.options.confidence) || !unit(upload.options.iou)) {
-    return fail(
-        fmt::format("confidence {} and IoU {} must lie in 0..1", upload.options.confidence, upload.options.iou));
+    return fail(RecordErrc::bad_origin, fmt::format("confidence {} and IoU {} must lie in 0..1",
+                                                    upload.options.confidence, upload.options.iou));
   }
   r.origin = upload;
   return r;

@@ -73,12 +73,24 @@ struct FrameRecord {
   Origin origin;
 };
 
+// What is wrong with a frame record another process wrote.
+enum class RecordErrc {
+  bad_placement,  // a scale, padding or picture no letterbox gives
+  bad_origin,     // an unknown kind, camera index or upload option
+  unknown_seq,    // a sequence number the ring never gave
+  wrong_ring,     // a camera's frame in another camera's ring, an upload in a camera's
+};
+
+[[nodiscard]] std::string_view to_string(RecordErrc code);
+
+using RecordError = Error<RecordErrc>;
+
 // Writes the record into the bus's placement fields and the user words.
 void write_record(bus::FrameMeta& meta, const FrameRecord& record);
 // Reads and checks a record: the metadata is shared memory that another
 // process wrote, so every field is checked before a box is mapped with it.
 // The error names what is wrong in one line.
-[[nodiscard]] std::expected<FrameRecord, std::string> read_record(const bus::FrameMeta& meta);
+[[nodiscard]] Result<FrameRecord, RecordErrc> read_record(const bus::FrameMeta& meta);
 
 // The class ids set in an upload's mask.
 [[nodiscard]] std::vector<int> class_list(const std::array<std::uint64_t, 2>& mask);

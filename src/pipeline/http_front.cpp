@@ -107,14 +107,14 @@ HttpFront::HttpFront(const Context& ctx)
       decoding_(static_cast<std::uint64_t>(http_.decode_megapixels * 1e6)) {}
 
 bool HttpFront::PixelBudget::try_take(std::uint64_t pixels) {
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   if (in_use_ + pixels > limit_) return false;
   in_use_ += pixels;
   return true;
 }
 
 void HttpFront::PixelBudget::give_back(std::uint64_t pixels) {
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   in_use_ -= std::min(pixels, in_use_);
 }
 
@@ -127,7 +127,7 @@ void HttpFront::replied(int status) {
 
 HttpFront::~HttpFront() {
   {
-    const std::lock_guard lock(pending_mutex_);
+    const MutexLock lock(pending_mutex_);
     closing_ = true;
   }
   delivered_.notify_all();
@@ -181,7 +181,9 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
                                              .port = h.port,
                                              .threads = h.threads,
                                              .max_body_bytes = static_cast<std::uint64_t>(h.max_body_mb * (1 << 20)),
-                                             .read_timeout_s = h.read_timeout_s});
+                                             .read_timeout_s = h.read_timeout_s,
+                                             .header_timeout_s = h.header_timeout_s,
+                                             .max_connections = h.max_connections});
   if (!server) return (std::fprintf(stderr, "shmyolo: http: %s\n", server.error().c_str()), nullptr);
   front->server_ = std::move(*server);
   std::fprintf(stderr,
@@ -213,7 +215,8 @@ http::Reply HttpFront::decode_and_detect(const http::Upload& upload, std::uint64
   const image::Limits limits{.max_pixels = static_cast<std::uint64_t>(http_.max_megapixels * 1e6),
                              .max_bytes = static_cast<std::uint64_t>(http_.max_body_mb * (1 << 20))};
   const auto header = image::probe(upload.bytes, upload.name, limits);
-  if (!header) return answer(422, header.error());
+  // A body over http.max_body_mb is refused by the server before this (413).
+  if (!header) return answer(header.error().code == image::ImageErrc::too_large ? 413 : 422, header.error().message);
   const auto pixels = static_cast<std::uint64_t>(header->width) * static_cast<std::uint64_t>(header->height);
   if (!decoding_.try_take(pixels)) {
     return answer(503, fmt::format("uploads being decoded hold the {:.0f} megapixels of http.decode_megapixels: "
@@ -227,7 +230,7 @@ http::Reply HttpFront::decode_and_detect(const http::Upload& upload, std::uint64
     ~GiveBack() { budget.give_back(pixels); }
   } const give_back{decoding_, pixels};
   auto image = image::decode(upload.bytes, upload.name, limits);
-  if (!image) return answer(422, image.error());
+  if (!image) return answer(422, image.error().message);
   return publish_and_wait(upload, *image, received);
 }
 
@@ -238,7 +241,7 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
   const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t published = 0;
   {
-    const std::lock_guard lock(producer_mutex_);
+    const MutexLock lock(producer_mutex_);
     auto slot = producer_->acquire();
     if (!slot) {
       return answer(503, fmt::format("all {} upload slots are busy: retry in {} s, or raise http.queue or "
@@ -250,24 +253,36 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
     meta.capture_unix_ns = unix_ns();
     meta.capture_mono_ns = received;
     {
-      const std::lock_guard pending_lock(pending_mutex_);
+      const MutexLock pending_lock(pending_mutex_);
       pending_[id] = Pending{};  // before publishing: the result may come back at once
     }
     published = bus::monotonic_ns();
     producer_->publish(*slot, meta);
   }
-  std::unique_lock lock(pending_mutex_);
-  const bool done = delivered_.wait_for(lock, std::chrono::duration<double>(http_.timeout_s),
-                                        [&] { return closing_ || pending_[id].done; });
-  const Pending p = std::move(pending_[id]);
-  pending_.erase(id);
-  const bool closing = closing_;  // read under the lock, like every access to closing_
-  lock.unlock();
-  if (!done || !p.done) {
+  Pending p;
+  bool closing = false;
+  {
+    MutexLock lock(pending_mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                                 std::chrono::duration<double>(http_.timeout_s));
+    while (!closing_ && !pending_[id].done) {
+      if (!lock.wait_until(delivered_, deadline)) break;
+    }
+    p = std::move(pending_[id]);
+    pending_.erase(id);
+    closing = closing_;
+  }
+  if (!p.done) {
     return answer(closing ? 503 : 504, closing ? "the service is stopping: retry on another instance"
                                                : fmt::format("no result within {} s (http.timeout): the workers "
                                                              "are overloaded or stuck",
                                                              http_.timeout_s));
+  }
+  if (p.failure != 0) {
+    // relaxed: a counter read for statistics.
+    ctx_.status->uploads_failed.fetch_add(1, std::memory_order_relaxed);
+    return answer(500, fmt::format("inference failed on worker {} ({}): the pipeline's log says why", p.worker,
+                                   detect::to_string(failure_code(p.failure))));
   }
   stages_->decode.record_ns(published - received);
   stages_->queue_wait.record_ns(p.claim_mono_ns > published ? p.claim_mono_ns - published : 0);
@@ -296,7 +311,7 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
 
 void HttpFront::deliver(const ResultRecord& r) {
   {
-    const std::lock_guard lock(pending_mutex_);
+    const MutexLock lock(pending_mutex_);
     const auto it = pending_.find(r.source_index);
     if (it == pending_.end() || it->second.done) return;  // timed out already, or a second result
     Pending& p = it->second;
@@ -306,6 +321,7 @@ void HttpFront::deliver(const ResultRecord& r) {
     p.inference_ms = r.inference_ms;
     p.postprocess_ms = r.postprocess_ms;
     p.worker = r.worker;
+    p.failure = r.failure;
     p.detections.assign(r.detections.begin(), r.detections.begin() + r.count);
   }
   delivered_.notify_all();
@@ -367,6 +383,8 @@ std::string HttpFront::metrics_text() const {
   per_camera("shmyolo_frames_refused_total", "counter",
              "Frames a worker refused: their slot's record was not one shmyolo wrote.",
              [](const CameraCounts& c) { return c.refused; });
+  per_camera("shmyolo_frames_failed_total", "counter", "Frames whose inference failed: no detections.",
+             [](const CameraCounts& c) { return c.failed; });
   per_camera("shmyolo_source_errors_total", "counter", "Failed opens and reads of each camera's source.",
              [](const CameraCounts& c) { return c.source_errors; });
   per_camera("shmyolo_restarts_total", "counter", "Restarts of each camera's ingest process.",
@@ -380,6 +398,9 @@ std::string HttpFront::metrics_text() const {
        "Uploads a worker refused: their slot's record was not one shmyolo wrote.");
   out += fmt::format("shmyolo_uploads_refused_total{{{}}} {}\n", p,
                      ctx_.status->uploads_refused.load(std::memory_order_relaxed));
+  help(out, "shmyolo_uploads_failed_total", "counter", "Uploads whose inference failed (answered 500).");
+  out += fmt::format("shmyolo_uploads_failed_total{{{}}} {}\n", p,
+                     ctx_.status->uploads_failed.load(std::memory_order_relaxed));
   help(out, "shmyolo_workers_ready", "gauge", "Workers that have loaded the model (replacements count again).");
   out += fmt::format("shmyolo_workers_ready{{{}}} {}\n", p, ctx_.status->workers_ready.load(std::memory_order_relaxed));
   help(out, "shmyolo_worker_restarts_total", "counter", "Times a worker was restarted after a crash or a stall.");

@@ -19,6 +19,7 @@
 #include <shmyolo/http/server.hpp>
 #include <shmyolo/pipeline/result.hpp>
 #include <shmyolo/stats/latency_histogram.hpp>
+#include <shmyolo/sync.hpp>
 
 #include "context.hpp"
 #include "live_view.hpp"
@@ -59,6 +60,7 @@ class HttpFront final : public http::Service {
     float inference_ms = 0;
     float postprocess_ms = 0;
     std::uint32_t worker = 0;
+    std::uint32_t failure = 0;  // ResultRecord::failure
     std::vector<ResultDetection> detections;
   };
   struct Stages {                    // upload latencies, as the cameras' in the shared status
@@ -80,8 +82,8 @@ class HttpFront final : public http::Service {
 
    private:
     const std::uint64_t limit_;
-    std::mutex mutex_;
-    std::uint64_t in_use_ = 0;  // under mutex_
+    Mutex mutex_;
+    std::uint64_t in_use_ SHMYOLO_GUARDED_BY(mutex_) = 0;
   };
 
   explicit HttpFront(const Context& ctx);
@@ -94,11 +96,11 @@ class HttpFront final : public http::Service {
   const config::HttpConfig& http_;
   std::unique_ptr<bus::FrameRing> ring_;
   std::unique_ptr<bus::Producer> producer_;
-  std::mutex producer_mutex_;  // one producer per ring: request threads take turns to fill a slot
-  std::mutex pending_mutex_;
+  Mutex producer_mutex_;  // one producer per ring: request threads take turns to fill a slot
+  Mutex pending_mutex_;
   std::condition_variable delivered_;
-  std::unordered_map<std::uint64_t, Pending> pending_;    // by request id
-  bool closing_ = false;                                  // under pending_mutex_
+  std::unordered_map<std::uint64_t, Pending> pending_ SHMYOLO_GUARDED_BY(pending_mutex_);  // by request id
+  bool closing_ SHMYOLO_GUARDED_BY(pending_mutex_) = false;
   std::vector<bus::FrameRing> cameras_;                   // read-only, for /metrics and the live view
   std::atomic<std::uint64_t> next_id_{1};                 // relaxed: only unique ids are needed
   std::array<std::atomic<std::uint64_t>, 12> replies_{};  // by kStatusCodes' index; the last: any other

@@ -68,8 +68,11 @@ class LiveView::EventFeed final : public http::EventStream {
   EventFeed& operator=(const EventFeed&) = delete;
 
   std::optional<std::string> next(std::chrono::milliseconds wait) override {
-    std::unique_lock lock(view_.mutex_);
-    view_.observed_.wait_for(lock, wait, [&] { return view_.closed_ || !s_->queue.empty() || s_->dropped > 0; });
+    MutexLock lock(view_.mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (!view_.closed_ && s_->queue.empty() && s_->dropped == 0) {
+      if (!lock.wait_until(view_.observed_, deadline)) break;
+    }
     if (view_.closed_) return std::nullopt;
     if (s_->dropped > 0) {
       std::string e = fmt::format("event: dropped\ndata: {{\"dropped\":{}}}\n\n", s_->dropped);
@@ -96,7 +99,7 @@ LiveView::~LiveView() {
 
 void LiveView::close() {
   {
-    const std::lock_guard lock(mutex_);
+    const MutexLock lock(mutex_);
     closed_ = true;
   }
   observed_.notify_all();
@@ -104,7 +107,7 @@ void LiveView::close() {
 
 void LiveView::observe(const ResultRecord& r, const std::string& json_line) {
   {
-    const std::lock_guard lock(mutex_);
+    const MutexLock lock(mutex_);
     auto& recent = recent_[r.camera];
     recent.push_back({.seq = r.frame_seq,
                       .done_mono_ns = r.done_mono_ns,
@@ -138,7 +141,7 @@ std::optional<std::size_t> LiveView::camera_index(const std::string& name) const
 http::Reply LiveView::cameras() const {
   nlohmann::json list = nlohmann::json::array();
   const auto now = bus::monotonic_ns();
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   for (std::size_t c = 0; c < cameras_.size(); ++c) {
     const auto& cam = ctx_.config->cameras[c];
     const auto& recent = recent_[c];
@@ -187,11 +190,15 @@ http::Reply LiveView::cameras() const {
 // The result of frame `seq`, waiting for it while it is in work; else the
 // newest result of an older frame (the frame was dropped, or it is slow).
 std::optional<LiveView::Seen> LiveView::result_for(std::size_t camera, std::uint64_t seq) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   const auto& recent = recent_[camera];
-  const auto exact = [&] { return std::ranges::find(recent, seq, &Seen::seq); };
-  observed_.wait_for(lock, kResultWait, [&] { return closed_ || exact() != recent.end(); });
-  if (const auto it = exact(); it != recent.end()) return *it;
+  const auto deadline = std::chrono::steady_clock::now() + kResultWait;
+  auto exact = std::ranges::find(recent, seq, &Seen::seq);
+  while (!closed_ && exact == recent.end()) {
+    if (!lock.wait_until(observed_, deadline)) break;
+    exact = std::ranges::find(recent, seq, &Seen::seq);
+  }
+  if (exact != recent.end()) return *exact;
   std::optional<Seen> older;
   for (const Seen& s : recent) {
     if (s.seq < seq && (!older || s.seq > older->seq)) older = s;
@@ -218,7 +225,7 @@ http::Reply LiveView::latest_frame(const std::string& name) {
                                               name));
   }
   const auto record = read_record(info->meta);
-  if (!record) return http::error_reply(503, fmt::format("camera {}'s newest frame: {}", name, record.error()));
+  if (!record) return http::error_reply(503, fmt::format("camera {}'s newest frame: {}", name, record.error().message));
   const auto seen = result_for(*c, info->frame_seq);
   // The picture without its letterbox padding, at the slot's scale.
   const cv::Mat slot(static_cast<int>(g.height), static_cast<int>(g.width), CV_8UC3, pixels.data(), g.row_stride);
@@ -254,7 +261,7 @@ std::expected<std::unique_ptr<http::EventStream>, http::Reply> LiveView::subscri
           http::error_reply(404, fmt::format("no camera \"{}\" in pipeline {}", value, ctx_.config->name)));
     camera = *c;
   }
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   if (closed_) return std::unexpected(http::error_reply(503, "the service is stopping: retry on another instance"));
   if (std::cmp_greater_equal(subscribers_.size(), max_streams_)) {
     return std::unexpected(http::error_reply(
@@ -267,7 +274,7 @@ std::expected<std::unique_ptr<http::EventStream>, http::Reply> LiveView::subscri
 }
 
 void LiveView::end_stream(Subscriber* s) {
-  const std::lock_guard lock(mutex_);
+  const MutexLock lock(mutex_);
   std::erase_if(subscribers_, [s](const auto& p) { return p.get() == s; });
 }
 

@@ -18,6 +18,7 @@
 #include <shmyolo/bus/ring.hpp>
 #include <shmyolo/http/server.hpp>
 #include <shmyolo/pipeline/result.hpp>
+#include <shmyolo/sync.hpp>
 
 #include "context.hpp"
 
@@ -63,11 +64,11 @@ class LiveView {
   const Context& ctx_;
   const std::vector<bus::FrameRing>& cameras_;
   const int max_streams_;
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;  // also guards each Subscriber's queue and dropped
   std::condition_variable observed_;
-  std::vector<std::deque<Seen>> recent_;                  // per camera, newest last
-  std::vector<std::unique_ptr<Subscriber>> subscribers_;  // under mutex_
-  bool closed_ = false;                                   // under mutex_
+  std::vector<std::deque<Seen>> recent_ SHMYOLO_GUARDED_BY(mutex_);  // per camera, newest last
+  std::vector<std::unique_ptr<Subscriber>> subscribers_ SHMYOLO_GUARDED_BY(mutex_);
+  bool closed_ SHMYOLO_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace shmyolo::pipeline

@@ -148,7 +148,7 @@ bool check_classes(const config::PipelineConfig& config, const ModelFacts& model
   const auto ids = detect::class_ids(model.names, config.model.classes);
   if (ids) return true;
   std::fprintf(stderr, "shmyolo: %s: model.classes: %s (see shmyolo models inspect %s)\n", config.file.string().c_str(),
-               ids.error().c_str(), config.model.options.path.string().c_str());
+               ids.error().message.c_str(), config.model.options.path.string().c_str());
   return false;
 }
 

@@ -33,6 +33,9 @@ struct CameraCounts {
   // Frames a worker refused because their slot's record was not one shmyolo
   // wrote (scribbled on, or another program's): no result, said once per kind.
   std::uint64_t refused = 0;
+  // Frames whose inference failed (the worker said why, once per kind): no
+  // detections, and not in frames_out.
+  std::uint64_t failed = 0;
   std::uint64_t source_errors = 0;
   std::uint64_t restarts = 0;          // of the camera's ingest process
   std::uint32_t queue_depth = 0;       // frames waiting now for a worker

@@ -30,6 +30,10 @@ std::string milliseconds(const nlohmann::json& ms) {
 }  // namespace
 
 int Supervisor::run() {
+  if (const auto valid = config::validate(config_); !valid) {
+    std::fprintf(stderr, "shmyolo: %s\n", valid.error().message.c_str());
+    return 1;
+  }
   auto model = probe_model(config_.model);
   if (!model) return 1;
   ctx_.model = *model;
@@ -193,11 +197,16 @@ void Supervisor::print_stats() {
                                     ? fmt::format("  precision {:.3f} recall {:.3f}", cam["precision"].get<double>(),
                                                   cam["recall"].get<double>())
                                     : "";
+    std::string losses;  // frames with no result for a fault, shown once there are any
+    for (const char* kind : {"failed", "refused"}) {
+      if (cam[kind].get<std::uint64_t>() > 0) losses += fmt::format("  {} {}", kind, cam[kind].get<std::uint64_t>());
+    }
     const auto& e2e = cam["latency_ms"]["end_to_end"];
-    fmt::print(stderr, "  {:<12} {:<8} in {:6.1f} fps  out {:6.1f} fps  dropped {:6}  latency p50 {} ms  p99 {} ms{}\n",
+    fmt::print(stderr,
+               "  {:<12} {:<8} in {:6.1f} fps  out {:6.1f} fps  dropped {:6}  latency p50 {} ms  p99 {} ms{}{}\n",
                cam["camera"].get<std::string>(), cam["state"].get<std::string>(), cam["fps_in"].get<double>(),
                cam["fps_out"].get<double>(), cam["dropped"].get<std::uint64_t>(), milliseconds(e2e["p50"]),
-               milliseconds(e2e["p99"]), quality);
+               milliseconds(e2e["p99"]), losses, quality);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <span>
 #include <thread>
 #include <variant>
@@ -122,8 +123,17 @@ std::vector<int> class_ids(const Context& ctx) {
   return detect::class_ids(ctx.model.names, ctx.config->model.classes).value_or(std::vector<int>{});
 }
 
+// How a claim's inference went, whichever frame of the batch it was.
+struct Work {
+  int worker = 0;
+  std::size_t batch = 1;
+  std::uint64_t claimed_ns = 0;
+  std::uint64_t done_ns = 0;
+  std::uint32_t failure = 0;  // ResultRecord::failure
+};
+
 void fill_record(ResultRecord& r, const bus::Claim& claim, const FrameRecord& frame, const detect::DetectOutput& out,
-                 int worker, std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns) {
+                 const Work& work) {
   const auto& info = claim.info();
   if (const auto* camera = std::get_if<CameraFrame>(&frame.origin)) {
     r.origin = ResultOrigin::camera_frame;
@@ -134,20 +144,20 @@ void fill_record(ResultRecord& r, const bus::Claim& claim, const FrameRecord& fr
     r.camera = 0;
     r.source_index = std::get<UploadRequest>(frame.origin).id;
   }
-  r.worker = static_cast<std::uint32_t>(worker);
-  r.reserved = 0;
+  r.worker = static_cast<std::uint32_t>(work.worker);
+  r.failure = work.failure;
   r.frame_seq = info.frame_seq;
   r.capture_unix_ns = info.meta.capture_unix_ns;
   r.capture_mono_ns = info.meta.capture_mono_ns;
   r.publish_mono_ns = info.publish_mono_ns;
-  r.claim_mono_ns = claimed_ns;
-  r.done_mono_ns = done_ns;
+  r.claim_mono_ns = work.claimed_ns;
+  r.done_mono_ns = work.done_ns;
   r.preprocess_ms = static_cast<float>(out.times.preprocess_ms);
   r.inference_ms = static_cast<float>(out.times.inference_ms);
   r.postprocess_ms = static_cast<float>(out.times.postprocess_ms);
   r.source_width = frame.placement.source_width;
   r.source_height = frame.placement.source_height;
-  r.batch_size = static_cast<std::uint32_t>(batch);
+  r.batch_size = static_cast<std::uint32_t>(work.batch);
   const std::size_t n = std::min<std::size_t>(out.detections.size(), ResultRecord::kMaxDetections);
   r.count = static_cast<std::uint32_t>(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -162,14 +172,13 @@ void fill_record(ResultRecord& r, const bus::Claim& claim, const FrameRecord& fr
 // claims are renewed: the frames are done, their results only queued, so
 // their leases must not run out and send them to another worker.
 bool send(bus::Producer& results, const bus::Claim& claim, const FrameRecord& frame, const detect::DetectOutput& out,
-          int worker, std::size_t batch, std::uint64_t claimed_ns, std::uint64_t done_ns,
-          std::span<const bus::Claim> batch_claims) {
+          const Work& work, std::span<const bus::Claim> batch_claims) {
   while (true) {
     for (const auto& c : batch_claims) c.renew();
     auto slot = results.acquire();
     if (slot) {
       auto* record = reinterpret_cast<ResultRecord*>(slot->pixels().data());  // page-aligned slot
-      fill_record(*record, claim, frame, out, worker, batch, claimed_ns, done_ns);
+      fill_record(*record, claim, frame, out, work);
       bus::FrameMeta meta;
       meta.payload_bytes = offsetof(ResultRecord, detections) + record->count * sizeof(ResultDetection);
       results.publish(*slot, meta);
@@ -187,7 +196,8 @@ struct Worker {
   detect::DetectOptions options;
   bus::Producer& results;
   const Rings& rings;
-  std::string last_error;  // the last bad frame record reported, so a stream of them is said once
+  std::set<RecordErrc> refusals_said;          // each kind of bad frame record is said once
+  std::set<detect::DetectErrc> failures_said;  // each kind of inference failure is said once
 };
 
 // The claim's frame record, checked against the ring it came from: camera
@@ -198,33 +208,46 @@ std::optional<FrameRecord> record_of(Worker& w, bus::Claim& claim) {
   const std::size_t ring = w.rings.index_of(claim.ring());
   const bool uploads = ring >= w.ctx.camera_rings.size();
   auto record = read_record(claim.info().meta);
-  std::string error = record ? "" : record.error();
   // relaxed: the ring's next number only grows; a stale view is smaller still.
   const std::uint64_t next_seq = claim.ring().header().next_frame_seq.load(std::memory_order_relaxed);
   if (record && claim.info().frame_seq >= next_seq) {
-    error = fmt::format("sequence number {} was never given (the ring's next is {})", claim.info().frame_seq, next_seq);
+    record = make_error(
+        RecordErrc::unknown_seq,
+        fmt::format("sequence number {} was never given (the ring's next is {})", claim.info().frame_seq, next_seq));
   } else if (record) {
     const auto* camera = std::get_if<CameraFrame>(&record->origin);
     if (uploads ? camera != nullptr : (camera == nullptr || camera->camera != ring)) {
-      error = fmt::format("frame record: {} in the ring of {}",
-                          camera ? fmt::format("camera {}'s frame", camera->camera) : std::string("an upload"),
-                          uploads ? std::string("uploads") : fmt::format("camera {}", ring));
+      record = make_error(RecordErrc::wrong_ring,
+                          fmt::format("frame record: {} in the ring of {}",
+                                      camera ? fmt::format("camera {}'s frame", camera->camera) : "an upload",
+                                      uploads ? std::string("uploads") : fmt::format("camera {}", ring)));
     }
   }
-  if (error.empty()) return *record;
+  if (record) return *record;
   // relaxed: counters, read for display.
   if (uploads) {
     w.ctx.status->uploads_refused.fetch_add(1, std::memory_order_relaxed);
   } else {
     w.ctx.status->cameras[ring].refused.fetch_add(1, std::memory_order_relaxed);
   }
-  if (error != w.last_error) {
-    std::fprintf(stderr, "shmyolo: worker %d: %s: %s; frame %llu refused (counted in refused)\n", w.index,
-                 claim.ring().name().c_str(), error.c_str(), static_cast<unsigned long long>(claim.info().frame_seq));
+  if (w.refusals_said.insert(record.error().code).second) {
+    std::fprintf(stderr, "shmyolo: worker %d: %s: %s; frame %llu refused (said once; counted in refused)\n", w.index,
+                 claim.ring().name().c_str(), record.error().message.c_str(),
+                 static_cast<unsigned long long>(claim.info().frame_seq));
   }
-  w.last_error = error;
   (void)claim.release();
   return std::nullopt;
+}
+
+// A failed inference: said once per kind, then only counted (by the
+// aggregator, from the records' failure). Its frames get a result that says
+// so, never an empty list of detections that would pass for "nothing seen".
+std::uint32_t say_failure(Worker& w, const detect::DetectError& e) {
+  if (w.failures_said.insert(e.code).second) {
+    std::fprintf(stderr, "shmyolo: worker %d: %s (said once; frames that fail so are counted in failed)\n", w.index,
+                 e.message.c_str());
+  }
+  return failure_of(e.code);
 }
 
 // An upload runs alone, with its request's own conf, iou and classes.
@@ -242,12 +265,14 @@ void process_upload(Worker& w, bus::Claim& claim, const FrameRecord& frame) {
                                 .height = static_cast<int>(g.height),
                                 .stride = g.row_stride},
                                options);
-  if (!out) std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, out.error().message.c_str());
+  const Work work{.worker = w.index,
+                  .claimed_ns = claimed,
+                  .done_ns = bus::monotonic_ns(),
+                  .failure = out ? 0 : say_failure(w, out.error())};
   // relaxed: see process(). Inference is over: waiting for result space is not being stuck.
   w.status.busy_since_ns.store(0, std::memory_order_relaxed);
   const detect::DetectOutput empty;
-  if (send(w.results, claim, frame, out ? *out : empty, w.index, 1, claimed, bus::monotonic_ns(), std::span(&claim, 1)))
-    (void)claim.release();
+  if (send(w.results, claim, frame, out ? *out : empty, work, std::span(&claim, 1))) (void)claim.release();
   w.status.frames.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -288,17 +313,17 @@ void process(Worker& w, std::vector<bus::Claim>& all) {
   } else {
     outputs = w.detector.detect_batch(views, w.options);
   }
-  const std::uint64_t done = bus::monotonic_ns();
+  const Work work{.worker = w.index,
+                  .batch = claims.size(),
+                  .claimed_ns = claimed,
+                  .done_ns = bus::monotonic_ns(),
+                  .failure = outputs ? 0 : say_failure(w, outputs.error())};
   // relaxed: as above. Inference is over: waiting for result space is not being stuck.
   w.status.busy_since_ns.store(0, std::memory_order_relaxed);
-  if (!outputs) {
-    std::fprintf(stderr, "shmyolo: worker %d: %s\n", w.index, outputs.error().message.c_str());
-  }
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const detect::DetectOutput empty;
-    const bool ok = send(w.results, claims[i], frames[i], outputs ? (*outputs)[i] : empty, w.index, claims.size(),
-                         claimed, done, std::span(claims).subspan(i));
-    if (ok) (void)claims[i].release();
+    if (send(w.results, claims[i], frames[i], outputs ? (*outputs)[i] : empty, work, std::span(claims).subspan(i)))
+      (void)claims[i].release();
   }
   w.status.frames.fetch_add(claims.size(), std::memory_order_relaxed);
 }
@@ -326,6 +351,7 @@ int run_worker(const Context& ctx, int worker) {
            {.confidence = mc.confidence, .iou = mc.iou, .max_detections = mc.max_detections, .classes = class_ids(ctx)},
            *results,
            rings,
+           {},
            {}};
   detector->warm_up();
   // relaxed: a start-up gate the cameras poll; no data is published with it.

@@ -26,6 +26,7 @@ import threading
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -161,7 +162,9 @@ def sign_in(driver, wait, token):
 
 def check_page(driver, port, image, want, token):
     driver.get(f"http://127.0.0.1:{port}/")
-    wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+    # The page reloads after signing in and redraws its tiles: an element
+    # found just before that is stale by the time it is asked; look again.
+    wait = WebDriverWait(driver, 60, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
     if token:
         sign_in(driver, wait, token)
     tiles = 2 if SCENARIO == "shapes" else 1

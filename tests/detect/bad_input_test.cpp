@@ -193,6 +193,8 @@ TEST(Cli, UsageMistakesNameTheWordAndSuggestTheNearest) {
       {{shmyolo_bin(), "detect", "--confidence", "0.3", "x.jpg", "--model", "m.onnx"},
        "unknown option \"--confidence\"; did you mean \"--conf\"?"},
       {{shmyolo_bin(), "demo", "--duration", "abc"}, "expected a finite number, got \"abc\""},
+      {{shmyolo_bin(), "token", "new", "--nmae", "x"},
+       "unknown option \"--nmae\"; did you mean \"--name\"? (see shmyolo token new --help)"},
   };
   for (const auto& [argv, says] : cases) {
     const auto r = run(argv);

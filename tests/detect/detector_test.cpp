@@ -2,6 +2,7 @@
 // shared test data finds what its README lists, with boxes agreeing at
 // IoU >= 0.9 (README boxes are [x, y, w, h] in original pixels).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -319,6 +320,24 @@ TEST(Model, ClassFilterKeepsOnlyThoseClasses) {
   ASSERT_TRUE(out);
   ASSERT_EQ(out->detections.size(), 1U);
   EXPECT_EQ(out->detections[0].class_id, 16);
+}
+
+// A model that fails at run time, on batches of two: an error with its code
+// and the engine's reason in one line, never an empty list of detections.
+TEST(Detector, AFailingRunIsAnErrorNotNoDetections) {
+  const auto path = std::filesystem::temp_directory_path() / ("shmyolo-failing-" + std::to_string(getpid()) + ".onnx");
+  { std::ofstream(path, std::ios::binary) << shmyolo::test::batch_failing_onnx(); }
+  auto d = Detector::open({.path = path});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(d) << d.error().message;
+  auto img = shmyolo::image::load(shared_path() / "media/dog.jpg").value();
+  const ImageView view{img.data, img.cols, img.rows, img.step, ChannelOrder::bgr};
+  EXPECT_TRUE(d->detect(view, {}));
+  const std::vector<ImageView> two{view, view};
+  const auto out = d->detect_batch(two, {});
+  ASSERT_FALSE(out) << out->size() << " outputs";
+  EXPECT_EQ(out.error().code, shmyolo::detect::DetectErrc::inference_failed) << out.error();
+  EXPECT_EQ(out.error().message.find('\n'), std::string::npos) << out.error();
 }
 
 TEST(Batch, DynamicBatchGivesWhatOneByOneGives) {

@@ -1,6 +1,6 @@
-// Hand-built ONNX models for tests: a minimal protobuf writer and two tiny
+// Hand-built ONNX models for tests: a minimal protobuf writer and three tiny
 // graphs. Real exports come from shared/models; these cover what none of
-// those has (an unknown layout, a dynamic batch dimension).
+// those has (an unknown layout, a dynamic batch dimension, a failing run).
 #pragma once
 
 #include <cstdint>
@@ -54,9 +54,9 @@ inline std::string identity_onnx() {
 // x * 32 reshaped from [batch,3,32,32] into [batch,6,512]: a yolov8-layout
 // output with 2 classes whose values are the input pixels scaled to input
 // coordinates (so boxes land inside the image), batch dimension dynamic.
-inline std::string reshape_batch_onnx() {
+inline std::string reshape_batch_onnx(std::int64_t batch = 0) {
   std::string raw;
-  for (const std::int64_t v : {std::int64_t{0}, std::int64_t{6}, std::int64_t{512}}) {
+  for (const std::int64_t v : {batch, std::int64_t{6}, std::int64_t{512}}) {
     char b[8];
     std::memcpy(b, &v, 8);  // little-endian, as ONNX raw_data is
     raw.append(b, 8);
@@ -73,6 +73,14 @@ inline std::string reshape_batch_onnx() {
                             field(5, scale_tensor) + field(11, value_info("x", {-1, 3, 32, 32})) +
                             field(12, value_info("y", {-1, 6, 512}));
   return model(graph);
+}
+
+// The same, reshaped into [1,6,512] whatever the batch: it loads as a
+// dynamic-batch yolov8-layout model and runs one image at a time, and a
+// batch of two fails in the engine (6,144 values do not fit 3,072). A model
+// that breaks at run time, on some inputs only, as real failures do.
+inline std::string batch_failing_onnx() {
+  return reshape_batch_onnx(1);
 }
 
 }  // namespace shmyolo::test

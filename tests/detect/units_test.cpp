@@ -110,10 +110,14 @@ TEST(ImageHeader, SizesAreCheckedBeforeDecoding) {
   EXPECT_TRUE(probe(png_header(640, 480), "ok.png"));
   const auto zero = probe(png_header(0, 0), "zero.png");
   ASSERT_FALSE(zero);
-  EXPECT_NE(zero.error().find("claims 0x0 pixels"), std::string::npos) << zero.error();
+  EXPECT_EQ(zero.error().code, shmyolo::image::ImageErrc::bad_size);
+  EXPECT_NE(zero.error().message.find("claims 0x0 pixels"), std::string::npos) << zero.error().message;
   const auto huge = probe(png_header(100000, 100000), "huge.png");
   ASSERT_FALSE(huge);
-  EXPECT_NE(huge.error().find("refused before decoding"), std::string::npos) << huge.error();
+  EXPECT_EQ(huge.error().code, shmyolo::image::ImageErrc::bad_size);
+  EXPECT_NE(huge.error().message.find("refused before decoding"), std::string::npos) << huge.error().message;
   const std::vector<std::uint8_t> text{'h', 'e', 'l', 'l', 'o'};
-  EXPECT_FALSE(probe(text, "hello.jpg"));
+  const auto not_image = probe(text, "hello.jpg");
+  ASSERT_FALSE(not_image);
+  EXPECT_EQ(not_image.error().code, shmyolo::image::ImageErrc::not_an_image);
 }

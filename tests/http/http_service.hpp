@@ -46,8 +46,12 @@ class Service {
     if (at != std::string::npos && colon != std::string::npos) port_ = std::atoi(seen.c_str() + colon + 1);
     output_ = seen;
     // Ready once a worker has loaded the model.
-    for (int i = 0; i < 600 && client().Get("/healthz")->status != 200; ++i)
+    for (int i = 0; i < 600; ++i) {
+      const auto health = client().Get("/healthz");
+      if (health && health->status == 200) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "the service never answered /healthz with 200";
   }
   ~Service() { (void)stop(); }
   Service(const Service&) = delete;

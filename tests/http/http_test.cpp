@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <future>
@@ -686,6 +688,64 @@ TEST(Http, ACameraPasswordAppearsInNoAnswerMessageOrLogLine) {
     }
   }
   EXPECT_EQ(seen.find(kShapes), std::string::npos) << "an answer shows where the model lives on the host";
+  EXPECT_EQ(code, 0) << output;
+}
+
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ? fd : (::close(fd), -1);
+}
+
+// Slowloris: 30 clients send a request head a byte at a time, and keep on.
+// With 2 request threads, health checks and uploads are still answered
+// meanwhile (a thread per slow client would starve them until the clients
+// stopped), and each slow client gets 408 after http.header_timeout.
+TEST(Http, SlowlySentHeadsHoldNoThreadAndAreDroppedAfterTheHeaderTimeout) {
+  const shmyolo::test::TempShmDir dir;
+  Service service({write_config(dir.path(), kShapes, "{threads: 2, header_timeout: 2}").string()});
+  std::vector<int> slow;
+  for (int i = 0; i < 30; ++i) {
+    const int fd = connect_loopback(service.port());
+    ASSERT_GE(fd, 0);
+    const std::string start = "POST /v1/detect HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_EQ(::send(fd, start.data(), start.size(), MSG_NOSIGNAL), static_cast<ssize_t>(start.size()));
+    slow.push_back(fd);
+  }
+  std::atomic<bool> dripping{true};
+  std::thread drip([&] {
+    while (dripping) {
+      for (const int fd : slow) (void)::send(fd, "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      std::this_thread::sleep_for(200ms);
+    }
+  });
+  httplib::Client c("127.0.0.1", service.port());
+  c.set_read_timeout(20, 0);  // far past any answer that is not stuck behind the slow clients
+  const auto health = c.Get("/healthz");
+  const std::string dog = read_file(kShared + "/media/dog.jpg");
+  int status = 0;
+  const json got = post_image(c, dog, "image/jpeg", "", &status);
+  dripping = false;
+  drip.join();
+  ASSERT_TRUE(health) << "no answer to /healthz while 30 clients send their heads slowly";
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->get_header_value("Connection"), "close") << "one request per connection";
+  EXPECT_EQ(status, 200) << got;
+  EXPECT_FALSE(got.value("detections", json::array()).empty()) << got;
+  for (const int fd : slow) {
+    timeval wait{.tv_sec = 20, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    std::array<char, 512> buf{};
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    const std::string answer(buf.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 408")) << answer;
+    EXPECT_NE(answer.find("http.header_timeout"), std::string::npos) << answer;
+    ::close(fd);
+  }
+  const auto [code, output] = service.stop();
   EXPECT_EQ(code, 0) << output;
 }
 

@@ -2,6 +2,7 @@
 // the line and the key for what it refuses.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -89,6 +90,48 @@ TEST(Config, MissingModelFile) {
 TEST(Config, ZeroWorkers) {
   const auto e = error_of(with_model("workers: {count: 0}\ncameras: [{name: a, source: x.avi}]\n"));
   EXPECT_EQ(e, "test.yaml:2: workers.count: must be 1 to 64, got 0");
+}
+
+// A value check names the line of the value, nested keys included.
+TEST(Config, ValueChecksNameTheLineOfTheValue) {
+  EXPECT_EQ(error_of(with_model("cameras:\n  - {name: a, source: x.avi}\n  - name: b\n    source: y.avi\n"
+                                "    roi: {x: 0, y: 0, width: 1, height: 8}\n")),
+            "test.yaml:6: cameras[1].roi.width: must be 2 to 65535, got 1");
+  EXPECT_EQ(error_of(with_model("cameras: [{name: a, source: x.avi}]\nhttp:\n  bind: localhost\n")),
+            "test.yaml:4: http.bind: \"localhost\" is not an IPv4 address (e.g. 0.0.0.0 or 127.0.0.1)");
+}
+
+// A config built in code (the demo, serve --model, the benchmarks) meets the
+// same rules as one read from YAML, NaN and the pairs of keys included.
+TEST(Config, ValidateChecksAConfigBuiltInCode) {
+  auto config = parse(with_model("cameras: [{name: a, source: x.avi}]\n"));
+  ASSERT_TRUE(config) << config.error().message;
+  config->file.clear();
+  EXPECT_TRUE(shmyolo::config::validate(*config));
+  const auto error_after = [&](auto change) {
+    auto c = *config;
+    change(c);
+    const auto r = shmyolo::config::validate(c);
+    return r ? std::string("valid") : r.error().message;
+  };
+  using shmyolo::config::PipelineConfig;
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.workers.count = 0; }), "workers.count: must be 1 to 64, got 0");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.model.confidence = std::nanf(""); }),
+            "model.confidence: must be 0 to 1, got nan");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.cameras.push_back(c.cameras[0]); }),
+            "cameras[1].name: \"a\" is used twice: camera names must differ");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.cameras.clear(); }),
+            "cameras: missing: list at least one camera (or add http:)");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.name = "no spaces"; }),
+            "name: use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.http.emplace().tls_cert = "cert.pem"; }),
+            "http.tls: cert and key go together (PEM files)");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.outputs.mqtt.emplace().password = "x"; }),
+            "outputs.mqtt.password: a password needs outputs.mqtt.username");
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.cameras[0].fps = -2; }), "cameras[0].fps: must be 0 to 1000, got -2");
+  config->file = "yard.yaml";
+  EXPECT_EQ(error_after([](PipelineConfig& c) { c.workers.batch = 65; }),
+            "yard.yaml: workers.batch: must be 1 to 64, got 65");
 }
 
 TEST(Config, OtherMistakes) {

@@ -108,8 +108,12 @@ TEST(FrameRecord, ScribbledRecordsAreRefusedInOneLine) {
     scribble(m);
     const auto r = read_record(m);
     ASSERT_FALSE(r) << want;
-    EXPECT_NE(r.error().find(want), std::string::npos) << r.error();
-    EXPECT_EQ(r.error().find('\n'), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().code, want == std::string("unknown kind") || want == std::string("no camera index")
+                                  ? shmyolo::pipeline::RecordErrc::bad_origin
+                                  : shmyolo::pipeline::RecordErrc::bad_placement)
+        << want;
   }
   // An upload whose confidence is no probability.
   shmyolo::bus::FrameMeta upload;
@@ -117,7 +121,8 @@ TEST(FrameRecord, ScribbledRecordsAreRefusedInOneLine) {
                {.placement = stretched_roi(), .origin = UploadRequest{.id = 1, .options = {.confidence = nan}}});
   const auto r = read_record(upload);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("must lie in 0..1"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("must lie in 0..1"), std::string::npos) << r.error();
+  EXPECT_EQ(r.error().code, shmyolo::pipeline::RecordErrc::bad_origin);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <shmyolo/bus/ring.hpp>
 
+#include "onnx_writer.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -584,6 +585,46 @@ cameras: [{name: a, source: "synthetic:?seed=41", fps: 20, frames: 40, delivery:
   EXPECT_EQ(cam["frames_in"].get<std::uint32_t>(), 40U);
   EXPECT_EQ(cam["frames_out"].get<std::uint32_t>() + scribbled, 40U);
   EXPECT_EQ(results().size() + scribbled, 40U);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// A model whose batches of two fail in the engine: the worker says why
+// once, each frame of a failed batch is counted in failed, and none comes out
+// as a result with no detections (which would read as "nothing seen"). The
+// frames that ran alone come out as usual.
+TEST_F(Pipeline, FailedInferenceIsCountedNotPassedOffAsNothingSeen) {
+  const auto model = dir_.path() / "batch-failing.onnx";
+  { std::ofstream(model, std::ios::binary) << shmyolo::test::batch_failing_onnx(); }
+  const auto config = write_config(R"(name: failing
+model: {path: )" + model.string() + R"(}
+workers: {count: 1, batch: 2}
+cameras:
+  - {name: a, source: "synthetic:?seed=3", fps: 0, frames: 20, delivery: queue}
+  - {name: b, source: "synthetic:?seed=4", fps: 0, frames: 20, delivery: queue}
+)");
+  const auto r =
+      shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()},
+                         std::chrono::seconds(120));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::size_t said = 0;
+  for (auto at = r.output.find("counted in failed"); at != std::string::npos;
+       at = r.output.find("counted in failed", at + 1))
+    ++said;
+  EXPECT_EQ(said, 1U) << r.output;
+  EXPECT_NE(r.output.find("worker 0: inference failed"), std::string::npos) << r.output;
+  std::uint64_t failed = 0;
+  std::uint64_t out = 0;
+  const json stats = final_stats();  // held: a range-for over a temporary's member dangles
+  for (const auto& cam : stats["cameras"]) {
+    EXPECT_EQ(cam["frames_in"].get<std::uint64_t>(), 20U) << cam;
+    EXPECT_EQ(cam["frames_in"].get<std::uint64_t>(),
+              cam["failed"].get<std::uint64_t>() + cam["frames_out"].get<std::uint64_t>())
+        << cam;
+    failed += cam["failed"].get<std::uint64_t>();
+    out += cam["frames_out"].get<std::uint64_t>();
+  }
+  EXPECT_GE(failed, 2U) << "no batch of two ran: " << r.output;
+  EXPECT_EQ(results().size(), out);
   EXPECT_TRUE(shm_.entries().empty());
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <shmyolo/error.hpp>
+
 namespace shmyolo::bus {
 
 enum class BusErrc {
@@ -27,20 +29,16 @@ enum class BusErrc {
   claim_lost,         // the lease ran out and the slot was reclaimed
 };
 
-struct BusError {
-  BusErrc code;
-  std::string message;  // empty for timeout, the common case on the data path
-
-  [[nodiscard]] std::string_view what() const;
-};
-
 [[nodiscard]] std::string_view to_string(BusErrc code);
 
+// The message is empty for timeout, the common case on the data path.
+using BusError = Error<BusErrc>;
+
 template <class T>
-using BusResult = std::expected<T, BusError>;
+using BusResult = Result<T, BusErrc>;
 
 [[nodiscard]] inline std::unexpected<BusError> bus_error(BusErrc code, std::string message = {}) {
-  return std::unexpected(BusError{code, std::move(message)});
+  return make_error(code, std::move(message));
 }
 
 }  // namespace shmyolo::bus

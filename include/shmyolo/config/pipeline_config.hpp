@@ -22,6 +22,7 @@
 
 #include <shmyolo/bus/layout.hpp>
 #include <shmyolo/detect/model.hpp>
+#include <shmyolo/error.hpp>
 
 namespace shmyolo::config {
 
@@ -129,11 +130,15 @@ struct HttpConfig {
   std::filesystem::path tokens_file;  // http.auth: {tokens_file: ...}: token hashes (include/shmyolo/http/auth.hpp)
   std::filesystem::path tls_cert;     // http.tls: {cert, key}: PEM files; set, the service speaks HTTPS only
   std::filesystem::path tls_key;
-  int port = 8080;             // 0: any free port, printed at start (a restarted aggregator gets another)
-  int threads = 8;             // connections served at once
-  int queue = 0;               // uploads waiting or in work before 503; 0: 2 per worker
-  double max_body_mb = 20;     // larger bodies get 413
-  double max_megapixels = 40;  // larger images (by their header) get 422, before decoding
+  int port = 8080;  // 0: any free port, printed at start (a restarted aggregator gets another)
+  int threads = 8;  // requests served at once
+  // Connections open at once (those still sending their request head hold
+  // no thread); more are answered 503.
+  int max_connections = 256;
+  double header_timeout_s = 10;  // a request's head must arrive within this, or 408
+  int queue = 0;                 // uploads waiting or in work before 503; 0: 2 per worker
+  double max_body_mb = 20;       // larger bodies get 413
+  double max_megapixels = 40;    // larger images (by their header) get 422, before decoding
   // Pixels decoded and held at once by all requests (by their headers); more
   // get 503. Memory for decoding is about 3.5 bytes per pixel of it (docs/http.md).
   double decode_megapixels = 80;  // default: twice max_megapixels
@@ -152,14 +157,26 @@ struct PipelineConfig {
   std::optional<HttpConfig> http;  // cameras may be empty when this is set
 };
 
-struct ConfigError {
-  std::string message;  // one line: file:line: key: what is wrong and what to do
+enum class ConfigErrc {
+  unreadable,      // the file cannot be read
+  syntax,          // not YAML
+  invalid,         // a key is unknown, missing, of the wrong type or out of range
+  secret_missing,  // a ${NAME} or ${file:PATH} that names nothing
 };
 
+[[nodiscard]] std::string_view to_string(ConfigErrc code);
+
+// The message is one line: file:line: key: what is wrong and what to do.
+using ConfigError = Error<ConfigErrc>;
+
 template <class T>
-using ConfigResult = std::expected<T, ConfigError>;
+using ConfigResult = Result<T, ConfigErrc>;
 
 [[nodiscard]] ConfigResult<PipelineConfig> load(const std::filesystem::path& file);
+// Every rule on the values (ranges, names, pairs of keys that go together),
+// for a config built in code; load() and parse() apply the same rules and
+// name the file's line. run_pipeline calls it whatever built the config.
+[[nodiscard]] ConfigResult<void> validate(const PipelineConfig& config);
 // `origin` names the text in messages; relative paths resolve against `base`.
 [[nodiscard]] ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& origin,
                                                  const std::filesystem::path& base);

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <shmyolo/detect/types.hpp>
+
 namespace shmyolo::detect {
 
 enum class Engine { onnxruntime, opencv };
@@ -73,8 +75,8 @@ struct ModelInfo {
 // one parser behind model.classes, --classes and the HTTP `classes` field.
 [[nodiscard]] std::optional<int> class_id(const std::vector<std::string>& names, std::string_view text);
 // Every wanted class as an id, or the first one the model does not have.
-[[nodiscard]] std::expected<std::vector<int>, std::string> class_ids(const std::vector<std::string>& names,
-                                                                     const std::vector<std::string>& wanted);
+[[nodiscard]] DetectResult<std::vector<int>> class_ids(const std::vector<std::string>& names,
+                                                       const std::vector<std::string>& wanted);
 
 // "RGB, /255, centred letterbox, pad 114": for `models inspect` and the docs.
 [[nodiscard]] std::string to_string(const Preprocessing& p);

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <shmyolo/error.hpp>
+
 namespace shmyolo::detect {
 
 enum class ChannelOrder { bgr, rgb };
@@ -50,16 +52,16 @@ enum class DetectErrc {
   inference_failed,    // the engine failed while running
 };
 
-struct DetectError {
-  DetectErrc code;
-  std::string message;  // one line: names the model or image and what to do
-};
+[[nodiscard]] std::string_view to_string(DetectErrc code);
+
+// The message is one line: it names the model or image and what to do.
+using DetectError = Error<DetectErrc>;
 
 template <class T>
-using DetectResult = std::expected<T, DetectError>;
+using DetectResult = Result<T, DetectErrc>;
 
 [[nodiscard]] inline std::unexpected<DetectError> detect_error(DetectErrc code, std::string message) {
-  return std::unexpected(DetectError{code, std::move(message)});
+  return make_error(code, std::move(message));
 }
 
 }  // namespace shmyolo::detect

@@ -14,10 +14,11 @@
 #include <expected>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <shmyolo/sync.hpp>
 
 namespace shmyolo::http {
 
@@ -67,8 +68,8 @@ class FailureLimiter {
     Clock::time_point start;
     int failures = 0;
   };
-  std::mutex mutex_;
-  std::map<std::string, Window> windows_;  // under mutex_; pruned of ended windows as it grows
+  Mutex mutex_;
+  std::map<std::string, Window> windows_ SHMYOLO_GUARDED_BY(mutex_);  // pruned of ended windows as it grows
 };
 
 }  // namespace shmyolo::http

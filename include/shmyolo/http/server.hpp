@@ -86,9 +86,13 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   int port = 8080;
-  int threads = 8;
+  int threads = 8;  // requests served at once
   std::uint64_t max_body_bytes = 20ULL << 20;
   double read_timeout_s = 5;
+  // A request's head (request line and headers) must arrive within this;
+  // until it has, the connection holds no thread (src/http/gate.hpp).
+  double header_timeout_s = 10;
+  int max_connections = 256;  // open at once, waiting and served; more get 503
 };
 
 // Loads the certificate chain and key as the server would; the error names

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include <opencv2/core.hpp>
+#include <shmyolo/error.hpp>
 
 namespace shmyolo::image {
 
@@ -27,10 +28,23 @@ struct Limits {
   std::uint64_t max_bytes = 256ULL << 20;
 };
 
-template <class T>
-using ImageResult = std::expected<T, std::string>;
+enum class ImageErrc {
+  unreadable,    // no file, or no permission
+  too_large,     // more bytes than Limits::max_bytes
+  bad_size,      // the header claims no pixels, or more than Limits::max_pixels
+  not_an_image,  // not a JPEG, PNG or BMP
+  truncated,     // the file ends early
+  corrupt,       // the decoder refused it
+};
 
+[[nodiscard]] std::string_view to_string(ImageErrc code);
 [[nodiscard]] std::string_view to_string(Format format);
+
+// The message names the image and what is wrong with it.
+using ImageError = Error<ImageErrc>;
+
+template <class T>
+using ImageResult = Result<T, ImageErrc>;
 
 // Format and size from the header; refuses truncated files and sizes outside
 // 1..limits.max_pixels. `name` is what messages call the image.

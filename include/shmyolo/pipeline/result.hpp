@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include <shmyolo/detect/types.hpp>
+
 namespace shmyolo::pipeline {
 
 struct ResultDetection {
@@ -27,7 +29,9 @@ struct ResultRecord {
   ResultOrigin origin;
   std::uint32_t camera;  // camera frames: index in the config's camera list
   std::uint32_t worker;
-  std::uint32_t reserved;
+  // 0: the detections are the frame's. Otherwise inference failed and there
+  // are none: 1 + the detect::DetectErrc (failure_of / failure_code).
+  std::uint32_t failure;
   std::uint64_t frame_seq;     // the ring's sequence number: unique per camera and ring
   std::uint64_t source_index;  // camera frames: the source's frame number (after restarts it starts again)
   std::uint64_t capture_unix_ns;
@@ -47,5 +51,13 @@ struct ResultRecord {
 };
 
 static_assert(std::is_trivially_copyable_v<ResultRecord>, "records are copied through shared memory");
+
+[[nodiscard]] constexpr std::uint32_t failure_of(detect::DetectErrc code) {
+  return static_cast<std::uint32_t>(code) + 1;
+}
+// The failure's code; only for a record whose failure is not 0.
+[[nodiscard]] constexpr detect::DetectErrc failure_code(std::uint32_t failure) {
+  return static_cast<detect::DetectErrc>(failure - 1);
+}
 
 }  // namespace shmyolo::pipeline

@@ -28,6 +28,7 @@ struct CameraStatus {
   std::atomic<std::uint64_t> results;        // frames the aggregator received
   std::atomic<std::uint64_t> detections;
   std::atomic<std::uint64_t> refused;  // frames a worker refused: their record was not one shmyolo wrote
+  std::atomic<std::uint64_t> failed;   // frames whose inference failed: no detections
   // Synthetic cameras with a model of their classes: detections scored
   // against the renderer's truth (stats::score), so precision and recall
   // are known live.
@@ -54,7 +55,7 @@ struct WorkerStatus {
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530003ULL;  // "STATUS" + version 3
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530004ULL;  // "STATUS" + version 4
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
@@ -64,6 +65,7 @@ struct PipelineStatus {
   // counts again): cameras start capturing once every worker is ready.
   std::atomic<std::uint32_t> workers_ready;
   std::atomic<std::uint64_t> uploads_refused;  // uploads whose record was not one shmyolo wrote
+  std::atomic<std::uint64_t> uploads_failed;   // uploads whose inference failed (answered 500)
   std::array<CameraStatus, kMaxCameras> cameras;
   std::array<WorkerStatus, kMaxWorkers> workers;
 };

@@ -1,0 +1,170 @@
+// Every rule on a configuration's values, in one place: the YAML reader
+// checks shapes and types, then these; a config built in code (the demo,
+// serve --model, the benchmarks) meets the same rules in run_pipeline.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "violation.hpp"
+
+namespace shmyolo::config {
+namespace detail {
+namespace {
+
+class Checker {
+ public:
+  // lo <= v <= hi; NaN fails both comparisons, so it is refused too.
+  template <class T>
+  void range(const std::string& key, T value, T lo, T hi) {
+    if (!(lo <= value && value <= hi)) rule(false, key, fmt::format("must be {} to {}, got {}", lo, hi, value));
+  }
+  void rule(bool ok, const std::string& key, std::string what) {
+    if (!ok && !found_) found_ = Violation{key, std::move(what)};
+  }
+  [[nodiscard]] std::optional<Violation> found() const { return found_; }
+
+ private:
+  std::optional<Violation> found_;
+};
+
+constexpr const char* kNameRule = "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)";
+
+void check_model(Checker& c, const ModelConfig& m) {
+  if (m.options.input_size) c.range("model.input_size", *m.options.input_size, 32, 4096);
+  c.range("model.confidence", m.confidence, 0.0F, 1.0F);
+  c.range("model.iou", m.iou, 0.0F, 1.0F);
+  c.range<std::size_t>("model.max_detections", m.max_detections, 1, 1000);
+}
+
+void check_workers(Checker& c, const WorkerConfig& w) {
+  c.range("workers.count", w.count, 1, 64);
+  c.range("workers.threads", w.threads, 1, 64);
+  c.range("workers.batch", w.batch, 1, 64);
+  c.range("workers.stuck_after", w.stuck_after_s, 1.0, 3600.0);
+}
+
+void check_http(Checker& c, const HttpConfig& h) {
+  in_addr addr{};
+  c.rule(::inet_pton(AF_INET, h.bind.c_str(), &addr) == 1, "http.bind",
+         fmt::format("\"{}\" is not an IPv4 address (e.g. 0.0.0.0 or 127.0.0.1)", h.bind));
+  c.range("http.port", h.port, 0, 65535);
+  c.range("http.threads", h.threads, 1, 256);
+  c.range("http.max_connections", h.max_connections, 1, 65536);
+  c.rule(h.max_connections >= h.threads, "http.max_connections",
+         fmt::format("{} is below http.threads ({}): threads would never all be used", h.max_connections, h.threads));
+  c.range("http.header_timeout", h.header_timeout_s, 0.1, 3600.0);
+  c.range("http.queue", h.queue, 0, 1024);
+  c.range("http.max_body_mb", h.max_body_mb, 0.001, 1024.0);
+  c.range("http.max_megapixels", h.max_megapixels, 0.01, 1000.0);
+  c.range("http.decode_megapixels", h.decode_megapixels, 0.01, 100000.0);
+  c.rule(h.decode_megapixels >= h.max_megapixels, "http.decode_megapixels",
+         fmt::format("{} is below http.max_megapixels ({}): the largest image allowed could never be decoded",
+                     h.decode_megapixels, h.max_megapixels));
+  c.range("http.timeout", h.timeout_s, 0.1, 3600.0);
+  c.range("http.read_timeout", h.read_timeout_s, 0.1, 3600.0);
+  c.rule(!(h.no_auth && !h.tokens_file.empty()), "http.auth", "none and a tokens_file exclude each other: pick one");
+  c.rule(h.tls_cert.empty() == h.tls_key.empty(), "http.tls", "cert and key go together (PEM files)");
+}
+
+void check_undistort(Checker& c, const Undistort& u, const std::string& key) {
+  const auto& m = u.camera_matrix;
+  c.rule(m[0] > 0 && m[4] > 0 && std::ranges::all_of(m, [](double v) { return std::isfinite(v); }),
+         key + ".camera_matrix", "expected 9 numbers [fx, 0, cx, 0, fy, cy, 0, 0, 1], fx, fy > 0");
+  const std::size_t n = u.distortion.size();
+  c.rule(n == 4 || n == 5 || n == 8, key + ".distortion", "expected 4, 5 or 8 coefficients");
+}
+
+void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
+  c.rule(valid_name(cam.name), key + ".name", kNameRule);
+  c.rule(!cam.source.empty(), key + ".source",
+         "missing: a video file, image folder, rtsp:// or http:// URL, /dev/videoN or synthetic:");
+  // -1: the source's own rate (the default); 0: unpaced.
+  if (cam.fps != -1) c.range(key + ".fps", cam.fps, 0.0, 1000.0);
+  if (cam.slots != 0) c.range<std::uint32_t>(key + ".slots", cam.slots, 2, 256);
+  c.range<std::uint64_t>(key + ".frames", cam.frames, 0, 1ULL << 40);
+  if (cam.roi) {
+    c.range(key + ".roi.x", cam.roi->x, 0, 65535);
+    c.range(key + ".roi.y", cam.roi->y, 0, 65535);
+    c.range(key + ".roi.width", cam.roi->width, 2, 65535);
+    c.range(key + ".roi.height", cam.roi->height, 2, 65535);
+  }
+  if (cam.undistort) check_undistort(c, *cam.undistort, key + ".undistort");
+}
+
+void check_cameras(Checker& c, const PipelineConfig& p) {
+  c.rule(!p.cameras.empty() || p.http.has_value(), "cameras", "missing: list at least one camera (or add http:)");
+  c.rule(p.cameras.size() <= 64, "cameras", "at most 64 cameras per pipeline");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < p.cameras.size(); ++i) {
+    const std::string key = fmt::format("cameras[{}]", i);
+    check_camera(c, p.cameras[i], key);
+    c.rule(names.insert(p.cameras[i].name).second, key + ".name",
+           fmt::format("\"{}\" is used twice: camera names must differ", p.cameras[i].name));
+  }
+}
+
+void check_mqtt(Checker& c, const MqttConfig& m) {
+  c.rule(!m.host.empty(), "outputs.mqtt.host", "empty: name the broker's host");
+  c.range("outputs.mqtt.port", m.port, 1, 65535);
+  c.range("outputs.mqtt.qos", m.qos, 0, 2);
+  // MQTT 3.1.1 (section 1.5.3) caps a string at 65,535 bytes, and brokers
+  // need only take client ids of 23; mosquitto takes any length up to the cap.
+  c.rule(
+      m.client_id.size() <= 65535, "outputs.mqtt.client_id",
+      fmt::format("{} bytes long; MQTT allows at most 65535 (23 or fewer work with every broker)", m.client_id.size()));
+  c.range("outputs.mqtt.keepalive", m.keepalive_s, 5, 3600);
+  c.rule(m.password.empty() || !m.username.empty(), "outputs.mqtt.password", "a password needs outputs.mqtt.username");
+  c.rule(!m.tls_ca.empty() || (m.tls_cert.empty() && m.tls_key.empty()), "outputs.mqtt.tls.ca",
+         "missing: the CA certificate that signed the broker's");
+  c.rule(m.tls_cert.empty() == m.tls_key.empty(), "outputs.mqtt.tls",
+         "cert and key go together (a client certificate and its key)");
+}
+
+void check_outputs(Checker& c, const OutputConfig& o) {
+  c.range("outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
+  if (o.mqtt) check_mqtt(c, *o.mqtt);
+}
+
+}  // namespace
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && name.size() <= 32 && std::ranges::all_of(name, [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+}
+
+std::optional<Violation> first_violation(const PipelineConfig& config) {
+  Checker c;
+  c.rule(valid_name(config.name), "name", kNameRule);
+  check_model(c, config.model);
+  check_workers(c, config.workers);
+  if (config.http) check_http(c, *config.http);
+  check_cameras(c, config);
+  check_outputs(c, config.outputs);
+  return c.found();
+}
+
+}  // namespace detail
+
+std::string_view to_string(ConfigErrc code) {
+  switch (code) {
+    case ConfigErrc::unreadable: return "config unreadable";
+    case ConfigErrc::syntax: return "config is not YAML";
+    case ConfigErrc::invalid: return "config not valid";
+    case ConfigErrc::secret_missing: return "secret not found";
+  }
+  return "config error";
+}
+
+ConfigResult<void> validate(const PipelineConfig& config) {
+  const auto v = detail::first_violation(config);
+  if (!v) return {};
+  const std::string origin = config.file.empty() ? "" : config.file.string() + ": ";
+  return make_error(ConfigErrc::invalid, fmt::format("{}{}: {}", origin, v->key, v->what));
+}
+
+}  // namespace shmyolo::config

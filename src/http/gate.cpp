@@ -1,0 +1,214 @@
+#include "gate.hpp"
+
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+
+namespace shmyolo::http {
+namespace {
+
+// The members reached below are this version's; another one may differ.
+static_assert(std::string_view(CPPHTTPLIB_VERSION) == "0.11.4",
+              "src/http/gate.cpp reaches into cpp-httplib 0.11.4 (Debian 12): check its members again");
+
+using ProcessSocket = bool (httplib::Server::*)(socket_t);
+using ListenSocket = std::atomic<socket_t> httplib::Server::*;
+struct ProcessTag {};
+struct ListenTag {};
+ProcessSocket member(ProcessTag);
+ListenSocket member(ListenTag);
+
+template <ProcessSocket Process, ListenSocket Listen>
+struct Expose {
+  friend ProcessSocket member(ProcessTag) { return Process; }
+  friend ListenSocket member(ListenTag) { return Listen; }
+};
+// Explicit instantiation may name private members ([temp.spec.general]/6).
+// process_and_close_socket is virtual: called through the pointer it is
+// SSLServer's for an HTTPS server (the TLS handshake, then the requests).
+template struct Expose<&httplib::Server::process_and_close_socket, &httplib::Server::svr_sock_>;
+
+// 8 KiB request line plus 8 KiB of headers: cpp-httplib's own limits
+// (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH, CPPHTTPLIB_HEADER_MAX_LENGTH). A head
+// that fills this without ending is handed on for the library to refuse.
+constexpr std::size_t kMaxHead = 16 * 1024 + 4;
+
+std::string address_of(const sockaddr_storage& peer) {
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (peer.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, text.data(), text.size());
+  } else {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, text.data(), text.size());
+  }
+  return text.data();
+}
+
+// Best effort and never blocking: the socket is closed right after.
+void say(int fd, int status) {
+  const std::string_view body =
+      status == 408 ? R"({"error":"the request head did not arrive within http.header_timeout","status":408})"
+                    : R"({"error":"too many connections: retry later","status":503})";
+  const std::string reply = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}\n",
+      status, status == 408 ? "Request Timeout" : "Service Unavailable", body.size() + 1,
+      status == 503 ? "Retry-After: 1\r\n" : "", body);
+  (void)::send(fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+}  // namespace
+
+Gate::Gate(httplib::Server& server, const GateOptions& options)
+    : server_(server),
+      options_(options),
+      pool_(std::make_unique<httplib::ThreadPool>(options.threads)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      peek_(kMaxHead) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+Gate::~Gate() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+void Gate::stop() {
+  if (!thread_.joinable()) return;
+  running_.store(false, std::memory_order_release);
+  const std::uint64_t one = 1;
+  (void)::write(wake_fd_, &one, sizeof one);
+  thread_.join();
+  // Requests in work see the listening socket gone and end after their answer.
+  auto& listener = server_.*member(ListenTag{});
+  const socket_t fd = listener.exchange(INVALID_SOCKET);
+  if (fd != INVALID_SOCKET) {
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+  }
+  pool_->shutdown();
+}
+
+void Gate::loop() {
+  const socket_t listener = (server_.*member(ListenTag{})).load();
+  ::fcntl(listener, F_SETFL, ::fcntl(listener, F_GETFL) | O_NONBLOCK);  // accept_all takes what is there
+  epoll_event wake{.events = EPOLLIN, .data = {.fd = wake_fd_}};
+  epoll_event listen{.events = EPOLLIN, .data = {.fd = listener}};
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener, &listen);
+  std::array<epoll_event, 64> events{};
+  while (running_.load(std::memory_order_acquire)) {
+    // 100 ms: how late a head deadline may be noticed.
+    const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 100);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[static_cast<std::size_t>(i)].data.fd;
+      if (fd == wake_fd_) return drop_all();
+      if (fd == listener) {
+        accept_all(listener);
+      } else if (waiting_.contains(fd)) {
+        check(fd);
+      }
+    }
+    drop_late();
+  }
+  drop_all();
+}
+
+void Gate::drop_all() {
+  while (!waiting_.empty()) refuse(waiting_.begin()->first, 0);
+}
+
+void Gate::accept_all(int listener) {
+  while (true) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN: none left (the listener is non-blocking); else retried on the next wake
+    std::string address = address_of(peer);
+    // relaxed: a count for a limit; one more or less admitted at the edge is harmless.
+    const std::size_t open = waiting_.size() + serving_.load(std::memory_order_relaxed);
+    if (open >= options_.max_connections || waiting_by_address_[address] >= options_.max_waiting_per_address) {
+      if (!options_.tls) say(fd, 503);
+      ::close(fd);
+      continue;
+    }
+    // What cpp-httplib's own accept loop sets: its reads and writes wait
+    // this long (TLS reads rely on it).
+    const auto timeval_of = [](std::chrono::microseconds t) {
+      return timeval{.tv_sec = static_cast<time_t>(t.count() / 1'000'000),
+                     .tv_usec = static_cast<suseconds_t>(t.count() % 1'000'000)};
+    };
+    const timeval rcv = timeval_of(options_.read_timeout);
+    const timeval snd = timeval_of(options_.write_timeout);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+    ++waiting_by_address_[address];
+    waiting_.emplace(fd, Waiting{std::move(address), std::chrono::steady_clock::now() + options_.head_timeout});
+    epoll_event e{.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data = {.fd = fd}};
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
+    check(fd);  // a head that came with the connection goes at once
+  }
+}
+
+// New bytes (or a hang-up) on a waiting connection.
+void Gate::check(int fd) {
+  std::array<char, 1> probe{};
+  const ssize_t n = ::recv(fd, probe.data(), probe.size(), MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return refuse(fd, 0);  // the client hung up
+  if (n > 0 && (options_.tls || head_complete(fd))) admit(fd);
+}
+
+void Gate::drop_late() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<int> late;
+  for (const auto& [fd, w] : waiting_) {
+    if (now >= w.deadline) late.push_back(fd);
+  }
+  for (const int fd : late) refuse(fd, 408);
+}
+
+bool Gate::head_complete(int fd) {
+  const ssize_t n = ::recv(fd, peek_.data(), peek_.size(), MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return false;
+  const std::string_view seen(peek_.data(), static_cast<std::size_t>(n));
+  return seen.find("\r\n\r\n") != std::string_view::npos || static_cast<std::size_t>(n) == kMaxHead;
+}
+
+void Gate::forget(int fd) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  const auto it = waiting_.find(fd);
+  if (--waiting_by_address_[it->second.address] == 0) waiting_by_address_.erase(it->second.address);
+  waiting_.erase(it);
+}
+
+void Gate::admit(int fd) {
+  forget(fd);
+  // relaxed: a count for a limit (see accept_all).
+  serving_.fetch_add(1, std::memory_order_relaxed);
+  pool_->enqueue([this, fd] {
+    (server_.*member(ProcessTag{}))(fd);  // reads, answers, closes
+    serving_.fetch_sub(1, std::memory_order_relaxed);
+  });
+}
+
+void Gate::refuse(int fd, int status) {
+  forget(fd);
+  if (status != 0 && !options_.tls) say(fd, status);
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+}
+
+}  // namespace shmyolo::http

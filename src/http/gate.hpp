@@ -1,0 +1,84 @@
+// The server's front door: it accepts connections itself and gives one to a
+// request thread only once its request head has fully arrived, so clients
+// that send their headers slowly (slowloris) hold a socket in one poll loop,
+// not a thread, and are dropped with 408 after the head deadline.
+//
+// cpp-httplib (Debian 12's 0.11.4) runs a whole connection on one of its
+// pool's threads from accept() on, and its read timeout is per read, so a
+// byte a second never times out. It has no public hook between accept() and
+// the first read; the gate takes its place through two private members
+// (the listening socket and process_and_close_socket), reached by explicit
+// template instantiation, which the language exempts from access checks
+// ([temp.spec.general]/6). gate.cpp pins the library version it was written
+// against.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace shmyolo::http {
+
+struct GateOptions {
+  std::size_t threads = 8;  // requests served at once
+  std::chrono::milliseconds head_timeout{10'000};
+  std::size_t max_connections = 256;  // waiting for their head and being served, together
+  std::size_t max_waiting_per_address = 32;
+  bool tls = false;  // heads are encrypted: wait for the first bytes only (see docs/http.md)
+  std::chrono::microseconds read_timeout{5'000'000};   // of one read, once a request is in work
+  std::chrono::microseconds write_timeout{5'000'000};  // cpp-httplib's default (CPPHTTPLIB_WRITE_TIMEOUT_SECOND)
+};
+
+class Gate {
+ public:
+  // `server` is bound (bind_to_port) and outlives the gate.
+  Gate(httplib::Server& server, const GateOptions& options);
+  ~Gate();
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+
+  // Stops accepting, drops connections still sending their heads, and waits
+  // for the requests in work to be answered.
+  void stop();
+  [[nodiscard]] bool running() const { return running_.load(std::memory_order_acquire); }
+
+ private:
+  struct Waiting {
+    std::string address;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void loop();
+  void accept_all(int listener);
+  void check(int fd);
+  void drop_late();
+  void drop_all();
+  void admit(int fd);
+  void refuse(int fd, int status);
+  void forget(int fd);
+  [[nodiscard]] bool head_complete(int fd);
+
+  httplib::Server& server_;
+  const GateOptions options_;
+  std::unique_ptr<httplib::ThreadPool> pool_;
+  int wake_fd_ = -1;   // an eventfd: stop() ends the wait
+  int epoll_fd_ = -1;  // edge-triggered for waiting connections: woken by new bytes, not by bytes still unread
+  // release on stop(), acquire by event streams: they end once it is false.
+  std::atomic<bool> running_{true};
+  std::atomic<std::size_t> serving_{0};  // connections handed to the pool, not yet closed
+  // The gate thread's alone:
+  std::unordered_map<int, Waiting> waiting_;  // by socket
+  std::map<std::string, std::size_t> waiting_by_address_;
+  std::vector<char> peek_;  // the head seen so far, peeked (left in the socket for the library to read)
+  std::thread thread_;
+};
+
+}  // namespace shmyolo::http
