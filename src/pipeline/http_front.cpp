@@ -13,6 +13,7 @@
 
 #include "live_view.hpp"
 #include "result_json.hpp"
+#include "ring_layout.hpp"
 #include "slot_frame.hpp"
 #include "statistics.hpp"
 
@@ -104,6 +105,7 @@ void help(std::string& out, const char* name, const char* type, const char* text
 HttpFront::HttpFront(const Context& ctx)
     : ctx_(ctx),
       http_(ctx.config->http.value()),
+      queue_(upload_queue(*ctx.config)),
       decoding_(static_cast<std::uint64_t>(http_.decode_megapixels * 1e6)) {}
 
 bool HttpFront::PixelBudget::try_take(std::uint64_t pixels) {
@@ -239,23 +241,30 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
   if (!options) return answer(400, options.error());
   // relaxed: ids only need to differ.
   const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  const auto busy = [&] {
+    return answer(503, fmt::format("all {} upload places are taken: retry in {} s, or raise http.queue or "
+                                   "workers.count",
+                                   queue_, kRetryAfterS));
+  };
+  {
+    const MutexLock lock(pending_mutex_);
+    // Taken before publishing: the result may come back at once.
+    if (pending_.size() < queue_) pending_[id] = Pending{};
+    if (!pending_.contains(id)) return busy();
+  }
   std::uint64_t published = 0;
   {
     const MutexLock lock(producer_mutex_);
     auto slot = producer_->acquire();
-    if (!slot) {
-      return answer(503, fmt::format("all {} upload slots are busy: retry in {} s, or raise http.queue or "
-                                     "workers.count",
-                                     ring_->geometry().slot_count, kRetryAfterS));
+    if (!slot) {  // the ring's spare slots are all held by workers: see ring_layout.cpp
+      const MutexLock pending_lock(pending_mutex_);
+      pending_.erase(id);
+      return busy();
     }
     bus::FrameMeta meta = place_in_slot(image, *slot, ring_->geometry(), ctx_.model.preprocessing,
                                         UploadRequest{.id = id, .options = *options}, image.size());
     meta.capture_unix_ns = unix_ns();
     meta.capture_mono_ns = received;
-    {
-      const MutexLock pending_lock(pending_mutex_);
-      pending_[id] = Pending{};  // before publishing: the result may come back at once
-    }
     published = bus::monotonic_ns();
     producer_->publish(*slot, meta);
   }

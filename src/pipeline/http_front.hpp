@@ -94,6 +94,7 @@ class HttpFront final : public http::Service {
 
   const Context& ctx_;
   const config::HttpConfig& http_;
+  const std::size_t queue_;  // uploads admitted at once (upload_queue)
   std::unique_ptr<bus::FrameRing> ring_;
   std::unique_ptr<bus::Producer> producer_;
   Mutex producer_mutex_;  // one producer per ring: request threads take turns to fill a slot

@@ -38,17 +38,20 @@ bus::RingOptions camera_ring(const config::PipelineConfig& config, const ModelFa
 }
 
 // HTTP uploads, decoded and letterboxed by the front, claimed by any worker.
-// Its slots bound the uploads waiting or in work: when none is free the
-// front answers 503 at once rather than queue without bound.
-bus::RingOptions upload_ring(const config::PipelineConfig& config, const config::HttpConfig& http,
-                             const ModelFacts& model, const std::filesystem::path& dir) {
+// The front admits upload_queue() of them at once and answers 503 past it.
+// A worker publishes an upload's result before it releases the slot, so the
+// answer can reach the client, and its next upload arrive, while the slot is
+// still held: one more slot per frame a worker can hold (workers x batch)
+// keeps such an upload from finding the ring full.
+bus::RingOptions upload_ring(const config::PipelineConfig& config, const ModelFacts& model,
+                             const std::filesystem::path& dir) {
   bus::RingOptions o;
   o.name = fmt::format("shmyolo.{}.uploads", config.name);
   o.dir = dir;
   o.width = static_cast<std::uint32_t>(model.input_width);
   o.height = static_cast<std::uint32_t>(model.input_height);
-  const int queue = http.queue > 0 ? http.queue : 2 * config.workers.count;
-  o.slot_count = static_cast<std::uint32_t>(queue);
+  o.slot_count = static_cast<std::uint32_t>(upload_queue(config)) +
+                 static_cast<std::uint32_t>(config.workers.count * config.workers.batch);
   o.delivery = bus::Delivery::queue;
   o.full_policy = bus::FullPolicy::fail;
   o.queue_wait = std::chrono::milliseconds(1);  // the shortest wait: a full queue is answered, not waited on
@@ -85,13 +88,18 @@ std::filesystem::path shm_dir_of(const config::PipelineConfig& config) {
   return config.shm_dir.empty() ? bus::default_shm_dir() : config.shm_dir;
 }
 
+std::size_t upload_queue(const config::PipelineConfig& config) {
+  const int queue = config.http && config.http->queue > 0 ? config.http->queue : 2 * config.workers.count;
+  return static_cast<std::size_t>(queue);
+}
+
 RingLayout ring_layout(const config::PipelineConfig& config, const ModelFacts& model) {
   RingLayout layout{.dir = shm_dir_of(config), .cameras = {}, .results = {}, .uploads = {}, .status = {}};
   for (std::size_t c = 0; c < config.cameras.size(); ++c) {
     layout.cameras.push_back(camera_ring(config, model, c, layout.dir));
   }
   for (int w = 0; w < config.workers.count; ++w) layout.results.push_back(result_ring(config, w, layout.dir));
-  if (const auto& http = config.http) layout.uploads = upload_ring(config, *http, model, layout.dir);
+  if (config.http) layout.uploads = upload_ring(config, model, layout.dir);
   layout.status = status_ring_options(config.name, layout.dir);
   return layout;
 }

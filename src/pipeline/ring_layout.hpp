@@ -32,6 +32,10 @@ struct RingLayout {
 
 [[nodiscard]] RingLayout ring_layout(const config::PipelineConfig& config, const ModelFacts& model);
 
+// Uploads waiting or in work at once (http.queue; 0: 2 per worker): the
+// HTTP front answers 503 past it.
+[[nodiscard]] std::size_t upload_queue(const config::PipelineConfig& config);
+
 // The names children find the rings by, into their context.
 void name_rings(Context& ctx, const RingLayout& layout);
 

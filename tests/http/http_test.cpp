@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -216,6 +217,38 @@ TEST(Http, EveryKindOfBadRequestGetsAJsonErrorAndTheServiceGoesOn) {
   const auto [code, output] = service.stop();
   EXPECT_EQ(code, 0) << output;
   EXPECT_TRUE(dir.entries().empty());
+}
+
+// As many clients as http.queue, each uploading again as soon as it has its
+// answer, are never turned away: the answer goes out just before the worker
+// frees the upload's slot, and the ring has a spare slot for that moment.
+TEST(Http, ClientsUpToTheQueueUploadingBackToBackAreNeverTurnedAway) {
+  const shmyolo::test::TempShmDir dir;
+  // 4 workers on this 2-core machine: a worker is often preempted between
+  // publishing a result and freeing the slot, which is the moment at stake.
+  const auto config = dir.path() / "serve.yaml";
+  std::ofstream(config) << "name: queue" << ::getpid() << "\nshm_dir: " << dir.path().string()
+                        << "\nmodel: {path: " << kShapes << "}\nworkers: {count: 4}\nhttp: {queue: 4}\n";
+  Service service({config.string()});
+  const std::string dog = read_file(kShared + "/media/dog.jpg");
+  std::vector<std::future<std::map<int, int>>> clients;
+  clients.reserve(4);
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::async(std::launch::async, [&] {
+      std::map<int, int> statuses;
+      auto c = service.client();
+      for (int k = 0; k < 100; ++k) {
+        const auto r = c.Post("/v1/detect", dog, "image/jpeg");
+        ++statuses[r ? r->status : -1];
+      }
+      return statuses;
+    }));
+  }
+  for (auto& f : clients) {
+    const auto statuses = f.get();
+    EXPECT_EQ(statuses.size(), 1U);
+    EXPECT_EQ(statuses.count(200) == 1 ? statuses.at(200) : 0, 100);
+  }
 }
 
 // With one worker and one upload slot, a burst is answered 200 or 503 with
