@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -22,109 +24,17 @@
 #include <opencv2/imgproc.hpp>
 #include <shmyolo/ingest/synthetic_camera.hpp>
 
+#include <shmyolo/http/auth.hpp>
+
 #include "process_stats.hpp"
+#include "service_process.hpp"
 
 namespace shmyolo::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kStartTimeout = std::chrono::seconds(120);  // model loads, Python imports
-constexpr double kWarmUpS = 3;                             // of load before each measured round
+constexpr double kWarmUpS = 3;  // of load before each measured round
 constexpr auto kPssEvery = std::chrono::milliseconds(200);
-
-struct Service {
-  std::string name;
-  std::vector<std::string> argv;
-  std::vector<std::pair<std::string, std::string>> env;
-  pid_t pid = -1;
-  int port = 0;
-  std::string log;
-  std::vector<double> latencies_ms;
-  std::uint64_t ok = 0;
-  std::uint64_t errors = 0;
-  double measured_s = 0;
-  double peak_pss_mb = 0;
-  std::string error;
-};
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
-void start(Service& s) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int out = ::open(s.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out >= 0) {
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(out, STDERR_FILENO);
-    }
-    for (const auto& [k, v] : s.env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    argv.reserve(s.argv.size() + 1);
-    for (auto& a : s.argv) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
-    ::_exit(127);
-  }
-  s.pid = pid;
-}
-
-std::string tail_of(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return "";
-  std::string text;
-  char buf[4096];
-  for (std::size_t n = 0; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-  std::fclose(f);
-  return text.size() > 600 ? text.substr(text.size() - 600) : text;
-}
-
-// Until the service answers an upload with 200, or it exits, or time is up.
-bool wait_ready(Service& s, const std::string& body) {
-  const auto until = Clock::now() + kStartTimeout;
-  while (Clock::now() < until) {
-    int status = 0;
-    if (::waitpid(s.pid, &status, WNOHANG) == s.pid) {
-      s.pid = -1;
-      s.error = fmt::format("exited at start: {}", tail_of(s.log));
-      return false;
-    }
-    httplib::Client c("127.0.0.1", s.port);
-    c.set_read_timeout(60, 0);
-    if (const auto r = c.Post("/v1/detect", body, "image/jpeg"); r && r->status == 200) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  s.error = fmt::format("did not answer within {} s: {}", kStartTimeout.count(), tail_of(s.log));
-  return false;
-}
-
-void stop(Service& s) {
-  if (s.pid <= 0) return;
-  ::kill(s.pid, SIGTERM);
-  const auto until = Clock::now() + std::chrono::seconds(30);
-  int status = 0;
-  while (::waitpid(s.pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > until) {
-      ::kill(s.pid, SIGKILL);
-      (void)::waitpid(s.pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  s.pid = -1;
-}
 
 // `concurrency` clients upload back to back for `seconds`; recorded unless warming up.
 void load(Service& s, const std::string& body, int concurrency, double seconds, bool record) {
@@ -134,8 +44,7 @@ void load(Service& s, const std::string& body, int concurrency, double seconds, 
   clients.reserve(static_cast<std::size_t>(concurrency));
   for (int i = 0; i < concurrency; ++i) {
     clients.emplace_back([&] {
-      httplib::Client c("127.0.0.1", s.port);
-      c.set_read_timeout(60, 0);
+      auto c = client_for(s);
       c.set_keep_alive(true);
       std::vector<double> ms;
       std::uint64_t errors = 0;
@@ -181,6 +90,32 @@ std::string upload_jpeg(const HttpBenchOptions& o) {
   return {jpeg.begin(), jpeg.end()};
 }
 
+// shmyolo serve on ONNX Runtime as it is exposed beyond loopback: bearer
+// tokens and HTTPS, with a certificate openssl makes for 127.0.0.1. Empty
+// argv when openssl cannot.
+Service secured_service(const HttpBenchOptions& o, const std::filesystem::path& dir, const std::string& model) {
+  Service s;
+  s.name = "shmyolo serve, ORT, token+TLS";
+  const auto cert = dir / "cert.pem";
+  const auto key = dir / "key.pem";
+  const std::string make_cert = fmt::format(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 "
+      "-keyout {} -out {} >/dev/null 2>&1",
+      key.string(), cert.string());
+  if (std::system(make_cert.c_str()) != 0) return s;  // NOLINT(cert-env33-c): a fixed command, paths of our own
+  s.token = http::new_token();
+  std::ofstream(dir / "tokens") << http::token_line(s.token, "bench", http::Scope::all) << "\n";
+  s.ca_file = cert.string();
+  const auto config = dir / "secured.yaml";
+  std::ofstream(config) << "name: benchtls" << ::getpid() << "\nmodel: {path: " << model
+                        << ", engine: ort}\nworkers: {count: " << o.workers << ", threads: " << o.threads
+                        << "}\nhttp: {bind: 127.0.0.1, auth: {tokens_file: " << (dir / "tokens").string()
+                        << "}, tls: {cert: " << cert.string() << ", key: " << key.string() << "}}\n";
+  s.argv = {o.shmyolo_bin, "serve", config.string(), "--port"};
+  return s;
+}
+
 std::vector<Service> services(const HttpBenchOptions& o, const std::filesystem::path& dir) {
   const auto model = std::filesystem::absolute(o.model).string();
   const auto serve = [&](const std::string& engine) {
@@ -201,6 +136,7 @@ std::vector<Service> services(const HttpBenchOptions& o, const std::filesystem::
   out[1].argv = serve("opencv");
   out[2].name = "shmyolo serve, ONNX Runtime";
   out[2].argv = serve("ort");
+  if (auto secured = secured_service(o, dir, model); !secured.argv.empty()) out.push_back(std::move(secured));
   for (std::size_t i = 0; i < out.size(); ++i) {
     auto& s = out[i];
     s.port = free_port();
@@ -213,13 +149,6 @@ std::vector<Service> services(const HttpBenchOptions& o, const std::filesystem::
     }
   }
   return out;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
-  std::ranges::nth_element(v, v.begin() + static_cast<std::ptrdiff_t>(k));
-  return v[k];
 }
 
 }  // namespace
@@ -286,7 +215,7 @@ std::string http_report_table(const HttpBenchOptions& o, const std::vector<HttpB
     t += fmt::format("| {:<30} | {:>10.2f} | {:>9.1f} | {:>9.1f} | {:>13.0f} | {:>6} |\n", r.service, r.requests_per_s,
                      r.p50_ms, r.p99_ms, r.peak_pss_mb, r.errors);
   }
-  if (results.size() == 3 && results[0].requests_per_s > 0 && results[0].peak_pss_mb > 0) {
+  if (results.size() >= 3 && results[0].requests_per_s > 0 && results[0].peak_pss_mb > 0) {
     for (std::size_t i = 1; i < 3; ++i) {
       t += fmt::format("\n{} vs Flask + Gunicorn: {:.2f}x the requests/s, {:.2f}x the p50, {:.2f}x the memory",
                        results[i].service, results[i].requests_per_s / results[0].requests_per_s,
@@ -294,6 +223,11 @@ std::string http_report_table(const HttpBenchOptions& o, const std::vector<HttpB
                        results[i].peak_pss_mb / results[0].peak_pss_mb);
     }
     t += "\n";
+  }
+  if (results.size() == 4 && results[2].requests_per_s > 0) {
+    t += fmt::format("{} vs without them: {:.3f}x the requests/s, {:.2f}x the p50\n", results[3].service,
+                     results[3].requests_per_s / results[2].requests_per_s,
+                     results[3].p50_ms / std::max(results[2].p50_ms, 1e-9));
   }
   return t;
 }

@@ -1,9 +1,11 @@
-// shmyolo bench http: concurrent uploads of one JPEG to three detection
+// shmyolo bench http: concurrent uploads of one JPEG to four detection
 // services started side by side, the same load in turns:
 //   Flask + Gunicorn, its workers each receiving and decoding their uploads
 //   and running OpenCV DNN (src/bench/flask_baseline.py);
 //   shmyolo serve on OpenCV DNN (the same engine, model and preprocessing);
-//   shmyolo serve on ONNX Runtime.
+//   shmyolo serve on ONNX Runtime;
+//   the same with bearer tokens and HTTPS (a P-256 certificate openssl makes),
+//   as a service exposed beyond loopback runs: what they cost.
 // For each: requests per second, latency p50/p99, errors and peak summed PSS
 // of the service's process tree.
 #pragma once

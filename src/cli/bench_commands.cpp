@@ -7,6 +7,7 @@
 #include <detect_bench.hpp>
 #include <http_bench.hpp>
 #include <pipeline_bench.hpp>
+#include <slow_clients_bench.hpp>
 #include <transport.hpp>
 #include <transport_e2e.hpp>
 
@@ -88,13 +89,32 @@ void add_chaos_bench_command(CLI::App& bench, int& exit_code) {
   });
 }
 
+void add_slow_clients_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::SlowClientsOptions>();
+  o->model = bundled_model_path().string();
+  auto* cmd = bench.add_subcommand(
+      "slow-clients", "shmyolo serve's health checks and uploads, quiet and under slow and idle connections");
+  cmd->add_option("--model,-m", o->model, "Model the service runs (default: the bundled one)");
+  cmd->add_option("--image", o->image, "Image to upload")->required();
+  cmd->add_option("--slow", o->slow, "Connections sending a request head a byte a second")->check(CLI::Range(0, 800));
+  cmd->add_option("--idle", o->idle, "Connections sending nothing")->check(CLI::Range(0, 800));
+  cmd->add_option("--seconds", o->seconds, "Seconds of each phase")->check(finite_range(1.0, 3600.0));
+  cmd->callback([o, &exit_code] {
+    o->shmyolo_bin = std::filesystem::read_symlink("/proc/self/exe").string();
+    const auto report = bench::run_slow_clients_bench(*o);
+    fmt::print("{}", bench::slow_clients_table(*o, report));
+    exit_code = report.error.empty() ? 0 : 1;
+  });
+}
+
 }  // namespace
 
 void add_http_bench_command(CLI::App& bench, int& exit_code) {
   auto o = std::make_shared<bench::HttpBenchOptions>();
   o->baseline_dir = (source_tree() / "src" / "bench").string();
-  auto* cmd = bench.add_subcommand(
-      "http", "Concurrent uploads: Flask + Gunicorn on OpenCV DNN vs shmyolo serve on OpenCV DNN and ONNX Runtime");
+  auto* cmd = bench.add_subcommand("http",
+                                   "Concurrent uploads: Flask + Gunicorn on OpenCV DNN vs shmyolo serve on OpenCV DNN "
+                                   "and ONNX Runtime (also with tokens + TLS)");
   cmd->add_option("--model,-m", o->model, "A YOLOv5-layout model (e.g. yolov5n.onnx)")->required();
   cmd->add_option("--image", o->image, "Image to upload, resized to --width x --height (default: a synthetic frame)");
   cmd->add_option("--width", o->width, "Upload width")->check(CLI::Range(32, 8192));
@@ -107,7 +127,7 @@ void add_http_bench_command(CLI::App& bench, int& exit_code) {
   cmd->add_option("--baseline-dir", o->baseline_dir, "Folder of flask_baseline.py");
   cmd->callback([o, &exit_code] {
     o->shmyolo_bin = std::filesystem::read_symlink("/proc/self/exe").string();
-    fmt::print("shmyolo bench http: starting the three services\n");
+    fmt::print("shmyolo bench http: starting the services\n");
     std::fflush(stdout);
     const auto results = bench::run_http_bench(*o);
     fmt::print("{}", bench::http_report_table(*o, results));
@@ -222,6 +242,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
 
   add_transport_e2e_command(*bench, exit_code);
   add_http_bench_command(*bench, exit_code);
+  add_slow_clients_bench_command(*bench, exit_code);
   add_chaos_bench_command(*bench, exit_code);
 }
 

@@ -57,9 +57,11 @@ std::string address_of(const sockaddr_storage& peer) {
 
 // Best effort and never blocking: the socket is closed right after.
 void say(int fd, int status) {
-  const std::string_view body =
-      status == 408 ? R"({"error":"the request head did not arrive within http.header_timeout","status":408})"
-                    : R"({"error":"too many connections: retry later","status":503})";
+  constexpr std::string_view kLate =
+      R"json({"error":"the request head did not arrive in time (http.header_timeout, )json"
+      R"json(or sooner while many connections wait)","status":408})json";
+  constexpr std::string_view kFull = R"json({"error":"too many connections: retry later","status":503})json";
+  const std::string_view body = status == 408 ? kLate : kFull;
   const std::string reply = fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{}\n",
       status, status == 408 ? "Request Timeout" : "Service Unavailable", body.size() + 1,
@@ -104,6 +106,10 @@ void Gate::stop() {
 void Gate::loop() {
   const socket_t listener = (server_.*member(ListenTag{})).load();
   ::fcntl(listener, F_SETFL, ::fcntl(listener, F_GETFL) | O_NONBLOCK);  // accept_all takes what is there
+  // cpp-httplib listens with a backlog of 5: a burst of connections (or an
+  // attack) past it has its SYNs dropped and retried a second later. Calling
+  // listen() again only raises the backlog; the gate empties it at once.
+  ::listen(listener, SOMAXCONN);
   epoll_event wake{.events = EPOLLIN, .data = {.fd = wake_fd_}};
   epoll_event listen{.events = EPOLLIN, .data = {.fd = listener}};
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
@@ -138,9 +144,7 @@ void Gate::accept_all(int listener) {
     const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: none left (the listener is non-blocking); else retried on the next wake
     std::string address = address_of(peer);
-    // relaxed: a count for a limit; one more or less admitted at the edge is harmless.
-    const std::size_t open = waiting_.size() + serving_.load(std::memory_order_relaxed);
-    if (open >= options_.max_connections || waiting_by_address_[address] >= options_.max_waiting_per_address) {
+    if (!make_room(address)) {  // every connection is being served: this one waits for none
       if (!options_.tls) say(fd, 503);
       ::close(fd);
       continue;
@@ -161,6 +165,34 @@ void Gate::accept_all(int listener) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
     check(fd);  // a head that came with the connection goes at once
   }
+}
+
+// At a limit, the connection that has waited longest for its head (of the
+// same address, or of any) is dropped for the new one: a slow client can
+// only push out slow clients, since one that sends its head at once waits
+// for milliseconds. Refusing new connections instead would let a few slow
+// ones lock out everyone behind the same address (a NAT, a proxy, the
+// monitoring on the same host). False when nothing waits to make room.
+bool Gate::make_room(const std::string& address) {
+  const auto oldest = [&](bool same_address) {
+    int fd = -1;
+    auto first = std::chrono::steady_clock::time_point::max();
+    for (const auto& [f, w] : waiting_) {
+      if ((!same_address || w.address == address) && w.deadline < first) {
+        first = w.deadline;
+        fd = f;
+      }
+    }
+    return fd;
+  };
+  const auto count = waiting_by_address_.find(address);
+  if (count != waiting_by_address_.end() && count->second >= options_.max_waiting_per_address)
+    refuse(oldest(true), 408);
+  // relaxed: a count for a limit; one more or less admitted at the edge is harmless.
+  if (waiting_.size() + serving_.load(std::memory_order_relaxed) < options_.max_connections) return true;
+  if (waiting_.empty()) return false;
+  refuse(oldest(false), 408);
+  return true;
 }
 
 // New bytes (or a hang-up) on a waiting connection.

@@ -30,9 +30,9 @@ namespace shmyolo::http {
 struct GateOptions {
   std::size_t threads = 8;  // requests served at once
   std::chrono::milliseconds head_timeout{10'000};
-  std::size_t max_connections = 256;  // waiting for their head and being served, together
-  std::size_t max_waiting_per_address = 32;
-  bool tls = false;  // heads are encrypted: wait for the first bytes only (see docs/http.md)
+  std::size_t max_connections = 256;         // waiting for their head and being served, together
+  std::size_t max_waiting_per_address = 32;  // past it, that address's longest-waiting connection goes
+  bool tls = false;                          // heads are encrypted: wait for the first bytes only (see docs/http.md)
   std::chrono::microseconds read_timeout{5'000'000};   // of one read, once a request is in work
   std::chrono::microseconds write_timeout{5'000'000};  // cpp-httplib's default (CPPHTTPLIB_WRITE_TIMEOUT_SECOND)
 };
@@ -58,6 +58,7 @@ class Gate {
 
   void loop();
   void accept_all(int listener);
+  [[nodiscard]] bool make_room(const std::string& address);
   void check(int fd);
   void drop_late();
   void drop_all();

@@ -133,7 +133,7 @@ struct HttpConfig {
   int port = 8080;  // 0: any free port, printed at start (a restarted aggregator gets another)
   int threads = 8;  // requests served at once
   // Connections open at once (those still sending their request head hold
-  // no thread); more are answered 503.
+  // no thread); past it the one waiting longest for its head is dropped.
   int max_connections = 256;
   double header_timeout_s = 10;  // a request's head must arrive within this, or 408
   int queue = 0;                 // uploads waiting or in work before 503; 0: 2 per worker

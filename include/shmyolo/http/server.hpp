@@ -92,7 +92,7 @@ struct ServerOptions {
   // A request's head (request line and headers) must arrive within this;
   // until it has, the connection holds no thread (src/http/gate.hpp).
   double header_timeout_s = 10;
-  int max_connections = 256;  // open at once, waiting and served; more get 503
+  int max_connections = 256;  // open at once, waiting and served; past it the longest-waiting goes
 };
 
 // Loads the certificate chain and key as the server would; the error names
