@@ -1,8 +1,11 @@
 #include "mqtt_output.hpp"
 
 #include <unistd.h>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <mosquitto.h>
@@ -23,7 +26,16 @@ std::unique_ptr<MqttOutput> MqttOutput::start(const config::MqttConfig& config, 
   // connect attempt every 5 s costs the broker nothing.
   mosquitto_reconnect_delay_set(out->client_, 1, 5, false);
   if (!out->secure(config)) return nullptr;
+  // <prefix>/available, retained: "online" on each connection, "offline" at a
+  // clean stop, and "offline" from the broker itself (the will) when the
+  // connection drops without one: a killed aggregator, a dead host. QoS 1:
+  // availability must not be lost like a single detection may be.
+  const std::string offline = "offline";
+  if (mosquitto_will_set(out->client_, out->availability_topic().c_str(), static_cast<int>(offline.size()),
+                         offline.data(), 1, true) != MOSQ_ERR_SUCCESS)
+    return nullptr;
   mosquitto_connect_callback_set(out->client_, &MqttOutput::on_connect);
+  mosquitto_publish_callback_set(out->client_, &MqttOutput::on_publish);
   mosquitto_user_data_set(out->client_, out.get());
   // connect_async + loop_start: a broker that is down now is retried by the
   // loop thread, and the pipeline starts regardless.
@@ -66,6 +78,7 @@ bool MqttOutput::secure(const config::MqttConfig& config) {
 void MqttOutput::on_connect(mosquitto* /*client*/, void* self, int rc) {
   auto& out = *static_cast<MqttOutput*>(self);
   const int said = out.refusal_said_.exchange(rc, std::memory_order_relaxed);  // relaxed: only this thread writes it
+  if (rc == 0) out.announce("online");
   if (rc == 0 || rc == said) return;
   std::fprintf(stderr,
                "shmyolo: mqtt: %s:%d refused the connection: %s (check outputs.mqtt.username, password "
@@ -73,8 +86,27 @@ void MqttOutput::on_connect(mosquitto* /*client*/, void* self, int rc) {
                out.config_.host.c_str(), out.config_.port, mosquitto_connack_string(rc));
 }
 
+// libmosquitto's thread, as the broker acknowledges a QoS 1 message.
+void MqttOutput::on_publish(mosquitto* /*client*/, void* self, int mid) {
+  // release: pairs with the destructor's acquire; nothing else rides on it.
+  static_cast<MqttOutput*>(self)->acknowledged_.store(mid, std::memory_order_release);
+}
+
+int MqttOutput::announce(const char* state) {
+  int mid = 0;
+  const auto n = static_cast<int>(std::strlen(state));
+  return mosquitto_publish(client_, &mid, availability_topic().c_str(), n, state, 1, true) == MOSQ_ERR_SUCCESS ? mid
+                                                                                                               : -1;
+}
+
 MqttOutput::~MqttOutput() {
   if (client_ == nullptr) return;
+  // A clean stop sends no will: say "offline" ourselves, and give the broker
+  // up to 2 s to take it before the connection closes.
+  const int mid = announce("offline");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (mid > 0 && acknowledged_.load(std::memory_order_acquire) != mid && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   mosquitto_disconnect(client_);
   mosquitto_loop_stop(client_, true);
   mosquitto_destroy(client_);

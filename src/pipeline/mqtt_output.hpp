@@ -24,17 +24,22 @@ class MqttOutput {
 
   void publish(const std::string& topic, const std::string& payload);
   [[nodiscard]] const std::string& prefix() const { return config_.topic_prefix; }
+  [[nodiscard]] std::string availability_topic() const { return config_.topic_prefix + "/available"; }
   [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   explicit MqttOutput(config::MqttConfig config) : config_(std::move(config)) {}
   bool secure(const config::MqttConfig& config);
   static void on_connect(mosquitto* client, void* self, int rc);
+  static void on_publish(mosquitto* client, void* self, int mid);
+  // Publishes the retained availability; the message id, or -1.
+  int announce(const char* state);
 
   config::MqttConfig config_;
   mosquitto* client_ = nullptr;
   std::atomic<std::uint64_t> dropped_{0};  // relaxed: a counter read for statistics
   std::atomic<int> refusal_said_{0};       // the last CONNACK code reported (0: none)
+  std::atomic<int> acknowledged_{0};       // the last QoS 1 message id the broker acknowledged
 };
 
 }  // namespace shmyolo::pipeline

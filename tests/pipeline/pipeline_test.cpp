@@ -741,6 +741,47 @@ cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
   EXPECT_NE(got.find("shmyolo/yard/detections {"), std::string::npos) << got;
 }
 
+// <prefix>/available, retained: "online" while the aggregator is connected;
+// "offline" from the broker (the will) when the aggregator is SIGKILLed, then
+// "online" again from its replacement; "offline" at a clean stop, which a
+// subscriber that comes later still gets.
+TEST_F(Pipeline, MqttAvailabilityIsRetainedOnlineAndOfflineByWillOrAtStop) {
+  const int port = free_port();
+  const Broker broker(port);
+  ASSERT_TRUE(broker.ready());
+  const auto sub = broker.subscribe("shmyolo/available");
+  const auto config = write_config(R"(name: avail
+model: {path: )" + kShapes + R"(}
+cameras: [{name: yard, source: "synthetic:?seed=8", fps: 10}]
+)");
+  add_mqtt_output(config, port);
+  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  std::string got;
+  ASSERT_TRUE(shmyolo::test::read_until(sub.stdout_fd, "shmyolo/available online", std::chrono::seconds(30), &got))
+      << got;
+  const pid_t aggregator = child_named(child.pid, "shmyolo-aggrega", std::chrono::seconds(20));
+  ASSERT_GT(aggregator, 0);
+  ASSERT_EQ(kill(aggregator, SIGKILL), 0);
+  got.clear();
+  ASSERT_TRUE(shmyolo::test::read_until(sub.stdout_fd, "shmyolo/available offline", std::chrono::seconds(30), &got))
+      << "no will after the aggregator was killed: " << got;
+  got.clear();
+  ASSERT_TRUE(shmyolo::test::read_until(sub.stdout_fd, "shmyolo/available online", std::chrono::seconds(30), &got))
+      << "the restarted aggregator did not say online: " << got;
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  EXPECT_EQ(code.value_or(-1), 0);
+  got.clear();
+  EXPECT_TRUE(shmyolo::test::read_until(sub.stdout_fd, "shmyolo/available offline", std::chrono::seconds(10), &got))
+      << "no offline at a clean stop: " << got;
+  stop(sub);
+  const auto later = broker.subscribe("shmyolo/available", {"-C", "1"});
+  got.clear();
+  EXPECT_TRUE(shmyolo::test::read_until(later.stdout_fd, "shmyolo/available offline", std::chrono::seconds(10), &got))
+      << "not retained: " << got;
+  stop(later);
+}
+
 // A broker that demands a login and TLS (mosquitto with a password file and
 // a certificate the test makes): outputs.mqtt's username, a password read
 // from a file, and the CA reach it; a wrong password is said once, never
