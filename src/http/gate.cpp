@@ -77,7 +77,9 @@ Gate::Gate(httplib::Server& server, const GateOptions& options)
       pool_(std::make_unique<httplib::ThreadPool>(options.threads)),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-      peek_(kMaxHead) {
+      peek_(kMaxHead) {}
+
+void Gate::start() {
   thread_ = std::thread([this] { loop(); });
 }
 

@@ -41,6 +41,9 @@ class Gate {
  public:
   // `server` is bound (bind_to_port) and outlives the gate.
   Gate(httplib::Server& server, const GateOptions& options);
+  // Starts accepting. Apart from the constructor, so that whoever keeps the
+  // gate has it stored before the first request can ask for it.
+  void start();
   ~Gate();
   Gate(const Gate&) = delete;
   Gate& operator=(const Gate&) = delete;

@@ -364,6 +364,7 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
                      .max_waiting_per_address = kWaitingPerAddress,
                      .tls = tls,
                      .read_timeout = std::chrono::microseconds(timeout_us)});
+  impl->gate->start();  // after the store: the event route reads impl->gate
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
