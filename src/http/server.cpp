@@ -306,10 +306,14 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   s.set_payload_max_length(o.max_body_bytes);
   const auto timeout_us = static_cast<long long>(o.read_timeout_s * 1e6);
   s.set_read_timeout(static_cast<time_t>(timeout_us / 1'000'000), static_cast<time_t>(timeout_us % 1'000'000));
-  // One request per connection: a kept-alive connection would wait on a
-  // request thread for its next request, and read that one's head there,
-  // where the gate cannot time it. Each request passes the gate instead.
-  s.set_keep_alive_max_count(1);
+  // Plain HTTP: one request per connection. A kept-alive connection would
+  // wait on a request thread for its next request, and read that one's head
+  // there, where the gate cannot time it; each request passes the gate
+  // instead. HTTPS: the gate cannot read heads anyway, and a TLS handshake
+  // per request would cost more than the idle wait, so connections are kept
+  // for up to 100 requests, 2 s idle at most (docs/http.md#connections).
+  s.set_keep_alive_max_count(tls ? 100 : 1);
+  if (tls) s.set_keep_alive_timeout(2);
   if (o.tokens) {
     impl->guard.tokens = o.tokens;
     require_tokens(s, impl->guard);
