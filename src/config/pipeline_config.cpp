@@ -322,12 +322,13 @@ void read_http(const Reader& r, const YAML::Node& node, HttpConfig& h) {
   if (!node.IsMap()) r.fail(node, "http", "expected a mapping, e.g. http: {port: 8080}");
   r.only_keys(node, "http",
               {"bind", "port", "threads", "max_connections", "queue", "max_body_mb", "max_megapixels",
-               "decode_megapixels", "timeout", "read_timeout", "header_timeout", "auth", "tls"});
+               "decode_megapixels", "timeout", "read_timeout", "header_timeout", "request_timeout", "auth", "tls"});
   r.read(node, "bind", "http.bind", h.bind);
   r.read(node, "port", "http.port", h.port);
   r.read(node, "threads", "http.threads", h.threads);
   r.read(node, "max_connections", "http.max_connections", h.max_connections);
   r.read(node, "header_timeout", "http.header_timeout", h.header_timeout_s);
+  r.read(node, "request_timeout", "http.request_timeout", h.request_timeout_s);
   r.read(node, "queue", "http.queue", h.queue);
   r.read(node, "max_body_mb", "http.max_body_mb", h.max_body_mb);
   r.read(node, "max_megapixels", "http.max_megapixels", h.max_megapixels);

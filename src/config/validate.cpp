@@ -57,6 +57,10 @@ void check_http(Checker& c, const HttpConfig& h) {
   c.rule(h.max_connections >= h.threads, "http.max_connections",
          fmt::format("{} is below http.threads ({}): threads would never all be used", h.max_connections, h.threads));
   c.range("http.header_timeout", h.header_timeout_s, 0.1, 3600.0);
+  c.range("http.request_timeout", h.request_timeout_s, 0.1, 3600.0);
+  c.rule(h.request_timeout_s >= h.header_timeout_s, "http.request_timeout",
+         fmt::format("{} is below http.header_timeout ({}): a request includes its head", h.request_timeout_s,
+                     h.header_timeout_s));
   c.range("http.queue", h.queue, 0, 1024);
   c.range("http.max_body_mb", h.max_body_mb, 0.001, 1024.0);
   c.range("http.max_megapixels", h.max_megapixels, 0.01, 1000.0);

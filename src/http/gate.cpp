@@ -55,6 +55,11 @@ std::string address_of(const sockaddr_storage& peer) {
   return text.data();
 }
 
+int port_of(const sockaddr_storage& peer) {
+  return ntohs(peer.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(peer).sin6_port
+                                          : reinterpret_cast<const sockaddr_in&>(peer).sin_port);
+}
+
 // Best effort and never blocking: the socket is closed right after.
 void say(int fd, int status) {
   constexpr std::string_view kLate =
@@ -131,6 +136,7 @@ void Gate::loop() {
       }
     }
     drop_late();
+    cut_slow_requests();
   }
   drop_all();
 }
@@ -146,6 +152,7 @@ void Gate::accept_all(int listener) {
     const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: none left (the listener is non-blocking); else retried on the next wake
     std::string address = address_of(peer);
+    const int port = port_of(peer);
     if (!make_room(address)) {  // every connection is being served: this one waits for none
       if (!options_.tls) say(fd, 503);
       ::close(fd);
@@ -162,7 +169,7 @@ void Gate::accept_all(int listener) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
     ++waiting_by_address_[address];
-    waiting_.emplace(fd, Waiting{std::move(address), std::chrono::steady_clock::now() + options_.head_timeout});
+    waiting_.emplace(fd, Waiting{std::move(address), port, std::chrono::steady_clock::now() + options_.head_timeout});
     epoll_event e{.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data = {.fd = fd}};
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
     check(fd);  // a head that came with the connection goes at once
@@ -229,13 +236,58 @@ void Gate::forget(int fd) {
 }
 
 void Gate::admit(int fd) {
+  Peer peer{waiting_.at(fd).address, waiting_.at(fd).port};
+  const auto deadline = waiting_.at(fd).deadline - options_.head_timeout + options_.request_timeout;
   forget(fd);
+  {
+    const MutexLock lock(reading_mutex_);
+    reading_[peer] = Reading{.fd = fd, .armed = true, .deadline = deadline};
+  }
   // relaxed: a count for a limit (see accept_all).
   serving_.fetch_add(1, std::memory_order_relaxed);
-  pool_->enqueue([this, fd] {
+  pool_->enqueue([this, fd, peer = std::move(peer)] {
     (server_.*member(ProcessTag{}))(fd);  // reads, answers, closes
+    {
+      const MutexLock lock(reading_mutex_);
+      if (const auto it = reading_.find(peer); it != reading_.end() && it->second.fd == fd) reading_.erase(it);
+    }
     serving_.fetch_sub(1, std::memory_order_relaxed);
   });
+}
+
+void Gate::request_read(const std::string& address, int port) {
+  const MutexLock lock(reading_mutex_);
+  if (const auto it = reading_.find(Peer{address, port}); it != reading_.end()) it->second.armed = false;
+}
+
+void Gate::answered(const std::string& address, int port) {
+  if (!options_.tls) return;  // plain HTTP closes the connection after its answer
+  const MutexLock lock(reading_mutex_);
+  if (const auto it = reading_.find(Peer{address, port}); it != reading_.end()) {
+    it->second.armed = true;
+    it->second.deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+  }
+}
+
+// Requests still not read whole past their deadline (a body sent a byte at a
+// time): their sockets are shut down, so the library's read fails and the
+// thread is free. The fd is checked to be the same peer's first: once the
+// library has closed it, the number may already name a new connection.
+void Gate::cut_slow_requests() {
+  const auto now = std::chrono::steady_clock::now();
+  const MutexLock lock(reading_mutex_);
+  for (auto it = reading_.begin(); it != reading_.end();) {
+    if (!it->second.armed || now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const bool same = ::getpeername(it->second.fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+                      address_of(peer) == it->first.first && port_of(peer) == it->first.second;
+    if (same) ::shutdown(it->second.fd, SHUT_RDWR);
+    it = reading_.erase(it);
+  }
 }
 
 void Gate::refuse(int fd, int status) {

@@ -25,11 +25,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include <shmyolo/sync.hpp>
+
 namespace shmyolo::http {
 
 struct GateOptions {
   std::size_t threads = 8;  // requests served at once
   std::chrono::milliseconds head_timeout{10'000};
+  // From a request's first byte until its body is read: past it, the
+  // connection is shut down and its thread freed.
+  std::chrono::milliseconds request_timeout{60'000};
   std::size_t max_connections = 256;         // waiting for their head and being served, together
   std::size_t max_waiting_per_address = 32;  // past it, that address's longest-waiting connection goes
   bool tls = false;                          // heads are encrypted: wait for the first bytes only (see docs/http.md)
@@ -53,17 +58,32 @@ class Gate {
   void stop();
   [[nodiscard]] bool running() const { return running_.load(std::memory_order_acquire); }
 
+  // A handler calls this as it starts: the request from this peer has been
+  // read whole, so its deadline no longer applies.
+  void request_read(const std::string& address, int port) SHMYOLO_EXCLUDES(reading_mutex_);
+  // After each answer on a connection that stays open (HTTPS keep-alive):
+  // its next request has request_timeout from now.
+  void answered(const std::string& address, int port) SHMYOLO_EXCLUDES(reading_mutex_);
+
  private:
   struct Waiting {
     std::string address;
+    int port = 0;
     std::chrono::steady_clock::time_point deadline;
   };
+  struct Reading {  // a connection on a request thread
+    int fd = -1;
+    bool armed = true;  // its request is not yet read whole: the deadline applies
+    std::chrono::steady_clock::time_point deadline;
+  };
+  using Peer = std::pair<std::string, int>;
 
   void loop();
   void accept_all(int listener);
   [[nodiscard]] bool make_room(const std::string& address);
   void check(int fd);
   void drop_late();
+  void cut_slow_requests() SHMYOLO_EXCLUDES(reading_mutex_);
   void drop_all();
   void admit(int fd);
   void refuse(int fd, int status);
@@ -82,6 +102,8 @@ class Gate {
   std::unordered_map<int, Waiting> waiting_;  // by socket
   std::map<std::string, std::size_t> waiting_by_address_;
   std::vector<char> peek_;  // the head seen so far, peeked (left in the socket for the library to read)
+  Mutex reading_mutex_;
+  std::map<Peer, Reading> reading_ SHMYOLO_GUARDED_BY(reading_mutex_);
   std::thread thread_;
 };
 

@@ -215,16 +215,17 @@ struct Guard {
 // With tokens configured, every route needs one, except /healthz (probes),
 // the dashboard page (static: it holds no data and asks for the token) and
 // the login route (it checks the token itself).
-void require_tokens(httplib::Server& s, Guard& guard) {
-  s.set_pre_routing_handler([&guard](const httplib::Request& req, httplib::Response& res) {
-    using Handled = httplib::Server::HandlerResponse;
-    if (req.path == "/healthz" || req.path == "/" || req.path == "/dashboard.js" || req.path == "/v1/login" ||
-        req.path == "/v1/logout") {
-      return Handled::Unhandled;
-    }
-    const Scope need = req.path == "/metrics" ? Scope::metrics : Scope::all;
-    return guard.admit(presented_token(req), need, req, res) ? Handled::Unhandled : Handled::Handled;
-  });
+httplib::Server::HandlerResponse check_token(Guard& guard, const httplib::Request& req, httplib::Response& res) {
+  using Handled = httplib::Server::HandlerResponse;
+  if (req.path == "/healthz" || req.path == "/" || req.path == "/dashboard.js" || req.path == "/v1/login" ||
+      req.path == "/v1/logout") {
+    return Handled::Unhandled;
+  }
+  const Scope need = req.path == "/metrics" ? Scope::metrics : Scope::all;
+  return guard.admit(presented_token(req), need, req, res) ? Handled::Unhandled : Handled::Handled;
+}
+
+void add_login_routes(httplib::Server& s, Guard& guard) {
   // The dashboard's login: the token as the body; a good one comes back as a
   // cookie the page's script cannot read (HttpOnly) and no other site can
   // send (SameSite=Strict), so images and the event stream carry it.
@@ -316,10 +317,21 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   if (tls) s.set_keep_alive_timeout(2);
   if (o.tokens) {
     impl->guard.tokens = o.tokens;
-    require_tokens(s, impl->guard);
+    add_login_routes(s, impl->guard);
   }
-  s.Post("/v1/detect",
-         [&service](const httplib::Request& req, httplib::Response& res) { send(res, detect(service, req)); });
+  // Runs once a request's head is read. A request without a body is then
+  // read whole: its deadline (http.request_timeout) ends here; an upload's
+  // ends as its handler starts, the body read.
+  s.set_pre_routing_handler([self = impl.get()](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH")
+      self->gate->request_read(req.remote_addr, req.remote_port);
+    if (!self->guard.tokens) return httplib::Server::HandlerResponse::Unhandled;
+    return check_token(self->guard, req, res);
+  });
+  s.Post("/v1/detect", [&service, self = impl.get()](const httplib::Request& req, httplib::Response& res) {
+    self->gate->request_read(req.remote_addr, req.remote_port);
+    send(res, detect(service, req));
+  });
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
     set_page_headers(res);
     res.set_content(std::string(dashboard_html()), "text/html; charset=utf-8");
@@ -341,7 +353,10 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   s.Get("/healthz", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.health()); });
   s.Get("/metrics", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.metrics()); });
   refuse_other_methods(s);
-  s.set_logger([&service](const httplib::Request&, const httplib::Response& res) { service.replied(res.status); });
+  s.set_logger([&service, self = impl.get()](const httplib::Request& req, const httplib::Response& res) {
+    service.replied(res.status);
+    self->gate->answered(req.remote_addr, req.remote_port);
+  });
   // Errors the library answers itself (413, 404, ...) get the same JSON shape as ours.
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send(res, error_reply(res.status, reason(res.status)));
@@ -364,6 +379,7 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   impl->gate = std::make_unique<Gate>(
       s, GateOptions{.threads = static_cast<std::size_t>(o.threads),
                      .head_timeout = std::chrono::milliseconds(static_cast<long long>(o.header_timeout_s * 1e3)),
+                     .request_timeout = std::chrono::milliseconds(static_cast<long long>(o.request_timeout_s * 1e3)),
                      .max_connections = static_cast<std::size_t>(o.max_connections),
                      .max_waiting_per_address = kWaitingPerAddress,
                      .tls = tls,

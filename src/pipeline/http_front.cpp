@@ -185,6 +185,7 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
                                              .max_body_bytes = static_cast<std::uint64_t>(h.max_body_mb * (1 << 20)),
                                              .read_timeout_s = h.read_timeout_s,
                                              .header_timeout_s = h.header_timeout_s,
+                                             .request_timeout_s = h.request_timeout_s,
                                              .max_connections = h.max_connections});
   if (!server) return (std::fprintf(stderr, "shmyolo: http: %s\n", server.error().c_str()), nullptr);
   front->server_ = std::move(*server);

@@ -784,6 +784,42 @@ TEST(Http, SlowlySentHeadsHoldNoThreadAndAreDroppedAfterTheHeaderTimeout) {
   EXPECT_EQ(code, 0) << output;
 }
 
+// A body sent a byte at a time (each read well inside http.read_timeout)
+// holds its request thread only until http.request_timeout: then its
+// connection is cut, and the service's one thread answers the others.
+TEST(Http, ABodySentSlowlyIsCutAtTheRequestTimeout) {
+  const shmyolo::test::TempShmDir dir;
+  Service service(
+      {write_config(dir.path(), kShapes, "{threads: 1, header_timeout: 1, request_timeout: 2, read_timeout: 5}")
+           .string()});
+  const int fd = connect_loopback(service.port());
+  ASSERT_GE(fd, 0);
+  const std::string head =
+      "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n0123456789";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  std::atomic<bool> dripping{true};
+  std::thread drip([&] {
+    while (dripping && ::send(fd, "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) std::this_thread::sleep_for(200ms);
+  });
+  std::this_thread::sleep_for(300ms);  // the slow upload has the only thread
+  httplib::Client c("127.0.0.1", service.port());
+  c.set_read_timeout(20, 0);  // far past the cut; a thread held until the dripping stopped would miss it
+  const auto health = c.Get("/healthz");
+  dripping = false;
+  drip.join();
+  ASSERT_TRUE(health) << "no answer while an upload's body comes a byte at a time";
+  EXPECT_EQ(health->status, 200);
+  timeval wait{.tv_sec = 10, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  std::array<char, 512> buf{};
+  const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+  EXPECT_LE(n, 0) << "the slow upload was answered instead of cut: "
+                  << std::string(buf.data(), std::max<ssize_t>(n, 0));
+  ::close(fd);
+  const auto [code, output] = service.stop();
+  EXPECT_EQ(code, 0) << output;
+}
+
 // Event streams hold a request thread each: past half of http.threads they
 // are refused with 503, and uploads still get through.
 TEST(Http, EventStreamsPastTheirLimitAreRefusedAndUploadsGoOn) {

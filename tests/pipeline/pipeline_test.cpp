@@ -599,12 +599,23 @@ TEST_F(Pipeline, FailedInferenceIsCountedNotPassedOffAsNothingSeen) {
 model: {path: )" + model.string() + R"(}
 workers: {count: 1, batch: 2}
 cameras:
-  - {name: a, source: "synthetic:?seed=3", fps: 0, frames: 20, delivery: queue}
-  - {name: b, source: "synthetic:?seed=4", fps: 0, frames: 20, delivery: queue}
+  - {name: a, source: "synthetic:?seed=3", fps: 20, frames: 40, delivery: queue}
+  - {name: b, source: "synthetic:?seed=4", fps: 20, frames: 40, delivery: queue}
 )");
-  const auto r =
-      shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()},
-                         std::chrono::seconds(120));
+  auto child =
+      shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
+  // The worker is held while both cameras queue frames: when it goes on, it
+  // finds frames in both rings and takes two at once. Without the hold, a
+  // worker that keeps up would take them one by one.
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
+  ASSERT_GT(worker, 0);
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
+  ASSERT_EQ(kill(worker, SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(kill(worker, SIGCONT), 0);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(120));
+  const shmyolo::test::RunResult r{code.value_or(-1),
+                                   shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2))};
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::size_t said = 0;
   for (auto at = r.output.find("counted in failed"); at != std::string::npos;
@@ -616,7 +627,7 @@ cameras:
   std::uint64_t out = 0;
   const json stats = final_stats();  // held: a range-for over a temporary's member dangles
   for (const auto& cam : stats["cameras"]) {
-    EXPECT_EQ(cam["frames_in"].get<std::uint64_t>(), 20U) << cam;
+    EXPECT_EQ(cam["frames_in"].get<std::uint64_t>(), 40U) << cam;
     EXPECT_EQ(cam["frames_in"].get<std::uint64_t>(),
               cam["failed"].get<std::uint64_t>() + cam["frames_out"].get<std::uint64_t>())
         << cam;

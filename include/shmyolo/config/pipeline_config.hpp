@@ -135,10 +135,11 @@ struct HttpConfig {
   // Connections open at once (those still sending their request head hold
   // no thread); past it the one waiting longest for its head is dropped.
   int max_connections = 256;
-  double header_timeout_s = 10;  // a request's head must arrive within this, or 408
-  int queue = 0;                 // uploads waiting or in work before 503; 0: 2 per worker
-  double max_body_mb = 20;       // larger bodies get 413
-  double max_megapixels = 40;    // larger images (by their header) get 422, before decoding
+  double header_timeout_s = 10;   // a request's head must arrive within this, or 408
+  double request_timeout_s = 60;  // ... and the whole request (its body too) within this, or it is cut
+  int queue = 0;                  // uploads waiting or in work before 503; 0: 2 per worker
+  double max_body_mb = 20;        // larger bodies get 413
+  double max_megapixels = 40;     // larger images (by their header) get 422, before decoding
   // Pixels decoded and held at once by all requests (by their headers); more
   // get 503. Memory for decoding is about 3.5 bytes per pixel of it (docs/http.md).
   double decode_megapixels = 80;  // default: twice max_megapixels

@@ -92,6 +92,9 @@ struct ServerOptions {
   // A request's head (request line and headers) must arrive within this;
   // until it has, the connection holds no thread (src/http/gate.hpp).
   double header_timeout_s = 10;
+  // From a request's first byte until it is read whole (its body too): past
+  // it the connection is shut down, so no thread waits on a slow sender.
+  double request_timeout_s = 60;
   int max_connections = 256;  // open at once, waiting and served; past it the longest-waiting goes
 };
 
