@@ -100,6 +100,9 @@ void Gate::stop() {
   const std::uint64_t one = 1;
   (void)::write(wake_fd_, &one, sizeof one);
   thread_.join();
+  // Requests still arriving will get no answer now: cut them, so no thread
+  // waits on a client that keeps sending slowly.
+  cut_slow_requests(std::chrono::steady_clock::time_point::max());
   // Requests in work see the listening socket gone and end after their answer.
   auto& listener = server_.*member(ListenTag{});
   const socket_t fd = listener.exchange(INVALID_SOCKET);
@@ -136,7 +139,7 @@ void Gate::loop() {
       }
     }
     drop_late();
-    cut_slow_requests();
+    cut_slow_requests(std::chrono::steady_clock::now());
   }
   drop_all();
 }
@@ -273,8 +276,7 @@ void Gate::answered(const std::string& address, int port) {
 // time): their sockets are shut down, so the library's read fails and the
 // thread is free. The fd is checked to be the same peer's first: once the
 // library has closed it, the number may already name a new connection.
-void Gate::cut_slow_requests() {
-  const auto now = std::chrono::steady_clock::now();
+void Gate::cut_slow_requests(std::chrono::steady_clock::time_point now) {
   const MutexLock lock(reading_mutex_);
   for (auto it = reading_.begin(); it != reading_.end();) {
     if (!it->second.armed || now < it->second.deadline) {

@@ -83,7 +83,8 @@ class Gate {
   [[nodiscard]] bool make_room(const std::string& address);
   void check(int fd);
   void drop_late();
-  void cut_slow_requests() SHMYOLO_EXCLUDES(reading_mutex_);
+  // Those whose deadline is before `now` (time_point::max(): all).
+  void cut_slow_requests(std::chrono::steady_clock::time_point now) SHMYOLO_EXCLUDES(reading_mutex_);
   void drop_all();
   void admit(int fd);
   void refuse(int fd, int status);

@@ -786,7 +786,8 @@ TEST(Http, SlowlySentHeadsHoldNoThreadAndAreDroppedAfterTheHeaderTimeout) {
 
 // A body sent a byte at a time (each read well inside http.read_timeout)
 // holds its request thread only until http.request_timeout: then its
-// connection is cut, and the service's one thread answers the others.
+// connection is cut, and the service's one thread answers the others. A
+// stop does not wait for such a body either.
 TEST(Http, ABodySentSlowlyIsCutAtTheRequestTimeout) {
   const shmyolo::test::TempShmDir dir;
   Service service(
@@ -816,8 +817,23 @@ TEST(Http, ABodySentSlowlyIsCutAtTheRequestTimeout) {
   EXPECT_LE(n, 0) << "the slow upload was answered instead of cut: "
                   << std::string(buf.data(), std::max<ssize_t>(n, 0));
   ::close(fd);
+  // Stopping while another body is still coming a byte at a time: that
+  // request is cut at once, not waited for.
+  const int late = connect_loopback(service.port());
+  ASSERT_GE(late, 0);
+  ASSERT_EQ(::send(late, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  std::atomic<bool> still{true};
+  std::thread late_drip([&] {
+    while (still && ::send(late, "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) std::this_thread::sleep_for(200ms);
+  });
+  std::this_thread::sleep_for(300ms);
   const auto [code, output] = service.stop();
+  still = false;
+  late_drip.join();
+  ::close(late);
   EXPECT_EQ(code, 0) << output;
+  EXPECT_EQ(output.find("did not stop in time"), std::string::npos) << "the stop waited on the slow client:\n"
+                                                                    << output;
 }
 
 // Event streams hold a request thread each: past half of http.threads they
