@@ -49,7 +49,6 @@ class SHMYOLO_SCOPED_CAPABILITY MutexLock {
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
-  void wait(std::condition_variable& cv) { cv.wait(lock_); }
   // False once the deadline has passed.
   template <class Clock, class Duration>
   bool wait_until(std::condition_variable& cv, std::chrono::time_point<Clock, Duration> deadline) {

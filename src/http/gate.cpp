@@ -172,7 +172,7 @@ void Gate::accept_all(int listener) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
     ++waiting_by_address_[address];
-    waiting_.emplace(fd, Waiting{std::move(address), port, std::chrono::steady_clock::now() + options_.head_timeout});
+    waiting_.emplace(fd, Waiting{std::move(address), port, std::chrono::steady_clock::now()});
     epoll_event e{.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data = {.fd = fd}};
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
     check(fd);  // a head that came with the connection goes at once
@@ -190,8 +190,8 @@ bool Gate::make_room(const std::string& address) {
     int fd = -1;
     auto first = std::chrono::steady_clock::time_point::max();
     for (const auto& [f, w] : waiting_) {
-      if ((!same_address || w.address == address) && w.deadline < first) {
-        first = w.deadline;
+      if ((!same_address || w.address == address) && w.accepted < first) {
+        first = w.accepted;
         fd = f;
       }
     }
@@ -207,28 +207,24 @@ bool Gate::make_room(const std::string& address) {
   return true;
 }
 
-// New bytes (or a hang-up) on a waiting connection.
+// New bytes (or a hang-up) on a waiting connection: what has come so far is
+// peeked, left in the socket for the library to read.
 void Gate::check(int fd) {
-  std::array<char, 1> probe{};
-  const ssize_t n = ::recv(fd, probe.data(), probe.size(), MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(fd, peek_.data(), peek_.size(), MSG_PEEK | MSG_DONTWAIT);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return refuse(fd, 0);  // the client hung up
-  if (n > 0 && (options_.tls || head_complete(fd))) admit(fd);
+  if (n <= 0) return;
+  const std::string_view seen(peek_.data(), static_cast<std::size_t>(n));
+  const bool head = seen.find("\r\n\r\n") != std::string_view::npos || seen.size() == kMaxHead;
+  if (options_.tls || head) admit(fd);
 }
 
 void Gate::drop_late() {
   const auto now = std::chrono::steady_clock::now();
   std::vector<int> late;
   for (const auto& [fd, w] : waiting_) {
-    if (now >= w.deadline) late.push_back(fd);
+    if (now >= w.accepted + options_.head_timeout) late.push_back(fd);
   }
   for (const int fd : late) refuse(fd, 408);
-}
-
-bool Gate::head_complete(int fd) {
-  const ssize_t n = ::recv(fd, peek_.data(), peek_.size(), MSG_PEEK | MSG_DONTWAIT);
-  if (n <= 0) return false;
-  const std::string_view seen(peek_.data(), static_cast<std::size_t>(n));
-  return seen.find("\r\n\r\n") != std::string_view::npos || static_cast<std::size_t>(n) == kMaxHead;
 }
 
 void Gate::forget(int fd) {
@@ -240,7 +236,7 @@ void Gate::forget(int fd) {
 
 void Gate::admit(int fd) {
   Peer peer{waiting_.at(fd).address, waiting_.at(fd).port};
-  const auto deadline = waiting_.at(fd).deadline - options_.head_timeout + options_.request_timeout;
+  const auto deadline = waiting_.at(fd).accepted + options_.request_timeout;
   forget(fd);
   {
     const MutexLock lock(reading_mutex_);

@@ -1,6 +1,6 @@
 // The server's front door: it accepts connections itself and gives one to a
 // request thread only once its request head has fully arrived, so clients
-// that send their headers slowly (slowloris) hold a socket in one poll loop,
+// that send their headers slowly (slowloris) hold a socket in one epoll loop,
 // not a thread, and are dropped with 408 after the head deadline.
 //
 // cpp-httplib (Debian 12's 0.11.4) runs a whole connection on one of its
@@ -69,7 +69,7 @@ class Gate {
   struct Waiting {
     std::string address;
     int port = 0;
-    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point accepted;
   };
   struct Reading {  // a connection on a request thread
     int fd = -1;
@@ -89,7 +89,6 @@ class Gate {
   void admit(int fd);
   void refuse(int fd, int status);
   void forget(int fd);
-  [[nodiscard]] bool head_complete(int fd);
 
   httplib::Server& server_;
   const GateOptions options_;
@@ -102,7 +101,7 @@ class Gate {
   // The gate thread's alone:
   std::unordered_map<int, Waiting> waiting_;  // by socket
   std::map<std::string, std::size_t> waiting_by_address_;
-  std::vector<char> peek_;  // the head seen so far, peeked (left in the socket for the library to read)
+  std::vector<char> peek_;  // check()'s buffer for the head seen so far
   Mutex reading_mutex_;
   std::map<Peer, Reading> reading_ SHMYOLO_GUARDED_BY(reading_mutex_);
   std::thread thread_;

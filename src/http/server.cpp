@@ -302,7 +302,8 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
   impl->guard.secure_cookie = tls;
   auto& s = impl->server;
   // An address may have this many connections still sending their request
-  // heads; more are answered 503 (a browser opens at most 6 per host).
+  // heads; past it its longest-waiting one goes (a browser opens at most 6
+  // per host).
   constexpr std::size_t kWaitingPerAddress = 32;
   s.set_payload_max_length(o.max_body_bytes);
   const auto timeout_us = static_cast<long long>(o.read_timeout_s * 1e6);

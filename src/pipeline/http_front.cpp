@@ -247,19 +247,22 @@ http::Reply HttpFront::publish_and_wait(const http::Upload& upload, const cv::Ma
                                    "workers.count",
                                    queue_, kRetryAfterS));
   };
+  bool admitted = false;
   {
     const MutexLock lock(pending_mutex_);
-    // Taken before publishing: the result may come back at once.
-    if (pending_.size() < queue_) pending_[id] = Pending{};
-    if (!pending_.contains(id)) return busy();
+    admitted = pending_.size() < queue_;
+    if (admitted) pending_[id] = Pending{};  // taken before publishing: the result may come back at once
   }
+  if (!admitted) return busy();
   std::uint64_t published = 0;
   {
     const MutexLock lock(producer_mutex_);
     auto slot = producer_->acquire();
     if (!slot) {  // the ring's spare slots are all held by workers: see ring_layout.cpp
-      const MutexLock pending_lock(pending_mutex_);
-      pending_.erase(id);
+      {
+        const MutexLock pending_lock(pending_mutex_);
+        pending_.erase(id);
+      }
       return busy();
     }
     bus::FrameMeta meta = place_in_slot(image, *slot, ring_->geometry(), ctx_.model.preprocessing,
