@@ -243,8 +243,122 @@ void read_undistort(const Reader& r, const YAML::Node& node, const std::string& 
   u.distortion = read_numbers(r, node["distortion"], key + ".distortion");
 }
 
+void read_tracker(const Reader& r, const YAML::Node& node, const std::string& key, TrackerConfig& t) {
+  if (node.IsScalar()) {  // tracker: false
+    try {
+      t.enabled = node.as<bool>();
+    } catch (const YAML::Exception&) {
+      r.fail(node, key, fmt::format("expected false or a mapping of tracker options, got \"{}\"", node.Scalar()));
+    }
+    return;
+  }
+  r.only_keys(node, key,
+              {"enabled", "high_score", "low_score", "new_track_score", "match_iou", "low_match_iou", "confirm_hits",
+               "max_lost", "update_interval", "stationary_after", "anchor"});
+  auto& o = t.options;
+  r.read(node, "enabled", key + ".enabled", t.enabled);
+  r.read(node, "high_score", key + ".high_score", o.high_score);
+  r.read(node, "low_score", key + ".low_score", o.low_score);
+  r.read(node, "new_track_score", key + ".new_track_score", o.new_track_score);
+  r.read(node, "match_iou", key + ".match_iou", o.match_iou);
+  r.read(node, "low_match_iou", key + ".low_match_iou", o.low_match_iou);
+  r.read(node, "confirm_hits", key + ".confirm_hits", o.confirm_hits);
+  r.read(node, "max_lost", key + ".max_lost", o.max_lost_s);
+  r.read(node, "update_interval", key + ".update_interval", t.update_interval_s);
+  r.read(node, "stationary_after", key + ".stationary_after", t.stationary_after_s);
+  std::string anchor;
+  if (r.read(node, "anchor", key + ".anchor", anchor)) {
+    if (anchor == "bottom")
+      t.anchor = Anchor::bottom;
+    else if (anchor == "center" || anchor == "centre")
+      t.anchor = Anchor::center;
+    else
+      r.fail(node["anchor"], key + ".anchor", fmt::format("expected bottom or center, got \"{}\"", anchor));
+  }
+}
+
+Point read_point(const Reader& r, const YAML::Node& node, const std::string& key) {
+  const auto xy = read_numbers(r, node, key);
+  if (xy.size() != 2) r.fail(node, key, fmt::format("expected a point [x, y], got {} numbers", xy.size()));
+  return {xy[0], xy[1]};
+}
+
+std::vector<std::string> read_class_list(const Reader& r, const YAML::Node& node, const std::string& key) {
+  std::vector<std::string> out;
+  if (!node.IsDefined() || node.IsNull()) return out;
+  if (!node.IsSequence()) r.fail(node, key, "expected a list of class names or indices");
+  for (const auto& c : node) {
+    if (!c.IsScalar()) r.fail(c, key, "expected a class name or index");
+    out.push_back(c.Scalar());
+  }
+  return out;
+}
+
+ZoneConfig read_zone(const Reader& r, const YAML::Node& node, const std::string& key) {
+  r.only_keys(node, key, {"name", "points", "classes", "min_dwell"});
+  ZoneConfig z;
+  if (!r.read(node, "name", key + ".name", z.name)) r.fail(node, key + ".name", "missing");
+  const YAML::Node points = node["points"];
+  if (!points.IsDefined()) r.fail(node, key + ".points", "missing: [[x, y], [x, y], [x, y], ...]");
+  if (!points.IsSequence()) r.fail(points, key + ".points", "expected a list of points [[x, y], ...]");
+  for (std::size_t i = 0; i < points.size(); ++i)
+    z.points.push_back(read_point(r, points[i], fmt::format("{}.points[{}]", key, i)));
+  z.classes = read_class_list(r, node["classes"], key + ".classes");
+  r.read(node, "min_dwell", key + ".min_dwell", z.min_dwell_s);
+  return z;
+}
+
+LineConfig read_line(const Reader& r, const YAML::Node& node, const std::string& key) {
+  r.only_keys(node, key, {"name", "from", "to", "count", "classes"});
+  LineConfig l;
+  if (!r.read(node, "name", key + ".name", l.name)) r.fail(node, key + ".name", "missing");
+  for (auto [field, point] : {std::pair{"from", &l.from}, {"to", &l.to}}) {
+    if (!node[field].IsDefined()) r.fail(node, fmt::format("{}.{}", key, field), "missing: a point [x, y]");
+    *point = read_point(r, node[field], fmt::format("{}.{}", key, field));
+  }
+  std::string count;
+  if (r.read(node, "count", key + ".count", count)) {
+    if (count == "both")
+      l.directions = LineDirections::both;
+    else if (count == "forward")
+      l.directions = LineDirections::forward;
+    else if (count == "backward")
+      l.directions = LineDirections::backward;
+    else
+      r.fail(node["count"], key + ".count", fmt::format("expected both, forward or backward, got \"{}\"", count));
+  }
+  l.classes = read_class_list(r, node["classes"], key + ".classes");
+  return l;
+}
+
+void read_scene(const Reader& r, const YAML::Node& node, const std::string& key, CameraConfig& c) {
+  std::string coordinates;
+  if (r.read(node, "coordinates", key + ".coordinates", coordinates)) {
+    if (coordinates == "normalized" || coordinates == "normalised")
+      c.normalized = true;
+    else if (coordinates != "pixels")
+      r.fail(node["coordinates"], key + ".coordinates",
+             fmt::format("expected pixels or normalized, got \"{}\"", coordinates));
+  }
+  if (node["tracker"].IsDefined()) read_tracker(r, node["tracker"], key + ".tracker", c.tracker);
+  for (auto [field, is_zone] : {std::pair{"zones", true}, {"lines", false}}) {
+    const YAML::Node list = node[field];
+    if (!list.IsDefined() || list.IsNull()) continue;
+    if (!list.IsSequence()) r.fail(list, fmt::format("{}.{}", key, field), "expected a list");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string item = fmt::format("{}.{}[{}]", key, field, i);
+      if (is_zone)
+        c.zones.push_back(read_zone(r, list[i], item));
+      else
+        c.lines.push_back(read_line(r, list[i], item));
+    }
+  }
+}
+
 CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::string& key) {
-  r.only_keys(node, key, {"name", "source", "fps", "delivery", "slots", "loop", "frames", "roi", "undistort", "color"});
+  r.only_keys(node, key,
+              {"name", "source", "fps", "delivery", "slots", "loop", "frames", "roi", "undistort", "color", "tracker",
+               "coordinates", "zones", "lines"});
   CameraConfig c;
   if (!r.read(node, "name", key + ".name", c.name)) r.fail(node, key + ".name", "missing");
   if (!r.read(node, "source", key + ".source", c.source)) {
@@ -277,6 +391,7 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
     else
       r.fail(node["color"], key + ".color", fmt::format("expected bgr, rgb or gray, got \"{}\"", color));
   }
+  read_scene(r, node, key, c);
   auto parsed = parse_source(std::move(c), r.base());
   if (!parsed) r.fail(node["source"], key + ".source", parsed.error().message);
   return std::move(*parsed);

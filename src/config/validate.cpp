@@ -82,6 +82,72 @@ void check_undistort(Checker& c, const Undistort& u, const std::string& key) {
   c.rule(n == 4 || n == 5 || n == 8, key + ".distortion", "expected 4, 5 or 8 coefficients");
 }
 
+void check_tracker(Checker& c, const TrackerConfig& t, const std::string& key) {
+  const auto& o = t.options;
+  c.range(key + ".high_score", o.high_score, 0.0F, 1.0F);
+  c.range(key + ".low_score", o.low_score, 0.0F, o.high_score);
+  // Only sure (high-score) detections are left to start tracks.
+  c.range(key + ".new_track_score", o.new_track_score, o.high_score, 1.0F);
+  c.range(key + ".match_iou", o.match_iou, 0.01F, 1.0F);
+  c.range(key + ".low_match_iou", o.low_match_iou, 0.01F, 1.0F);
+  c.range(key + ".confirm_hits", o.confirm_hits, 1, 100);
+  c.range(key + ".max_lost", o.max_lost_s, 0.01, 3600.0);
+  c.range(key + ".update_interval", t.update_interval_s, 0.0, 86400.0);
+  c.range(key + ".stationary_after", t.stationary_after_s, 0.1, 86400.0);
+}
+
+// The frame size a camera's zones and lines are checked against: 1 x 1 when
+// normalised, a synthetic camera's own size, else unknown until the first
+// frame (the aggregator checks then).
+std::optional<Point> frame_extent(const CameraConfig& cam) {
+  if (cam.normalized) return Point{1, 1};
+  if (cam.kind == SourceKind::synthetic) return Point{double(cam.synthetic.width), double(cam.synthetic.height)};
+  return std::nullopt;
+}
+
+void check_point(Checker& c, Point p, const std::optional<Point>& extent, const std::string& key) {
+  std::string frame = "the frame";
+  if (extent)
+    frame =
+        extent->x == 1.0 ? "the frame (coordinates: normalized)" : fmt::format("the {}x{} frame", extent->x, extent->y);
+  c.rule(p.x >= 0 && p.y >= 0 && (!extent || (p.x <= extent->x && p.y <= extent->y)), key,
+         fmt::format("[{}, {}] is outside {}", p.x, p.y, frame));
+}
+
+void check_scene(Checker& c, const CameraConfig& cam, const std::string& key) {
+  if (cam.tracker.enabled) check_tracker(c, cam.tracker, key + ".tracker");
+  c.rule(cam.tracker.enabled || (cam.zones.empty() && cam.lines.empty()), key + ".tracker",
+         "zones and lines follow tracks: remove tracker: false, or the zones and lines");
+  const auto extent = frame_extent(cam);
+  std::set<std::string> names{"all"};  // "all" names every class's count in MQTT topics
+  for (std::size_t i = 0; i < cam.zones.size(); ++i) {
+    const auto& z = cam.zones[i];
+    const std::string zk = fmt::format("{}.zones[{}]", key, i);
+    c.rule(valid_name(z.name), zk + ".name", kNameRule);
+    c.rule(names.insert(z.name).second, zk + ".name",
+           fmt::format("\"{}\" is taken (zones and lines of a camera need their own names, and not \"all\")", z.name));
+    c.rule(z.points.size() >= 3, zk + ".points",
+           fmt::format("a zone needs at least 3 points, got {}", z.points.size()));
+    for (std::size_t p = 0; p < z.points.size(); ++p)
+      check_point(c, z.points[p], extent, fmt::format("{}.points[{}]", zk, p));
+    c.rule(!track::self_intersecting(z.points), zk + ".points",
+           "the polygon crosses itself: list the corners in order around the zone");
+    c.rule(z.points.size() < 3 || track::area(z.points) > 0, zk + ".points", "the polygon has no area");
+    c.range(zk + ".min_dwell", z.min_dwell_s, 0.0, 86400.0);
+  }
+  for (std::size_t i = 0; i < cam.lines.size(); ++i) {
+    const auto& l = cam.lines[i];
+    const std::string lk = fmt::format("{}.lines[{}]", key, i);
+    c.rule(valid_name(l.name), lk + ".name", kNameRule);
+    c.rule(names.insert(l.name).second, lk + ".name",
+           fmt::format("\"{}\" is taken (zones and lines of a camera need their own names, and not \"all\")", l.name));
+    check_point(c, l.from, extent, lk + ".from");
+    check_point(c, l.to, extent, lk + ".to");
+    c.rule(l.from.x != l.to.x || l.from.y != l.to.y, lk + ".to",
+           "the line has no length: from and to are the same point");
+  }
+}
+
 void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
   c.rule(valid_name(cam.name), key + ".name", kNameRule);
   c.rule(!cam.source.empty(), key + ".source",
@@ -97,6 +163,7 @@ void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
     c.range(key + ".roi.height", cam.roi->height, 2, 65535);
   }
   if (cam.undistort) check_undistort(c, *cam.undistort, key + ".undistort");
+  check_scene(c, cam, key);
 }
 
 void check_cameras(Checker& c, const PipelineConfig& p) {

@@ -281,3 +281,48 @@ TEST(Config, MqttLoginAndTlsAreCheckedLikeEveryKey) {
   EXPECT_EQ(m.password, "from-env");
   EXPECT_EQ(m.tls_ca, kModel);
 }
+
+// Zones, lines and the tracker: each wrong value is one line at its place.
+TEST(Config, ZonesAndLinesAreCheckedWhereTheyAreWritten) {
+  const auto camera = [](const std::string& scene) {
+    return with_model("cameras:\n  - name: a\n    source: synthetic:?width=640&height=480\n" + scene);
+  };
+  auto good =
+      parse(camera("    coordinates: pixels\n    tracker: {max_lost: 2, anchor: center}\n"
+                   "    zones: [{name: bay, points: [[0, 0], [100, 0], [100, 100]], classes: [person], min_dwell: 1}]\n"
+                   "    lines: [{name: door, from: [0, 240], to: [640, 240], count: forward}]\n"));
+  ASSERT_TRUE(good) << good.error().message;
+  const auto& cam = good->cameras[0];
+  ASSERT_EQ(cam.zones.size(), 1U);
+  EXPECT_EQ(cam.zones[0].points.size(), 3U);
+  EXPECT_EQ(cam.zones[0].classes, std::vector<std::string>{"person"});
+  EXPECT_EQ(cam.lines[0].directions, shmyolo::config::LineDirections::forward);
+  EXPECT_EQ(cam.tracker.options.max_lost_s, 2);
+  EXPECT_EQ(cam.tracker.anchor, shmyolo::config::Anchor::center);
+
+  EXPECT_EQ(error_of(camera("    zones:\n      - {name: bay, points: [[0, 0], [100, 0]]}\n")),
+            "test.yaml:6: cameras[0].zones[0].points: a zone needs at least 3 points, got 2");
+  EXPECT_EQ(
+      error_of(camera("    zones:\n      - name: bow\n        points: [[0, 0], [100, 100], [100, 0], [0, 100]]\n")),
+      "test.yaml:7: cameras[0].zones[0].points: the polygon crosses itself: list the corners in order around "
+      "the zone");
+  EXPECT_EQ(error_of(camera("    lines:\n      - {name: door, from: [10, 10], to: [10, 10]}\n")),
+            "test.yaml:6: cameras[0].lines[0].to: the line has no length: from and to are the same point");
+  EXPECT_EQ(error_of(camera("    lines:\n      - name: door\n        from: [0, 0]\n        to: [700, 10]\n")),
+            "test.yaml:8: cameras[0].lines[0].to: [700, 10] is outside the 640x480 frame");
+  EXPECT_EQ(error_of(camera(
+                "    coordinates: normalized\n    lines:\n      - {name: door, from: [0, 0.5], to: [1.5, 0.5]}\n")),
+            "test.yaml:7: cameras[0].lines[0].to: [1.5, 0.5] is outside the frame (coordinates: normalized)");
+  EXPECT_EQ(error_of(camera("    zones: [{name: all, points: [[0, 0], [1, 0], [1, 1]]}]\n")),
+            "test.yaml:5: cameras[0].zones[0].name: \"all\" is taken (zones and lines of a camera need their own "
+            "names, and not \"all\")");
+  EXPECT_EQ(error_of(camera("    tracker: {low_score: 0.7}\n")),
+            "test.yaml:5: cameras[0].tracker.low_score: must be 0 to 0.5, got 0.7");
+  EXPECT_EQ(error_of(camera("    tracker: sometimes\n")),
+            "test.yaml:5: cameras[0].tracker: expected false or a mapping of tracker options, got \"sometimes\"");
+  EXPECT_EQ(error_of(camera("    tracker: false\n    lines: [{name: door, from: [0, 0], to: [5, 5]}]\n")),
+            "test.yaml:5: cameras[0].tracker: zones and lines follow tracks: remove tracker: false, or the zones and "
+            "lines");
+  EXPECT_EQ(error_of(camera("    lines: [{name: door, from: [0, 0], to: [5, 5], count: sideways}]\n")),
+            "test.yaml:5: cameras[0].lines[0].count: expected both, forward or backward, got \"sideways\"");
+}

@@ -23,6 +23,8 @@
 #include <shmyolo/bus/layout.hpp>
 #include <shmyolo/detect/model.hpp>
 #include <shmyolo/error.hpp>
+#include <shmyolo/track/geometry.hpp>
+#include <shmyolo/track/tracker.hpp>
 
 namespace shmyolo::config {
 
@@ -61,6 +63,41 @@ struct Roi {
 // tint). 1- and 4-channel frames are converted to BGR whatever this says.
 enum class SourceColor { bgr, rgb, gray };
 
+// Zones and lines are in the camera's full-frame pixels, or in 0..1 of its
+// width and height (`coordinates: normalized`).
+using Point = track::Point;
+
+// Where a track stands, for zones and lines: its box's bottom centre (where a
+// person or a vehicle touches the ground) or its centre.
+enum class Anchor { bottom, center };
+
+struct TrackerConfig {
+  bool enabled = true;
+  track::TrackerOptions options;
+  double update_interval_s = 5;    // an `update` event at least this often per track; 0: only on changes
+  double stationary_after_s = 10;  // a track that has not moved for this long is stationary
+  Anchor anchor = Anchor::bottom;
+};
+
+struct ZoneConfig {
+  std::string name;  // unique among the camera's zones and lines
+  std::vector<Point> points;
+  std::vector<std::string> classes;  // names or indices; empty: every class
+  double min_dwell_s = 0;            // inside this long before it counts as entered
+};
+
+// Which way a line is crossed: forward goes from the left of from->to to its
+// right, as seen in the picture (y down), i.e. clockwise around `from`.
+enum class LineDirections { both, forward, backward };
+
+struct LineConfig {
+  std::string name;
+  Point from;
+  Point to;
+  LineDirections directions = LineDirections::both;  // the crossings counted
+  std::vector<std::string> classes;
+};
+
 struct CameraConfig {
   std::string name;    // [A-Za-z0-9_-], unique
   std::string source;  // as written: may name secrets as ${VAR} or ${file:PATH}
@@ -81,6 +118,10 @@ struct CameraConfig {
   std::optional<Roi> roi;
   std::optional<Undistort> undistort;
   SourceColor color = SourceColor::bgr;
+  TrackerConfig tracker;
+  bool normalized = false;  // zones and lines in 0..1 of the frame
+  std::vector<ZoneConfig> zones;
+  std::vector<LineConfig> lines;
 };
 
 struct ModelConfig {
