@@ -546,28 +546,21 @@ BusResult<Claim> claim_any(std::span<Consumer* const> consumers, std::chrono::na
 // A seqlock reader copies memory that the producer may be writing at the same
 // moment and discards the copy when the sequence moved: a benign race by
 // design, hidden from ThreadSanitizer.
-__attribute__((no_sanitize("thread"))) BusResult<FrameInfo> peek_latest(const FrameRing& ring,
-                                                                        std::span<std::byte> out) {
+namespace {
+
+// Copies the frame of the slot `pick` chooses (or timeout when it chooses
+// none). A free slot still holds the frame a worker has finished with, and
+// is the newest one most of the time when workers keep up; the seqlock
+// catches a producer that takes the slot while we copy. (A producer that
+// does not stamp publish_mono_ns, like the numpy one in docs/shm-layout.md,
+// still has its ready and claimed frames peeked.)
+template <class Pick>
+__attribute__((no_sanitize("thread"))) BusResult<FrameInfo> peek(const FrameRing& ring, std::span<std::byte> out,
+                                                                 Pick pick) {
   const RingGeometry& g = ring.geometry();
   constexpr int kAttempts = 100;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    std::uint32_t best = g.slot_count;
-    std::uint64_t best_seq = 0;
-    for (std::uint32_t i = 0; i < g.slot_count; ++i) {
-      const SlotDescriptor& d = ring.descriptor(i);
-      // A free slot still holds the frame a worker has finished with, and is
-      // the newest one most of the time when workers keep up; the seqlock
-      // below catches a producer that takes it while we copy.
-      // (A producer that does not stamp publish_mono_ns, like the numpy one in
-      // docs/shm-layout.md, still has its ready and claimed frames peeked.)
-      const SlotState s = load_control(d).state();
-      if (s == SlotState::writing || (s == SlotState::free && d.publish_mono_ns == 0)) continue;
-      const std::uint64_t seq = d.frame_seq.load(std::memory_order_relaxed);
-      if (best == g.slot_count || seq > best_seq) {
-        best = i;
-        best_seq = seq;
-      }
-    }
+    const std::uint32_t best = pick();
     if (best == g.slot_count) return bus_error(BusErrc::timeout);
     const SlotDescriptor& d = ring.descriptor(best);
     // acquire: if we see an even value, we see the frame written before it.
@@ -580,6 +573,47 @@ __attribute__((no_sanitize("thread"))) BusResult<FrameInfo> peek_latest(const Fr
     if (d.seqlock.load(std::memory_order_relaxed) == before && info.meta.payload_bytes <= g.frame_bytes) return info;
   }
   return bus_error(BusErrc::timeout, strf("ring %s: every peek was overwritten mid-copy", ring.name().c_str()));
+}
+
+// Reads publish_mono_ns, which the producer writes unordered: the seqlock in
+// peek() judges the copy, so a stale value here costs only a retry.
+__attribute__((no_sanitize("thread"))) bool peekable(const SlotDescriptor& d) {
+  const SlotState s = load_control(d).state();
+  return !(s == SlotState::writing || (s == SlotState::free && d.publish_mono_ns == 0));
+}
+
+}  // namespace
+
+BusResult<FrameInfo> peek_latest(const FrameRing& ring, std::span<std::byte> out) {
+  return peek(ring, out, [&ring] {
+    const std::uint32_t slots = ring.geometry().slot_count;
+    std::uint32_t best = slots;
+    std::uint64_t best_seq = 0;
+    for (std::uint32_t i = 0; i < slots; ++i) {
+      const SlotDescriptor& d = ring.descriptor(i);
+      if (!peekable(d)) continue;
+      const std::uint64_t seq = d.frame_seq.load(std::memory_order_relaxed);
+      if (best == slots || seq > best_seq) {
+        best = i;
+        best_seq = seq;
+      }
+    }
+    return best;
+  });
+}
+
+BusResult<FrameInfo> peek_frame(const FrameRing& ring, std::uint64_t seq, std::span<std::byte> out) {
+  auto info = peek(ring, out, [&ring, seq] {
+    const std::uint32_t slots = ring.geometry().slot_count;
+    for (std::uint32_t i = 0; i < slots; ++i) {
+      const SlotDescriptor& d = ring.descriptor(i);
+      if (peekable(d) && d.frame_seq.load(std::memory_order_relaxed) == seq) return i;
+    }
+    return slots;
+  });
+  // The slot may have taken a newer frame between the pick and the copy.
+  if (info && info->frame_seq != seq) return bus_error(BusErrc::timeout);
+  return info;
 }
 
 }  // namespace shmyolo::bus

@@ -8,6 +8,7 @@
 #include <http_bench.hpp>
 #include <pipeline_bench.hpp>
 #include <slow_clients_bench.hpp>
+#include <tracker_bench.hpp>
 #include <transport.hpp>
 #include <transport_e2e.hpp>
 
@@ -104,6 +105,18 @@ void add_slow_clients_bench_command(CLI::App& bench, int& exit_code) {
     const auto report = bench::run_slow_clients_bench(*o);
     fmt::print("{}", bench::slow_clients_table(*o, report));
     exit_code = report.error.empty() ? 0 : 1;
+  });
+}
+
+void add_tracker_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::TrackerBenchOptions>();
+  auto* cmd = bench.add_subcommand("tracker", "What tracking (the tracker, zones and lines) costs per frame");
+  cmd->add_option("--objects", o->objects, "Objects in the scene")->check(CLI::Range(1, 1000));
+  cmd->add_option("--frames", o->frames, "Frames to track")->check(CLI::Range(10, 10000000));
+  cmd->add_option("--seed", o->seed, "Seed of the scene");
+  cmd->callback([o, &exit_code] {
+    fmt::print("{}", bench::tracker_table(*o, bench::run_tracker_bench(*o)));
+    exit_code = 0;
   });
 }
 
@@ -243,6 +256,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   add_transport_e2e_command(*bench, exit_code);
   add_http_bench_command(*bench, exit_code);
   add_slow_clients_bench_command(*bench, exit_code);
+  add_tracker_bench_command(*bench, exit_code);
   add_chaos_bench_command(*bench, exit_code);
 }
 

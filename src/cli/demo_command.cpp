@@ -2,7 +2,8 @@
 // the bundled detector. Ingest processes letterbox each rendered frame into
 // a ring slot, workers run the model on the slot in place, and the
 // aggregator scores every frame against the renderer's truth, so the live
-// statistics show precision and recall beside fps and latency.
+// statistics show precision and recall, and the tracks' MOTA and IDF1,
+// beside fps and latency.
 #include <unistd.h>
 
 #include <filesystem>
@@ -67,7 +68,7 @@ nlohmann::json summarise(const DemoOptions& o, const nlohmann::json& stats) {
                      {"fps_out", cam["fps_out"]},
                      {"dropped", cam["dropped"]},
                      {"latency_ms", {{"end_to_end", cam["latency_ms"]["end_to_end"]}}}};
-    for (const char* key : {"precision", "recall"}) {
+    for (const char* key : {"precision", "recall", "mota", "idf1", "id_switches"}) {
       if (cam.contains(key)) c[key] = cam[key];
     }
     per_camera.push_back(c);

@@ -193,7 +193,18 @@ void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
 }
 
 void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {
-  r.only_keys(node, "outputs", {"jsonl", "stats_interval", "mqtt"});
+  r.only_keys(node, "outputs", {"jsonl", "events", "stats_interval", "mqtt", "snapshots"});
+  if (const YAML::Node snap = node["snapshots"]; snap.IsDefined()) {
+    r.only_keys(snap, "outputs.snapshots", {"dir", "max_mb", "max_age"});
+    auto& s = o.snapshots.emplace();
+    std::string dir;
+    if (!r.read(snap, "dir", "outputs.snapshots.dir", dir)) r.fail(snap, "outputs.snapshots.dir", "missing: a folder");
+    s.dir = r.resolve(dir);
+    r.read(snap, "max_mb", "outputs.snapshots.max_mb", s.max_mb);
+    r.read(snap, "max_age", "outputs.snapshots.max_age", s.max_age_s);
+  }
+  if (r.read(node, "events", "outputs.events", o.events) && !o.events.empty() && o.events != "-")
+    o.events = r.resolve(o.events).string();
   // An empty value means no JSON Lines, as when the key is left out (resolving it would name the folder).
   if (r.read(node, "jsonl", "outputs.jsonl", o.jsonl) && !o.jsonl.empty() && o.jsonl != "-")
     o.jsonl = r.resolve(o.jsonl).string();

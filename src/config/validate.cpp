@@ -114,6 +114,13 @@ void check_point(Checker& c, Point p, const std::optional<Point>& extent, const 
          fmt::format("[{}, {}] is outside {}", p.x, p.y, frame));
 }
 
+// A zone's or a line's name: valid, and not taken by another of the camera's.
+void check_place_name(Checker& c, const std::string& name, std::set<std::string>& taken, const std::string& key) {
+  c.rule(valid_name(name), key, kNameRule);
+  c.rule(taken.insert(name).second, key,
+         fmt::format("\"{}\" is taken (zones and lines of a camera need their own names, and not \"all\")", name));
+}
+
 void check_scene(Checker& c, const CameraConfig& cam, const std::string& key) {
   if (cam.tracker.enabled) check_tracker(c, cam.tracker, key + ".tracker");
   c.rule(cam.tracker.enabled || (cam.zones.empty() && cam.lines.empty()), key + ".tracker",
@@ -123,9 +130,7 @@ void check_scene(Checker& c, const CameraConfig& cam, const std::string& key) {
   for (std::size_t i = 0; i < cam.zones.size(); ++i) {
     const auto& z = cam.zones[i];
     const std::string zk = fmt::format("{}.zones[{}]", key, i);
-    c.rule(valid_name(z.name), zk + ".name", kNameRule);
-    c.rule(names.insert(z.name).second, zk + ".name",
-           fmt::format("\"{}\" is taken (zones and lines of a camera need their own names, and not \"all\")", z.name));
+    check_place_name(c, z.name, names, zk + ".name");
     c.rule(z.points.size() >= 3, zk + ".points",
            fmt::format("a zone needs at least 3 points, got {}", z.points.size()));
     for (std::size_t p = 0; p < z.points.size(); ++p)
@@ -138,9 +143,7 @@ void check_scene(Checker& c, const CameraConfig& cam, const std::string& key) {
   for (std::size_t i = 0; i < cam.lines.size(); ++i) {
     const auto& l = cam.lines[i];
     const std::string lk = fmt::format("{}.lines[{}]", key, i);
-    c.rule(valid_name(l.name), lk + ".name", kNameRule);
-    c.rule(names.insert(l.name).second, lk + ".name",
-           fmt::format("\"{}\" is taken (zones and lines of a camera need their own names, and not \"all\")", l.name));
+    check_place_name(c, l.name, names, lk + ".name");
     check_point(c, l.from, extent, lk + ".from");
     check_point(c, l.to, extent, lk + ".to");
     c.rule(l.from.x != l.to.x || l.from.y != l.to.y, lk + ".to",
@@ -198,6 +201,10 @@ void check_mqtt(Checker& c, const MqttConfig& m) {
 void check_outputs(Checker& c, const OutputConfig& o) {
   c.range("outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
   if (o.mqtt) check_mqtt(c, *o.mqtt);
+  if (o.snapshots) {
+    c.range("outputs.snapshots.max_mb", o.snapshots->max_mb, 0.1, 1e7);
+    c.range("outputs.snapshots.max_age", o.snapshots->max_age_s, 1.0, 1e9);
+  }
 }
 
 }  // namespace

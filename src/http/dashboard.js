@@ -3,6 +3,7 @@
 "use strict";
 const FRAME_EVERY_MS = 250;  // each tile asks for its next frame this long after the last one arrived
 const STATS_EVERY_MS = 1000;
+const CHART_SAMPLES = 180;   // three minutes of one-second samples per tile
 const tiles = new Map();     // camera name -> its elements
 
 function el(tag, cls, text) {
@@ -22,12 +23,16 @@ function addTile(name) {
   const img = el("img");
   img.alt = name;
   const cap = el("figcaption");
+  const chart = el("canvas", "chart");
+  chart.width = 320;
+  chart.height = 40;
+  chart.title = "fps (green) and p50 latency (orange) over the last minutes";
   const parts = { name: el("div", "name", name), stats: el("div", "stats", "waiting for frames"),
-                  classes: el("div", "classes"), error: el("div", "error") };
+                  classes: el("div", "classes"), chart, error: el("div", "error") };
   Object.values(parts).forEach(p => cap.appendChild(p));
   fig.append(img, cap);
   document.getElementById("tiles").appendChild(fig);
-  const tile = { fig, img, ...parts };
+  const tile = { fig, img, ...parts, samples: [] };
   tiles.set(name, tile);
   refreshFrame(name, tile);
 }
@@ -82,7 +87,11 @@ async function refreshStats() {
         `${c.dropped} dropped · queue ${c.queue_depth}`;
       const classes = Object.entries(c.classes || {}).map(([k, v]) => `${v} ${k}`).join(", ");
       t.classes.textContent = (classes || "no objects") +
-        (c.precision !== undefined ? ` · precision ${c.precision} recall ${c.recall}` : "");
+        (c.precision !== undefined ? ` · precision ${c.precision} recall ${c.recall}` : "") +
+        (c.mota !== undefined ? ` · MOTA ${c.mota} IDF1 ${c.idf1}` : "");
+      t.samples.push({ fps: c.fps_out, p50: e2e.p50 || 0 });
+      if (t.samples.length > CHART_SAMPLES) t.samples.shift();
+      drawChart(t.chart, t.samples);
     }
     document.getElementById("rate").textContent = `${fps.toFixed(1)} fps in all`;
   } catch (e) {
@@ -100,6 +109,73 @@ async function refreshStats() {
   setTimeout(refreshStats, STATS_EVERY_MS);
 }
 
+// fps (green) and p50 end-to-end latency (orange), each scaled to its own peak.
+function drawChart(canvas, samples) {
+  const g = canvas.getContext("2d");
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  const plot = (key, colour) => {
+    const peak = Math.max(1e-9, ...samples.map(s => s[key]));
+    g.strokeStyle = colour;
+    g.beginPath();
+    samples.forEach((s, i) => {
+      const x = (i / (CHART_SAMPLES - 1)) * canvas.width;
+      const y = canvas.height - 2 - (s[key] / peak) * (canvas.height - 4);
+      if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+    });
+    g.stroke();
+  };
+  plot("fps", "#3ccf6e");
+  plot("p50", "#ffa040");
+  canvas.dataset.samples = String(samples.length);
+}
+
+// Active tracks and line counts per camera, from /v1/tracks.
+async function refreshTracks() {
+  try {
+    const res = await fetch("/v1/tracks", { cache: "no-store" });
+    if (res.ok) {
+      const body = await res.json();
+      const box = document.getElementById("tracks");
+      box.replaceChildren();
+      for (const c of body.cameras) {
+        if (!c.tracking) continue;
+        const row = el("div");
+        row.appendChild(el("span", "camera", `${c.camera}: `));
+        const ids = c.tracks.map(t => `#${t.track_id} ${t.class}` + (t.zones.length ? ` (${t.zones.join(", ")})` : ""));
+        row.appendChild(el("span", "ids", ids.join(" · ") || "none"));
+        for (const [topic, v] of Object.entries(c.counts)) {
+          if (!topic.endsWith("/crossings")) continue;
+          const line = el("div", "line", `line ${topic.split("/")[0]}: ${v.forward} forward, ${v.backward} backward`);
+          line.dataset.line = topic.split("/")[0];
+          row.appendChild(line);
+        }
+        box.appendChild(row);
+      }
+      box.dataset.tracks = String(body.cameras.reduce((n, c) => n + c.tracks.length, 0));
+    }
+  } catch (e) {
+    document.getElementById("tracks").textContent = `tracks unavailable: ${e.message}`;
+  }
+  setTimeout(refreshTracks, STATS_EVERY_MS);
+}
+
+// Tracks' events, newest first, each with its track's snapshot when there is one.
+function showTrackEvent(e) {
+  const list = document.getElementById("track-events");
+  const item = el("li");
+  item.dataset.type = e.type;
+  if (e.snapshot) {
+    const thumb = el("img");
+    thumb.src = e.snapshot;
+    thumb.alt = `${e.class} #${e.track_id}`;
+    item.appendChild(thumb);
+  }
+  const where = e.zone ? ` ${e.zone}` : e.line ? ` ${e.line} ${e.direction}` : e.reason ? ` (${e.reason})` : "";
+  item.appendChild(el("span", "", `${e.camera} ${e.type}${where}: ${e.class} #${e.track_id}`));
+  list.prepend(item);
+  while (list.children.length > 12) list.lastChild.remove();
+}
+
 function watchEvents() {
   const log = document.getElementById("events");
   const lines = [];
@@ -115,6 +191,8 @@ function watchEvents() {
     log.textContent = lines.join("\n");
   });
   source.addEventListener("dropped", ev => lines.unshift(`(${JSON.parse(ev.data).dropped} events dropped)`));
+  for (const type of ["new", "end", "enter", "leave", "cross"])
+    source.addEventListener(type, ev => showTrackEvent(JSON.parse(ev.data)));
 }
 
 function showResult(image, body) {
@@ -174,6 +252,7 @@ async function start() {
   const res = await fetch("/v1/cameras", { cache: "no-store" });
   if (res.status === 401) return askForToken();
   refreshStats();
+  refreshTracks();
   watchEvents();
 }
 

@@ -351,6 +351,12 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(Service& servi
     if (!stream) return send(res, stream.error());
     stream_events(std::shared_ptr<EventStream>(std::move(*stream)), *self->gate, res);
   });
+  s.Get(R"(/v1/events/([^/]+)/snapshot\.jpg)", [&service](const httplib::Request& req, httplib::Response& res) {
+    send(res, service.snapshot(req.matches[1].str()));
+  });
+  s.Get("/v1/tracks", [&service](const httplib::Request& req, httplib::Response& res) {
+    send(res, service.tracks(std::map<std::string, std::string>(req.params.begin(), req.params.end())));
+  });
   s.Get("/healthz", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.health()); });
   s.Get("/metrics", [&service](const httplib::Request&, httplib::Response& res) { send(res, service.metrics()); });
   refuse_other_methods(s);

@@ -238,7 +238,8 @@ void SyntheticCamera::truth(std::uint64_t index, std::vector<GroundTruth>& truth
                   std::clamp(p.y, 0.0F, fh),
                   std::clamp(p.x + bw, 0.0F, fw),
                   std::clamp(p.y + bh, 0.0F, fh),
-                  visibility(placed, i)};
+                  visibility(placed, i),
+                  static_cast<int>(p.mover - movers_.data())};
     if (g.x2 - g.x1 >= 2 && g.y2 - g.y1 >= 2) truth.push_back(g);
   }
 }

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include "result_json.hpp"
 #include "ring_layout.hpp"
 #include "slot_frame.hpp"
+#include "snapshots.hpp"
 #include "statistics.hpp"
 
 namespace shmyolo::pipeline {
@@ -137,12 +140,41 @@ HttpFront::~HttpFront() {
   if (server_) server_->stop();
 }
 
-void HttpFront::observe(const ResultRecord& record, const std::string& json_line) {
-  live_->observe(record, json_line);
+void HttpFront::observe(const ResultRecord& record, const std::string& json_line,
+                        std::span<const std::uint64_t> track_ids) {
+  live_->observe(record, json_line, track_ids);
+}
+
+void HttpFront::observe_event(std::size_t camera, const std::string& type, const std::string& json) {
+  live_->observe_event(camera, type, json);
+}
+
+void HttpFront::observe_tracks(std::size_t camera, nlohmann::json tracks, std::map<std::string, std::string> counts) {
+  live_->observe_tracks(camera, std::move(tracks), std::move(counts));
 }
 
 http::Reply HttpFront::cameras() {
   return live_->cameras();
+}
+
+http::Reply HttpFront::tracks(const std::map<std::string, std::string>& params) {
+  return live_->tracks(params);
+}
+
+http::Reply HttpFront::snapshot(const std::string& id) {
+  const std::optional<config::SnapshotConfig> snapshots = ctx_.config->outputs.snapshots;
+  if (!snapshots.has_value()) return http::error_reply(404, "this pipeline keeps no snapshots: set outputs.snapshots");
+  if (!Snapshots::valid_id(id)) return http::error_reply(404, "no such event: ids are like gate-1796128824831-17");
+  std::ifstream in(Snapshots::path_of(snapshots->dir, id), std::ios::binary);
+  if (!in) {
+    return http::error_reply(
+        404, fmt::format("no snapshot of event {}: not taken yet, or gone past outputs.snapshots' limits", id));
+  }
+  http::Reply r;
+  r.content_type = "image/jpeg";
+  r.body.assign(std::istreambuf_iterator<char>(in), {});
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
 }
 
 http::Reply HttpFront::camera_frame(const std::string& name) {
@@ -191,7 +223,7 @@ std::unique_ptr<HttpFront> HttpFront::start(const Context& ctx) {
   front->server_ = std::move(*server);
   std::fprintf(stderr,
                "shmyolo: http: serving on %s:%d (dashboard at /; POST /v1/detect, GET /v1/cameras, GET /v1/events, GET "
-               "/metrics)%s\n",
+               "/v1/tracks, GET /metrics)%s\n",
                h.bind.c_str(), front->server_->port(),
                tokens && !h.tls_cert.empty() ? ", HTTPS, tokens required"
                : tokens                      ? ", tokens required"
@@ -404,6 +436,7 @@ std::string HttpFront::metrics_text() const {
              [](const CameraCounts& c) { return c.restarts; });
   per_camera("shmyolo_queue_depth", "gauge", "Frames waiting in each camera's ring for a worker.",
              [](const CameraCounts& c) { return c.queue_depth; });
+  live_->track_metrics(out);
   help(out, "shmyolo_upload_queue_depth", "gauge", "Uploads waiting in the uploads ring for a worker.");
   out += fmt::format("shmyolo_upload_queue_depth{{{}}} {}\n", p, ready_slots(*ring_));
   // relaxed below: counters read for display.

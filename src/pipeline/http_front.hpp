@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <shmyolo/bus/ring.hpp>
 #include <shmyolo/http/server.hpp>
@@ -41,11 +42,18 @@ class HttpFront final : public http::Service {
 
   // From the aggregator's thread: a camera's result and its JSON line, for
   // the dashboard, /v1/cameras and /v1/events.
-  void observe(const ResultRecord& record, const std::string& json_line);
+  void observe(const ResultRecord& record, const std::string& json_line, std::span<const std::uint64_t> track_ids);
+  // From the aggregator's thread: a track's event (its type and JSON), and
+  // a camera's active tracks and counts after it changed, for /v1/events,
+  // /v1/tracks and /metrics.
+  void observe_event(std::size_t camera, const std::string& type, const std::string& json);
+  void observe_tracks(std::size_t camera, nlohmann::json tracks, std::map<std::string, std::string> counts);
 
   http::Reply detect(const http::Upload& upload) override;
   http::Reply cameras() override;
   http::Reply camera_frame(const std::string& name) override;
+  http::Reply tracks(const std::map<std::string, std::string>& params) override;
+  http::Reply snapshot(const std::string& id) override;
   std::expected<std::unique_ptr<http::EventStream>, http::Reply> events(
       const std::map<std::string, std::string>& params) override;
   http::Reply health() override;

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ranges>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
+#include "frame_picture.hpp"
 #include "frame_record.hpp"
 #include "result_json.hpp"
 #include "statistics.hpp"
@@ -24,39 +24,6 @@ constexpr double kRateWindowS = 3;        // fps over the last 3 s of results
 constexpr std::size_t kQueueLimit = 256;  // events a slow reader may fall behind before the oldest go
 // A peeked frame's result is at most one end-to-end latency away.
 constexpr auto kResultWait = std::chrono::seconds(1);
-constexpr int kJpegQuality = 85;  // OpenCV's default is 95; tiles refresh several times a second
-
-// One colour per class, far apart in hue (the golden angle), bright on video.
-cv::Scalar class_colour(int class_id) {
-  const int hue = class_id * 137 % 360 / 2;  // OpenCV's 8-bit hue runs 0-179
-  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar(hue, 220, 255));
-  cv::Mat bgr;
-  cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
-  const auto px = bgr.at<cv::Vec3b>(0, 0);
-  return {static_cast<double>(px[0]), static_cast<double>(px[1]), static_cast<double>(px[2])};
-}
-
-// Draws source-pixel boxes on the slot's content: the frame's own placement
-// maps them, so a region of interest or a stretch lands where the model saw it.
-void draw_boxes(cv::Mat& image, const std::vector<ResultDetection>& detections, const Placement& placement,
-                const std::vector<std::string>& names) {
-  const detect::Box content = placement.content();
-  for (const auto& d : detections) {
-    const cv::Scalar colour = class_colour(d.class_id);
-    const detect::Box in_slot = placement.to_slot({d.x1, d.y1, d.x2, d.y2});
-    const cv::Point a(static_cast<int>(in_slot.x1 - content.x1), static_cast<int>(in_slot.y1 - content.y1));
-    const cv::Point b(static_cast<int>(in_slot.x2 - content.x1), static_cast<int>(in_slot.y2 - content.y1));
-    cv::rectangle(image, a, b, colour, 2);
-    const std::string label = fmt::format("{} {:.2f}", class_name(names, d.class_id), d.score);
-    int baseline = 0;
-    const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, 0.45, 1, &baseline);
-    const cv::Point origin(a.x, std::max(a.y, size.height + 4));
-    cv::rectangle(image, origin - cv::Point(0, size.height + 4), origin + cv::Point(size.width + 4, 0), colour,
-                  cv::FILLED);
-    cv::putText(image, label, origin + cv::Point(2, -3), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1,
-                cv::LINE_AA);
-  }
-}
 
 }  // namespace
 
@@ -91,7 +58,7 @@ class LiveView::EventFeed final : public http::EventStream {
 };
 
 LiveView::LiveView(const Context& ctx, const std::vector<bus::FrameRing>& cameras, int max_streams)
-    : ctx_(ctx), cameras_(cameras), max_streams_(max_streams), recent_(cameras.size()) {}
+    : ctx_(ctx), cameras_(cameras), max_streams_(max_streams), recent_(cameras.size()), tracks_(cameras.size()) {}
 
 LiveView::~LiveView() {
   close();
@@ -105,7 +72,7 @@ void LiveView::close() {
   observed_.notify_all();
 }
 
-void LiveView::observe(const ResultRecord& r, const std::string& json_line) {
+void LiveView::observe(const ResultRecord& r, const std::string& json_line, std::span<const std::uint64_t> track_ids) {
   {
     const MutexLock lock(mutex_);
     auto& recent = recent_[r.camera];
@@ -114,19 +81,11 @@ void LiveView::observe(const ResultRecord& r, const std::string& json_line) {
                       .end_to_end_ms = static_cast<double>(r.done_mono_ns - r.capture_mono_ns) / 1e6,
                       .source_width = r.source_width,
                       .source_height = r.source_height,
-                      .detections = {r.detections.begin(), r.detections.begin() + r.count}});
+                      .detections = {r.detections.begin(), r.detections.begin() + r.count},
+                      .track_ids = {track_ids.begin(), track_ids.end()}});
     if (recent.size() > kRecent) recent.pop_front();
-    if (!subscribers_.empty()) {
-      std::string event = fmt::format("event: detections\nid: {}\ndata: {}\n\n", r.frame_seq, json_line);
-      for (const auto& s : subscribers_) {
-        if (s->camera != r.camera && s->camera != cameras_.size()) continue;
-        if (s->queue.size() == kQueueLimit) {
-          s->queue.pop_front();
-          ++s->dropped;
-        }
-        s->queue.push_back(event);
-      }
-    }
+    if (!subscribers_.empty())
+      push(r.camera, "detections", fmt::format("event: detections\nid: {}\ndata: {}\n\n", r.frame_seq, json_line));
   }
   observed_.notify_all();
 }
@@ -227,18 +186,21 @@ http::Reply LiveView::latest_frame(const std::string& name) {
   const auto record = read_record(info->meta);
   if (!record) return http::error_reply(503, fmt::format("camera {}'s newest frame: {}", name, record.error().message));
   const auto seen = result_for(*c, info->frame_seq);
-  // The picture without its letterbox padding, at the slot's scale.
-  const cv::Mat slot(static_cast<int>(g.height), static_cast<int>(g.width), CV_8UC3, pixels.data(), g.row_stride);
-  const detect::Box area = record->placement.content();
-  const cv::Rect content =
-      cv::Rect(cv::Point(static_cast<int>(std::lround(area.x1)), static_cast<int>(std::lround(area.y1))),
-               cv::Point(static_cast<int>(std::lround(area.x2)), static_cast<int>(std::lround(area.y2)))) &
-      cv::Rect(0, 0, slot.cols, slot.rows);
-  if (content.empty()) return http::error_reply(503, fmt::format("camera {}'s newest frame has no picture", name));
-  cv::Mat picture = slot(content).clone();
-  if (seen) draw_boxes(picture, seen->detections, record->placement, ctx_.model.names);
-  std::vector<std::uint8_t> jpeg;
-  cv::imencode(".jpg", picture, jpeg, {cv::IMWRITE_JPEG_QUALITY, kJpegQuality});
+  std::vector<LabelledBox> boxes;
+  if (seen) {
+    for (std::size_t i = 0; i < seen->detections.size(); ++i) {
+      const auto& d = seen->detections[i];
+      const std::uint64_t id = i < seen->track_ids.size() ? seen->track_ids[i] : 0;
+      boxes.push_back({{d.x1, d.y1, d.x2, d.y2},
+                       d.class_id,
+                       id != 0 ? fmt::format("{} #{} {:.2f}", class_name(ctx_.model.names, d.class_id), id, d.score)
+                               : fmt::format("{} {:.2f}", class_name(ctx_.model.names, d.class_id), d.score)});
+    }
+  }
+  const auto& p = record->placement;
+  const Overlay overlay = overlay_of(ctx_.config->cameras[*c], p.source_width, p.source_height);
+  const std::vector<std::uint8_t> jpeg = picture_jpeg(g, pixels, p, boxes, &overlay);
+  if (jpeg.empty()) return http::error_reply(503, fmt::format("camera {}'s newest frame has no picture", name));
   http::Reply r;
   r.content_type = "image/jpeg";
   r.body.assign(jpeg.begin(), jpeg.end());
@@ -249,12 +211,118 @@ http::Reply LiveView::latest_frame(const std::string& name) {
   return r;
 }
 
+void LiveView::push(std::size_t camera, const std::string& type, const std::string& event) {
+  for (const auto& s : subscribers_) {
+    if (s->camera != camera && s->camera != cameras_.size()) continue;
+    if (!s->types.empty() && std::ranges::find(s->types, type) == s->types.end()) continue;
+    if (s->queue.size() == kQueueLimit) {
+      s->queue.pop_front();
+      ++s->dropped;
+    }
+    s->queue.push_back(event);
+  }
+}
+
+void LiveView::observe_event(std::size_t camera, const std::string& type, const std::string& json) {
+  {
+    const MutexLock lock(mutex_);
+    if (subscribers_.empty()) return;
+    push(camera, type, fmt::format("event: {}\ndata: {}\n\n", type, json));
+  }
+  observed_.notify_all();
+}
+
+void LiveView::observe_tracks(std::size_t camera, nlohmann::json tracks, std::map<std::string, std::string> counts) {
+  const MutexLock lock(mutex_);
+  tracks_[camera] = {.active = std::move(tracks), .counts = std::move(counts)};
+}
+
+http::Reply LiveView::tracks(const std::map<std::string, std::string>& params) const {
+  std::optional<std::size_t> only;
+  for (const auto& [key, value] : params) {
+    if (key != "camera") return http::error_reply(400, fmt::format("unknown parameter \"{}\" (expected camera)", key));
+    only = camera_index(value);
+    if (!only) return http::error_reply(404, fmt::format("no camera \"{}\" in pipeline {}", value, ctx_.config->name));
+  }
+  nlohmann::json list = nlohmann::json::array();
+  {
+    const MutexLock lock(mutex_);
+    for (std::size_t c = 0; c < cameras_.size(); ++c) {
+      if (only && *only != c) continue;
+      nlohmann::json counts = nlohmann::json::object();
+      for (const auto& [topic, value] : tracks_[c].counts) counts[topic] = nlohmann::json::parse(value, nullptr, false);
+      list.push_back({{"camera", ctx_.config->cameras[c].name},
+                      {"tracking", ctx_.config->cameras[c].tracker.enabled},
+                      {"tracks", tracks_[c].active},
+                      {"counts", counts}});
+    }
+  }
+  http::Reply r;
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.body = nlohmann::json{{"pipeline", ctx_.config->name}, {"cameras", list}}.dump() + "\n";
+  return r;
+}
+
+void LiveView::track_metrics(std::string& out) const {
+  const std::string p = fmt::format("pipeline=\"{}\"", ctx_.config->name);
+  const MutexLock lock(mutex_);
+  out += "# HELP shmyolo_tracks_active Confirmed tracks each camera follows now.\n# TYPE shmyolo_tracks_active gauge\n";
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    out += fmt::format("shmyolo_tracks_active{{{},camera=\"{}\"}} {}\n", p, ctx_.config->cameras[c].name,
+                       tracks_[c].active.size());
+  }
+  std::string occupancy;
+  std::string crossings;
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    const std::string camera = fmt::format("{},camera=\"{}\"", p, ctx_.config->cameras[c].name);
+    for (const auto& [topic, value] : tracks_[c].counts) {
+      const std::size_t slash = topic.find('/');
+      const std::string place = topic.substr(0, slash);
+      const std::string what = topic.substr(slash + 1);
+      if (what != "crossings") {
+        occupancy +=
+            fmt::format("shmyolo_zone_occupancy{{{},zone=\"{}\",class=\"{}\"}} {}\n", camera, place, what, value);
+        continue;
+      }
+      const auto j = nlohmann::json::parse(value, nullptr, false);
+      for (const char* direction : {"forward", "backward"}) {
+        crossings += fmt::format("shmyolo_line_crossings_total{{{},line=\"{}\",direction=\"{}\"}} {}\n", camera, place,
+                                 direction, j.value(direction, 0));
+      }
+    }
+  }
+  out +=
+      "# HELP shmyolo_zone_occupancy Tracks in each zone (all: the whole frame) by class now.\n"
+      "# TYPE shmyolo_zone_occupancy gauge\n" +
+      occupancy;
+  out +=
+      "# HELP shmyolo_line_crossings_total Tracks that crossed each line, by direction.\n"
+      "# TYPE shmyolo_line_crossings_total counter\n" +
+      crossings;
+}
+
 std::expected<std::unique_ptr<http::EventStream>, http::Reply> LiveView::subscribe(
     const std::map<std::string, std::string>& params) {
+  static const std::vector<std::string> kTypes{"detections", "new", "update", "end", "enter", "leave", "cross"};
   std::size_t camera = cameras_.size();
+  std::vector<std::string> types;
   for (const auto& [key, value] : params) {
+    if (key == "type") {
+      for (const auto part : std::views::split(value, ',')) {
+        std::string type(part.begin(), part.end());
+        if (std::ranges::find(kTypes, type) == kTypes.end()) {
+          return std::unexpected(http::error_reply(
+              400, fmt::format("type: unknown event \"{}\" (expected detections, new, update, end, enter, leave, "
+                               "cross, comma-separated)",
+                               type)));
+        }
+        types.push_back(std::move(type));
+      }
+      continue;
+    }
     if (key != "camera")
-      return std::unexpected(http::error_reply(400, fmt::format("unknown parameter \"{}\" (expected camera)", key)));
+      return std::unexpected(
+          http::error_reply(400, fmt::format("unknown parameter \"{}\" (expected camera, type)", key)));
     const auto c = camera_index(value);
     if (!c)
       return std::unexpected(
@@ -269,7 +337,8 @@ std::expected<std::unique_ptr<http::EventStream>, http::Reply> LiveView::subscri
                          "or raise http.threads",
                          subscribers_.size())));
   }
-  subscribers_.push_back(std::make_unique<Subscriber>(Subscriber{.camera = camera, .queue = {}, .dropped = 0}));
+  subscribers_.push_back(
+      std::make_unique<Subscriber>(Subscriber{.camera = camera, .types = std::move(types), .queue = {}, .dropped = 0}));
   return std::make_unique<EventFeed>(*this, subscribers_.back().get());
 }
 

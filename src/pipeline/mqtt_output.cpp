@@ -112,9 +112,9 @@ MqttOutput::~MqttOutput() {
   mosquitto_destroy(client_);
 }
 
-void MqttOutput::publish(const std::string& topic, const std::string& payload) {
+void MqttOutput::publish(const std::string& topic, const std::string& payload, bool retain) {
   const int rc = mosquitto_publish(client_, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(),
-                                   config_.qos, false);
+                                   config_.qos, retain);
   if (rc != MOSQ_ERR_SUCCESS) dropped_.fetch_add(1, std::memory_order_relaxed);
 }
 

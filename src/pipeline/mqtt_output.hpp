@@ -22,7 +22,8 @@ class MqttOutput {
   MqttOutput(const MqttOutput&) = delete;
   MqttOutput& operator=(const MqttOutput&) = delete;
 
-  void publish(const std::string& topic, const std::string& payload);
+  // `retain`: the broker keeps the newest value for late subscribers (counts, state).
+  void publish(const std::string& topic, const std::string& payload, bool retain = false);
   [[nodiscard]] const std::string& prefix() const { return config_.topic_prefix; }
   [[nodiscard]] std::string availability_topic() const { return config_.topic_prefix + "/available"; }
   [[nodiscard]] std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }

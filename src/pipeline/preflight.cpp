@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <shmyolo/bus/ring.hpp>
@@ -56,8 +57,7 @@ bool check_space(const ShmPlan& plan) {
 // The JSON Lines file is opened by the aggregator after the fork; one it
 // cannot open is refused here, at start, in one line, rather than by an
 // aggregator restarting in a loop while the queues stall.
-bool check_outputs(const config::PipelineConfig& config) {
-  const std::string& file = config.outputs.jsonl;
+bool check_output_file(const config::PipelineConfig& config, const std::string& file, const char* key) {
   if (file.empty() || file == "-") return true;
   // An existing file must be a plain file on a real file system: a FIFO
   // would block the open, /proc and /sys files take no lines.
@@ -67,18 +67,36 @@ bool check_outputs(const config::PipelineConfig& config) {
   const bool pseudo =
       exists && ::statfs(file.c_str(), &fs) == 0 && (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC);
   if (exists && (!S_ISREG(st.st_mode) || pseudo)) {
-    std::fprintf(stderr, "shmyolo: %s: outputs.jsonl: %s is %s, not a file shmyolo can append lines to; name a file\n",
-                 config.file.string().c_str(), file.c_str(), S_ISDIR(st.st_mode) ? "a folder" : "a special file");
+    std::fprintf(stderr, "shmyolo: %s: %s: %s is %s, not a file shmyolo can append lines to; name a file\n",
+                 config.file.string().c_str(), key, file.c_str(), S_ISDIR(st.st_mode) ? "a folder" : "a special file");
     return false;
   }
   std::FILE* f = std::fopen(file.c_str(), "a");  // creates it, as the aggregator would
   if (f == nullptr) {
-    std::fprintf(stderr, "shmyolo: %s: outputs.jsonl: cannot write %s (%s): check the folder exists and is writable\n",
-                 config.file.string().c_str(), file.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "shmyolo: %s: %s: cannot write %s (%s): check the folder exists and is writable\n",
+                 config.file.string().c_str(), key, file.c_str(), std::strerror(errno));
     return false;
   }
   std::fclose(f);
   return true;
+}
+
+// The snapshots' folder is made now if it is missing, as the aggregator would.
+bool check_snapshot_dir(const config::PipelineConfig& config) {
+  if (!config.outputs.snapshots) return true;
+  const auto& dir = config.outputs.snapshots->dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!ec && std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0) return true;
+  std::fprintf(stderr,
+               "shmyolo: %s: outputs.snapshots.dir: cannot write in %s (%s): name a folder shmyolo may write in\n",
+               config.file.string().c_str(), dir.c_str(), ec ? ec.message().c_str() : std::strerror(errno));
+  return false;
+}
+
+bool check_outputs(const config::PipelineConfig& config) {
+  return check_output_file(config, config.outputs.jsonl, "outputs.jsonl") &&
+         check_output_file(config, config.outputs.events, "outputs.events") && check_snapshot_dir(config);
 }
 
 // The HTTP port is taken by the aggregator after the fork; a port already in
@@ -142,11 +160,26 @@ bool check_exposure(const config::PipelineConfig& config) {
 }  // namespace
 
 bool check_classes(const config::PipelineConfig& config, const ModelFacts& model) {
-  const auto ids = detect::class_ids(model.names, config.model.classes);
-  if (ids) return true;
-  std::fprintf(stderr, "shmyolo: %s: model.classes: %s (see shmyolo models inspect %s)\n", config.file.string().c_str(),
-               ids.error().message.c_str(), config.model.options.path.string().c_str());
-  return false;
+  const auto refuse = [&](const std::string& key, const std::string& message) {
+    std::fprintf(stderr, "shmyolo: %s: %s: %s (see shmyolo models inspect %s)\n", config.file.string().c_str(),
+                 key.c_str(), message.c_str(), config.model.options.path.string().c_str());
+    return false;
+  };
+  if (const auto ids = detect::class_ids(model.names, config.model.classes); !ids)
+    return refuse("model.classes", ids.error().message);
+  // Zones and lines name the classes they count.
+  for (std::size_t c = 0; c < config.cameras.size(); ++c) {
+    const auto& cam = config.cameras[c];
+    for (std::size_t z = 0; z < cam.zones.size(); ++z) {
+      if (const auto ids = detect::class_ids(model.names, cam.zones[z].classes); !ids)
+        return refuse(fmt::format("cameras[{}].zones[{}].classes", c, z), ids.error().message);
+    }
+    for (std::size_t l = 0; l < cam.lines.size(); ++l) {
+      if (const auto ids = detect::class_ids(model.names, cam.lines[l].classes); !ids)
+        return refuse(fmt::format("cameras[{}].lines[{}].classes", c, l), ids.error().message);
+    }
+  }
+  return true;
 }
 
 bool preflight(const config::PipelineConfig& config, const ShmPlan& plan) {

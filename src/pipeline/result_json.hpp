@@ -30,14 +30,20 @@ inline std::string class_name(const std::vector<std::string>& names, std::int32_
   return id < names.size() ? names[id] : fmt::format("class{}", id);
 }
 
+// `track_ids` (a camera's tracked frame): one per detection, 0 for a box no
+// confirmed track holds yet (written as null); empty: no track_id key.
 inline nlohmann::json detections_json(const std::vector<std::string>& names,
-                                      std::span<const ResultDetection> detections) {
+                                      std::span<const ResultDetection> detections,
+                                      std::span<const std::uint64_t> track_ids = {}) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& d : detections) {
-    out.push_back({{"class_id", d.class_id},
-                   {"class", class_name(names, d.class_id)},
-                   {"score", rounded(d.score, 1000)},
-                   {"box", {rounded(d.x1, 10), rounded(d.y1, 10), rounded(d.x2, 10), rounded(d.y2, 10)}}});
+  for (std::size_t i = 0; i < detections.size(); ++i) {
+    const auto& d = detections[i];
+    nlohmann::json j{{"class_id", d.class_id},
+                     {"class", class_name(names, d.class_id)},
+                     {"score", rounded(d.score, 1000)},
+                     {"box", {rounded(d.x1, 10), rounded(d.y1, 10), rounded(d.x2, 10), rounded(d.y2, 10)}}};
+    if (i < track_ids.size()) j["track_id"] = track_ids[i] != 0 ? nlohmann::json(track_ids[i]) : nlohmann::json();
+    out.push_back(std::move(j));
   }
   return out;
 }

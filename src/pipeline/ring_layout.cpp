@@ -10,7 +10,6 @@
 namespace shmyolo::pipeline {
 namespace {
 
-constexpr std::uint32_t kResultSlots = 8;  // per worker: results in flight to the aggregator
 constexpr std::uint64_t kMiB = 1ULL << 20;
 
 // Longer than a worker may legitimately hold a frame: the supervisor

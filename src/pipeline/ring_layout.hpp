@@ -17,6 +17,8 @@
 
 namespace shmyolo::pipeline {
 
+inline constexpr std::uint32_t kResultSlots = 8;  // per worker: results in flight to the aggregator
+
 struct RingLayout {
   std::filesystem::path dir;
   std::vector<bus::RingOptions> cameras;    // config order

@@ -44,7 +44,23 @@ CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring
                             status.false_positives.load(std::memory_order_relaxed),
                             status.false_negatives.load(std::memory_order_relaxed)};
   }
+  if (status.tracking_scored.load(std::memory_order_relaxed) != 0) {
+    c.tracking = stats::TrackingTally{.objects = status.truth_objects.load(std::memory_order_relaxed),
+                                      .boxes = status.track_boxes.load(std::memory_order_relaxed),
+                                      .misses = status.track_misses.load(std::memory_order_relaxed),
+                                      .false_boxes = status.track_false_boxes.load(std::memory_order_relaxed),
+                                      .id_switches = status.id_switches.load(std::memory_order_relaxed),
+                                      .id_true_positives = status.id_true_positives.load(std::memory_order_relaxed)};
+    c.line_crossings = status.line_crossings.load(std::memory_order_relaxed);
+    c.true_line_crossings = status.true_line_crossings.load(std::memory_order_relaxed);
+  }
   return c;
+}
+
+void tracking_json(const stats::TrackingTally& t, nlohmann::json& j) {
+  j["mota"] = round_to(t.mota(), 4);
+  j["idf1"] = round_to(t.idf1(), 4);
+  j["id_switches"] = t.id_switches;
 }
 
 std::uint32_t ready_slots(const bus::FrameRing& ring) {
@@ -76,6 +92,11 @@ nlohmann::json counts_json(const CameraCounts& c) {
   if (c.scored) {
     j["precision"] = round_to(c.scored->precision(), 4);
     j["recall"] = round_to(c.scored->recall(), 4);
+  }
+  if (c.tracking) {
+    tracking_json(*c.tracking, j);
+    j["line_crossings"] = c.line_crossings;
+    j["true_line_crossings"] = c.true_line_crossings;
   }
   return j;
 }

@@ -13,6 +13,7 @@
 #include <shmyolo/pipeline/status.hpp>
 #include <shmyolo/stats/latency_histogram.hpp>
 #include <shmyolo/stats/scoring.hpp>
+#include <shmyolo/stats/tracking_score.hpp>
 
 namespace shmyolo::pipeline {
 
@@ -37,9 +38,12 @@ struct CameraCounts {
   // detections, and not in frames_out.
   std::uint64_t failed = 0;
   std::uint64_t source_errors = 0;
-  std::uint64_t restarts = 0;          // of the camera's ingest process
-  std::uint32_t queue_depth = 0;       // frames waiting now for a worker
-  std::optional<stats::Tally> scored;  // synthetic cameras scored against their truth
+  std::uint64_t restarts = 0;                      // of the camera's ingest process
+  std::uint32_t queue_depth = 0;                   // frames waiting now for a worker
+  std::optional<stats::Tally> scored;              // synthetic cameras scored against their truth
+  std::optional<stats::TrackingTally> tracking{};  // ... and their tracks, where tracking is on
+  std::uint64_t line_crossings = 0;                // ... and their lines' crossings, counted and true
+  std::uint64_t true_line_crossings = 0;
 };
 
 [[nodiscard]] CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring,
@@ -57,7 +61,11 @@ struct CameraCounts {
 // statistics); null values, not 0, when it holds no samples.
 [[nodiscard]] nlohmann::json percentiles_json(const stats::LatencyHistogram& h);
 
-// The counters under their names; precision and recall only when scored.
+// The counters under their names; precision and recall only when scored,
+// mota, idf1 and id_switches (and line crossings, counted and true, where
+// the camera has lines) when its tracks are scored.
 [[nodiscard]] nlohmann::json counts_json(const CameraCounts& c);
+// mota, idf1 and id_switches of a tally, into `j`.
+void tracking_json(const stats::TrackingTally& t, nlohmann::json& j);
 
 }  // namespace shmyolo::pipeline

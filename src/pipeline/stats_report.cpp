@@ -93,6 +93,7 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
   // All cameras together: merged latency histograms and summed tallies.
   stats::LatencyHistogram end_to_end;
   std::optional<stats::Tally> tally;
+  std::optional<stats::TrackingTally> tracking;
   std::uint64_t frames = 0;
   for (std::size_t c = 0; c < rings_.size(); ++c) {
     const CameraStatus& st = ctx_.status->cameras[c];
@@ -105,6 +106,10 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
       if (!tally) tally.emplace();
       *tally += *camera_now.scored;
     }
+    if (camera_now.tracking) {
+      if (!tracking) tracking.emplace();
+      *tracking += *camera_now.tracking;
+    }
   }
   nlohmann::json total{{"frames_out", frames},
                        {"fps_out", round_to(static_cast<double>(frames) / elapsed_s, 2)},
@@ -113,6 +118,7 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
     total["precision"] = round_to(tally->precision(), 4);
     total["recall"] = round_to(tally->recall(), 4);
   }
+  if (tracking) tracking_json(*tracking, total);
   return {{"pipeline", ctx_.config->name},
           {"elapsed_s", round_to(elapsed_s, 2)},
           {"worker_restarts", restarts},

@@ -193,10 +193,12 @@ bool Supervisor::all_sources_ended() const {
 void Supervisor::print_stats() {
   const nlohmann::json s = report_->next();
   for (const auto& cam : s["cameras"]) {
-    const std::string quality = cam.contains("precision")
-                                    ? fmt::format("  precision {:.3f} recall {:.3f}", cam["precision"].get<double>(),
-                                                  cam["recall"].get<double>())
-                                    : "";
+    std::string quality = cam.contains("precision")
+                              ? fmt::format("  precision {:.3f} recall {:.3f}", cam["precision"].get<double>(),
+                                            cam["recall"].get<double>())
+                              : "";
+    if (cam.contains("mota"))
+      quality += fmt::format("  MOTA {:.3f} IDF1 {:.3f}", cam["mota"].get<double>(), cam["idf1"].get<double>());
     std::string losses;  // frames with no result for a fault, shown once there are any
     for (const char* kind : {"failed", "refused"}) {
       if (cam[kind].get<std::uint64_t>() > 0) losses += fmt::format("  {} {}", kind, cam[kind].get<std::uint64_t>());

@@ -34,12 +34,23 @@ const char* to_string(EventType type) {
 Scene::Scene(const SceneOptions& options, std::vector<Zone> zones, std::vector<Line> lines)
     : options_(options), zones_(std::move(zones)), lines_(std::move(lines)), counts_(lines_.size()) {}
 
-Point Scene::anchor(const detect::Box& box) const {
-  return {(box.x1 + box.x2) / 2.0, options_.bottom_anchor ? box.y2 : (box.y1 + box.y2) / 2.0};
+Point anchor_of(const detect::Box& box, bool bottom) {
+  return {(box.x1 + box.x2) / 2.0, bottom ? box.y2 : (box.y1 + box.y2) / 2.0};
 }
 
-Event Scene::event(EventType type, const Track& t, const Presence& p, std::uint64_t ns) const {
-  Event e;
+int cross(LineWatch& watch, const Line& line, Point anchor, double box_height) {
+  const double length = std::hypot(line.to.x - line.from.x, line.to.y - line.from.y);
+  const double distance = side(line.from, line.to, anchor) / length;  // signed, in pixels
+  if (std::abs(distance) <= kSideMargin * box_height) return 0;
+  const int now = distance > 0 ? 1 : -1;
+  const LineWatch was = watch;
+  watch = {now, anchor};
+  if (was.side == 0 || was.side == now || !segments_meet(was.at, anchor, line.from, line.to)) return 0;
+  return was.side < 0 ? 1 : -1;
+}
+
+SceneEvent Scene::event(EventType type, const Track& t, const Presence& p, std::uint64_t ns) const {
+  SceneEvent e;
   e.type = type;
   e.track = t;
   e.stationary = p.stationary;
@@ -51,7 +62,7 @@ Event Scene::event(EventType type, const Track& t, const Presence& p, std::uint6
   return e;
 }
 
-void Scene::observe(const Tracker& tracker, std::uint64_t ns, std::vector<Event>& out) {
+void Scene::observe(const Tracker& tracker, std::uint64_t ns, std::vector<SceneEvent>& out) {
   for (const Track& t : tracker.tracks()) {
     if (!t.confirmed) continue;
     auto [it, fresh] = present_.try_emplace(t.id);
@@ -61,9 +72,8 @@ void Scene::observe(const Tracker& tracker, std::uint64_t ns, std::vector<Event>
       p.in.assign(zones_.size(), false);
       p.inside_since.assign(zones_.size(), kNever);
       p.entered.assign(zones_.size(), false);
-      p.side.assign(lines_.size(), 0);
-      p.side_point.assign(lines_.size(), Point{});
-      p.still_at = anchor(t.box);
+      p.lines.assign(lines_.size(), LineWatch{});
+      p.still_at = anchor_of(t.box, options_.bottom_anchor);
       p.still_since = ns;
       p.last_event_ns = ns;
       out.push_back(event(EventType::start, t, p, ns));
@@ -82,8 +92,8 @@ void Scene::observe(const Tracker& tracker, std::uint64_t ns, std::vector<Event>
   for (const Track& t : tracker.ended()) finish(t, "lost", ns, out);
 }
 
-void Scene::follow_zones(const Track& t, Presence& p, std::uint64_t ns, std::vector<Event>& out) const {
-  const Point a = anchor(t.box);
+void Scene::follow_zones(const Track& t, Presence& p, std::uint64_t ns, std::vector<SceneEvent>& out) const {
+  const Point a = anchor_of(t.box, options_.bottom_anchor);
   for (std::size_t z = 0; z < zones_.size(); ++z) {
     if (!applies(zones_[z].classes, t.class_id)) continue;
     if (!inside(zones_[z].points, a)) {
@@ -104,21 +114,14 @@ void Scene::follow_zones(const Track& t, Presence& p, std::uint64_t ns, std::vec
   }
 }
 
-void Scene::follow_lines(const Track& t, Presence& p, std::uint64_t ns, std::vector<Event>& out) {
-  const Point a = anchor(t.box);
+void Scene::follow_lines(const Track& t, Presence& p, std::uint64_t ns, std::vector<SceneEvent>& out) {
+  const Point a = anchor_of(t.box, options_.bottom_anchor);
   for (std::size_t l = 0; l < lines_.size(); ++l) {
     const Line& line = lines_[l];
     if (!applies(line.classes, t.class_id)) continue;
-    const double length = std::hypot(line.to.x - line.from.x, line.to.y - line.from.y);
-    const double distance = side(line.from, line.to, a) / length;  // signed, in pixels
-    if (std::abs(distance) <= kSideMargin * t.box.height()) continue;
-    const int now = distance > 0 ? 1 : -1;
-    const int was = p.side[l];
-    const Point from = p.side_point[l];
-    p.side[l] = now;
-    p.side_point[l] = a;
-    if (was == 0 || was == now || !segments_meet(from, a, line.from, line.to)) continue;
-    const bool forward = was < 0;
+    const int crossed = cross(p.lines[l], line, a, t.box.height());
+    if (crossed == 0) continue;
+    const bool forward = crossed > 0;
     if (!(forward ? line.count_forward : line.count_backward)) continue;
     LineCount& c = counts_[l];
     ++(forward ? c.forward : c.backward);
@@ -130,7 +133,7 @@ void Scene::follow_lines(const Track& t, Presence& p, std::uint64_t ns, std::vec
 }
 
 bool Scene::follow_stillness(const Track& t, Presence& p, std::uint64_t ns) const {
-  const Point a = anchor(t.box);
+  const Point a = anchor_of(t.box, options_.bottom_anchor);
   const double size = std::max(t.box.width(), t.box.height());
   if (std::hypot(a.x - p.still_at.x, a.y - p.still_at.y) > kStillShare * size) {
     p.still_at = a;
@@ -142,7 +145,7 @@ bool Scene::follow_stillness(const Track& t, Presence& p, std::uint64_t ns) cons
   return true;
 }
 
-void Scene::finish(const Track& t, const char* reason, std::uint64_t ns, std::vector<Event>& out) {
+void Scene::finish(const Track& t, const char* reason, std::uint64_t ns, std::vector<SceneEvent>& out) {
   const auto it = present_.find(t.id);
   if (it == present_.end()) return;
   Presence& p = it->second;
@@ -157,7 +160,7 @@ void Scene::finish(const Track& t, const char* reason, std::uint64_t ns, std::ve
   present_.erase(it);
 }
 
-void Scene::end_all(Tracker& tracker, std::uint64_t ns, std::vector<Event>& out) {
+void Scene::end_all(Tracker& tracker, std::uint64_t ns, std::vector<SceneEvent>& out) {
   for (const Track& t : tracker.end_all()) finish(t, "shutdown", ns, out);
 }
 

@@ -43,7 +43,11 @@ def fail(message):
 def config(work):
     if SCENARIO == "shapes":
         model = f"{SOURCE}/models/shapes-320.onnx"
-        cameras = ('  - {name: door, source: "synthetic:?width=640&height=480&seed=11", fps: 10}\n'
+        # door: a zone over its left half and a line down its middle (drawn on
+        # its tile), and snapshots of its tracks for the events list.
+        cameras = ('  - {name: door, source: "synthetic:?width=640&height=480&seed=11", fps: 10,\n'
+                   '     zones: [{name: left, points: [[0, 0], [320, 0], [320, 480], [0, 480]]}],\n'
+                   '     lines: [{name: middle, from: [320, 0], to: [320, 480]}]}\n'
                    '  - {name: yard, source: "synthetic:?width=1280&height=720&seed=12", fps: 10}\n')
     else:
         model = f"{SHARED}/models/yolov8n/yolov8n_fp32_from_int8.onnx"
@@ -59,7 +63,8 @@ def config(work):
     path = os.path.join(work, "pipeline.yaml")
     with open(path, "w") as f:
         f.write(f"name: dash{os.getpid()}\nmodel: {{path: {model}}}\nworkers: {{count: 2, threads: 1}}\n"
-                f"cameras:\n{cameras}http: {{bind: 127.0.0.1, port: 0, threads: 8{auth}}}\n")
+                f"cameras:\n{cameras}http: {{bind: 127.0.0.1, port: 0, threads: 8{auth}}}\n"
+                f"outputs: {{snapshots: {{dir: {work}/snapshots}}}}\n")
     return path, model, token
 
 
@@ -160,6 +165,52 @@ def sign_in(driver, wait, token):
         fail("the token is readable by the page's scripts")
 
 
+# The share of points down the door tile's middle (the line at x = 320 of
+# 640, so x = 160 of its 320-wide picture) that are the line's yellow.
+LINE_PIXELS = """
+const img = arguments[0];
+const c = document.createElement("canvas");
+c.width = img.naturalWidth; c.height = img.naturalHeight;
+const g = c.getContext("2d");
+g.drawImage(img, 0, 0);
+let yellow = 0, n = 0;
+for (let y = 10; y < c.height - 10; y += 7) {
+  const [r, gr, b] = g.getImageData(Math.round(c.width / 2), y, 1, 1).data;
+  n += 1;
+  if (r > 170 && gr > 170 && b < 110) yellow += 1;
+}
+return yellow / n;
+"""
+
+
+def check_tracking(driver, wait):
+    """Tracks listed with their ids, a line counter, track events with their
+    snapshots, the zone and line drawn on the door tile, and each tile's chart."""
+    try:
+        wait.until(lambda d: int(d.find_element(By.ID, "tracks").get_attribute("data-tracks") or 0) >= 1)
+    except Exception:
+        fail("no tracks listed: " + driver.find_element(By.ID, "tracks").text)
+    if "#" not in driver.find_element(By.ID, "tracks").text:
+        fail("tracks listed without their ids: " + driver.find_element(By.ID, "tracks").text)
+    if not driver.find_elements(By.CSS_SELECTOR, '#tracks .line[data-line="middle"]'):
+        fail("no counter for the door's line: " + driver.find_element(By.ID, "tracks").text)
+    try:
+        wait.until(lambda d: any(d.execute_script("return arguments[0].naturalWidth", i) > 0
+                                 for i in d.find_elements(By.CSS_SELECTOR, "#track-events li img")))
+    except Exception:
+        fail("no track event with a snapshot: " + driver.find_element(By.ID, "track-events").text)
+    door = driver.find_element(By.CSS_SELECTOR, '.tile[data-camera="door"] img')
+    try:
+        wait.until(lambda d: d.execute_script(LINE_PIXELS, door) >= 0.6)
+    except Exception:
+        fail(f"the door's line is not drawn on its tile ({driver.execute_script(LINE_PIXELS, door):.2f} of points)")
+    try:
+        wait.until(lambda d: all(int(c.get_attribute("data-samples") or 0) >= 3
+                                 for c in d.find_elements(By.CSS_SELECTOR, ".tile canvas.chart")))
+    except Exception:
+        fail("the tiles' charts have no samples")
+
+
 def check_page(driver, port, image, want, token):
     driver.get(f"http://127.0.0.1:{port}/")
     # The page reloads after signing in and redraws its tiles: an element
@@ -185,6 +236,8 @@ def check_page(driver, port, image, want, token):
     wait.until(lambda d: int(d.find_element(By.ID, "events").get_attribute("data-count") or 0) >= 5)
     if SCENARIO == "coco" and "person" not in driver.find_element(By.ID, "events").text:
         fail("no person in the street camera's events: " + driver.find_element(By.ID, "events").text)
+    if SCENARIO == "shapes":
+        check_tracking(driver, wait)
     # The upload form lists the image's detections.
     driver.find_element(By.ID, "file").send_keys(image)
     driver.find_element(By.ID, "send").click()

@@ -21,7 +21,7 @@ detect::Detection standing_at(double x, double y, int class_id = 0) {
 struct Scripted {
   Tracker tracker{TrackerOptions{}};
   Scene scene;
-  std::vector<Event> events;
+  std::vector<SceneEvent> events;
   std::uint64_t ns = 0;
 
   Scripted(std::vector<Zone> zones, std::vector<Line> lines, SceneOptions options = {.update_interval_s = 0})
@@ -33,7 +33,7 @@ struct Scripted {
     ns += kFrameNs;
   }
   [[nodiscard]] int count(EventType type) const {
-    return static_cast<int>(std::ranges::count_if(events, [&](const Event& e) { return e.type == type; }));
+    return static_cast<int>(std::ranges::count_if(events, [&](const SceneEvent& e) { return e.type == type; }));
   }
 };
 
@@ -44,7 +44,7 @@ TEST(Scene, AZoneIsEnteredAfterItsDwellAndLeft) {
   for (int f = 0; f < 40; ++f) run.frame({standing_at(52 + 5.0 * f, 150)});  // through the square, out again
   ASSERT_EQ(run.count(EventType::enter), 1);
   ASSERT_EQ(run.count(EventType::leave), 1);
-  const auto enter = std::ranges::find_if(run.events, [](const Event& e) { return e.type == EventType::enter; });
+  const auto enter = std::ranges::find_if(run.events, [](const SceneEvent& e) { return e.type == EventType::enter; });
   // The anchor is inside from x = 102 (frame 10); 0.25 s later is frame 13.
   EXPECT_EQ(enter->at_ns, 13 * kFrameNs);
   EXPECT_EQ(enter->zones, std::vector<std::size_t>{0});
@@ -100,6 +100,7 @@ TEST(Scene, PassingBesideTheSegmentIsNoCrossing) {
 
 TEST(Scene, EveryReportedTrackEndsExactlyOnce) {
   Scripted run({{.name = "bay", .points = kSquare}}, {});
+  run.tracker = Tracker({.max_lost_s = 1.0});
   for (int f = 0; f < 5; ++f) run.frame({standing_at(150, 150), standing_at(400, 400)});
   for (int f = 0; f < 15; ++f) run.frame({standing_at(150, 150)});  // the second one is gone for 1.5 s
   EXPECT_EQ(run.count(EventType::end), 1);

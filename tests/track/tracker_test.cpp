@@ -72,7 +72,8 @@ TEST(Tracker, AMovingObjectKeepsOneIdAndItsVelocityIsLearnt) {
   Tracker t({});
   std::uint64_t id = 0;
   for (int f = 0; f < 60; ++f) {
-    const auto got = only_id(t, static_cast<std::uint64_t>(f) * kFrameNs, box_at(10 + 8.0F * f, 50 + 2.0F * f));
+    const auto got = only_id(t, static_cast<std::uint64_t>(f) * kFrameNs,
+                             box_at(10 + 8.0F * static_cast<float>(f), 50 + 2.0F * static_cast<float>(f)));
     if (f == 1) id = got;
     if (f >= 1) {
       EXPECT_EQ(got, id) << "frame " << f;
@@ -102,7 +103,7 @@ TEST(Tracker, AnObjectHiddenForAWhileComesBackWithItsId) {
   Tracker t({});
   std::uint64_t id = 0;
   std::uint64_t ns = 0;
-  for (int f = 0; f < 20; ++f, ns += kFrameNs) id = only_id(t, ns, box_at(100 + 4.0F * f, 100));
+  for (int f = 0; f < 20; ++f, ns += kFrameNs) id = only_id(t, ns, box_at(100 + 4.0F * static_cast<float>(f), 100));
   for (int f = 20; f < 35; ++f, ns += kFrameNs) {  // half a second behind something
     t.update(ns, {});
     EXPECT_TRUE(t.ended().empty());
@@ -145,7 +146,8 @@ TEST(Tracker, ObjectsCrossingEachOtherKeepTheirIds) {
   std::uint64_t a = 0;
   std::uint64_t b = 0;
   for (int f = 0; f < 40; ++f, ns += kFrameNs) {
-    const std::vector<detect::Detection> d{box_at(10 + 10.0F * f, 100), box_at(410 - 10.0F * f, 110)};
+    const std::vector<detect::Detection> d{box_at(10 + 10.0F * static_cast<float>(f), 100),
+                                           box_at(410 - 10.0F * static_cast<float>(f), 110)};
     const auto ids = t.update(ns, d);
     if (f == 1) {
       a = ids[0];

@@ -298,6 +298,9 @@ class Consumer {
 // concurrent overwrite is detected by the slot's sequence lock and retried,
 // so the copy is never torn. Returns the frame's info.
 [[nodiscard]] BusResult<FrameInfo> peek_latest(const FrameRing& ring, std::span<std::byte> out);
+// The same for frame `seq`, while a slot still holds it; timeout once it is
+// gone (overwritten by newer frames).
+[[nodiscard]] BusResult<FrameInfo> peek_frame(const FrameRing& ring, std::uint64_t seq, std::span<std::byte> out);
 
 // CLOCK_MONOTONIC in nanoseconds: the clock all *_mono_ns fields use.
 [[nodiscard]] std::uint64_t monotonic_ns();

@@ -156,10 +156,19 @@ struct MqttConfig {
   std::filesystem::path tls_key;
 };
 
+// A JPEG per track (its best frame, its box drawn), for its events.
+struct SnapshotConfig {
+  std::filesystem::path dir;
+  double max_mb = 256;        // the folder's size; past it the oldest go
+  double max_age_s = 604800;  // a week; older ones go
+};
+
 struct OutputConfig {
-  std::string jsonl;  // file to append to; "-": stdout; empty: none
+  std::string jsonl;   // file to append to; "-": stdout; empty: none
+  std::string events;  // tracks' events (new, update, end, zones, lines), JSON Lines; as jsonl
   double stats_interval_s = 5;
   std::optional<MqttConfig> mqtt;
+  std::optional<SnapshotConfig> snapshots;
 };
 
 // The HTTP detection service (`shmyolo serve`, or `http:` in a config).

@@ -68,6 +68,10 @@ class Service {
   virtual Reply detect(const Upload& upload) = 0;
   virtual Reply cameras() = 0;
   virtual Reply camera_frame(const std::string& name) = 0;
+  // Active tracks (?camera=NAME for one camera).
+  virtual Reply tracks(const std::map<std::string, std::string>& params) = 0;
+  // The JPEG of an event's track, by event id.
+  virtual Reply snapshot(const std::string& id) = 0;
   // A new stream, or the error reply that refuses it.
   virtual std::expected<std::unique_ptr<EventStream>, Reply> events(
       const std::map<std::string, std::string>& params) = 0;

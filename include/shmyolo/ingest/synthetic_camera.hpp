@@ -22,6 +22,7 @@ struct GroundTruth {
   float x2 = 0;
   float y2 = 0;
   float visible = 1;  // share of the object's own pixels not hidden by objects drawn over it
+  int id = 0;         // the object's identity, the same in every frame (scores tracking)
 };
 
 // Objects less visible than this are left out of labels, and evaluation

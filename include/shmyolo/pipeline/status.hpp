@@ -36,6 +36,17 @@ struct CameraStatus {
   std::atomic<std::uint64_t> true_positives;
   std::atomic<std::uint64_t> false_positives;
   std::atomic<std::uint64_t> false_negatives;
+  // ... and, where the camera tracks, its tracks (stats::TrackingScore) and
+  // its lines' crossings against the true objects' own.
+  std::atomic<std::uint32_t> tracking_scored;
+  std::atomic<std::uint64_t> truth_objects;
+  std::atomic<std::uint64_t> track_boxes;
+  std::atomic<std::uint64_t> track_misses;
+  std::atomic<std::uint64_t> track_false_boxes;
+  std::atomic<std::uint64_t> id_switches;
+  std::atomic<std::uint64_t> id_true_positives;
+  std::atomic<std::uint64_t> line_crossings;
+  std::atomic<std::uint64_t> true_line_crossings;
   stats::LatencyHistogram end_to_end;          // capture -> detections ready
   stats::LatencyHistogram capture_to_publish;  // decode, corrections, letterbox
   stats::LatencyHistogram queue_wait;          // publish -> claimed by a worker
@@ -55,7 +66,7 @@ struct WorkerStatus {
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530004ULL;  // "STATUS" + version 4
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530005ULL;  // "STATUS" + version 5
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised

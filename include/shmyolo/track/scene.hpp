@@ -49,6 +49,19 @@ struct Line {
   std::vector<int> classes{};
 };
 
+// Where one anchor stands against one line, followed frame to frame.
+struct LineWatch {
+  int side = 0;  // -1 left, +1 right, 0 not yet clear of the line
+  Point at;      // where the anchor last stood clear
+};
+
+// Moves the watch to the anchor (of a box `box_height` tall): +1 when it has
+// crossed the line forward, -1 backward, 0 when not (whatever the line counts).
+[[nodiscard]] int cross(LineWatch& watch, const Line& line, Point anchor, double box_height);
+
+// The anchor of a box: its bottom centre, or its centre.
+[[nodiscard]] Point anchor_of(const detect::Box& box, bool bottom);
+
 struct SceneOptions {
   double update_interval_s = 5;  // 0: updates only on changes
   double stationary_after_s = 10;
@@ -59,7 +72,7 @@ enum class EventType { start, update, end, enter, leave, cross };
 
 [[nodiscard]] const char* to_string(EventType type);
 
-struct Event {
+struct SceneEvent {
   EventType type = EventType::start;
   Track track;                       // as it is at the event
   std::vector<std::size_t> zones;    // the zones it is in now
@@ -83,9 +96,9 @@ class Scene {
   Scene(const SceneOptions& options, std::vector<Zone> zones, std::vector<Line> lines);
 
   // After each tracker update at capture time `ns`: appends its events.
-  void observe(const Tracker& tracker, std::uint64_t ns, std::vector<Event>& out);
+  void observe(const Tracker& tracker, std::uint64_t ns, std::vector<SceneEvent>& out);
   // The pipeline stops: every live reported track ends (reason shutdown).
-  void end_all(Tracker& tracker, std::uint64_t ns, std::vector<Event>& out);
+  void end_all(Tracker& tracker, std::uint64_t ns, std::vector<SceneEvent>& out);
 
   [[nodiscard]] const std::vector<Zone>& zones() const { return zones_; }
   [[nodiscard]] const std::vector<Line>& lines() const { return lines_; }
@@ -102,20 +115,18 @@ class Scene {
     std::vector<bool> in;                     // per zone
     std::vector<std::uint64_t> inside_since;  // per zone: 0, or when the anchor went in
     std::vector<bool> entered;
-    std::vector<int> side;          // per line: -1 left, +1 right, 0 not yet clear
-    std::vector<Point> side_point;  // per line: where the anchor last stood clear
-    Point still_at;                 // where it stood still since still_since
+    std::vector<LineWatch> lines;  // per line
+    Point still_at;                // where it stood still since still_since
     std::uint64_t still_since = 0;
     bool stationary = false;
     std::uint64_t last_event_ns = 0;
   };
 
-  [[nodiscard]] Point anchor(const detect::Box& box) const;
-  [[nodiscard]] Event event(EventType type, const Track& t, const Presence& p, std::uint64_t ns) const;
-  void follow_zones(const Track& t, Presence& p, std::uint64_t ns, std::vector<Event>& out) const;
-  void follow_lines(const Track& t, Presence& p, std::uint64_t ns, std::vector<Event>& out);
+  [[nodiscard]] SceneEvent event(EventType type, const Track& t, const Presence& p, std::uint64_t ns) const;
+  void follow_zones(const Track& t, Presence& p, std::uint64_t ns, std::vector<SceneEvent>& out) const;
+  void follow_lines(const Track& t, Presence& p, std::uint64_t ns, std::vector<SceneEvent>& out);
   [[nodiscard]] bool follow_stillness(const Track& t, Presence& p, std::uint64_t ns) const;
-  void finish(const Track& t, const char* reason, std::uint64_t ns, std::vector<Event>& out);
+  void finish(const Track& t, const char* reason, std::uint64_t ns, std::vector<SceneEvent>& out);
 
   SceneOptions options_;
   std::vector<Zone> zones_;
