@@ -6,6 +6,7 @@
 #include <chaos_bench.hpp>
 #include <detect_bench.hpp>
 #include <http_bench.hpp>
+#include <modbus_bench.hpp>
 #include <pipeline_bench.hpp>
 #include <slow_clients_bench.hpp>
 #include <tracker_bench.hpp>
@@ -104,6 +105,22 @@ void add_slow_clients_bench_command(CLI::App& bench, int& exit_code) {
     o->shmyolo_bin = std::filesystem::read_symlink("/proc/self/exe").string();
     const auto report = bench::run_slow_clients_bench(*o);
     fmt::print("{}", bench::slow_clients_table(*o, report));
+    exit_code = report.error.empty() ? 0 : 1;
+  });
+}
+
+void add_modbus_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::ModbusBenchOptions>();
+  o->model = bundled_model_path().string();
+  auto* cmd = bench.add_subcommand("modbus", "The Modbus server's round trips to polling PLCs while the pipeline runs");
+  cmd->add_option("--model,-m", o->model, "Model the pipeline runs (default: the bundled one)");
+  cmd->add_option("--cameras", o->cameras, "Synthetic cameras at 10 fps")->check(CLI::Range(1, 64));
+  cmd->add_option("--clients", o->clients, "PLCs polling at once")->check(CLI::Range(1, 200));
+  cmd->add_option("--seconds", o->seconds, "Seconds of polling")->check(finite_range(1.0, 3600.0));
+  cmd->callback([o, &exit_code] {
+    o->shmyolo_bin = std::filesystem::read_symlink("/proc/self/exe").string();
+    const auto report = bench::run_modbus_bench(*o);
+    fmt::print("{}", bench::modbus_table(*o, report));
     exit_code = report.error.empty() ? 0 : 1;
   });
 }
@@ -257,6 +274,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   add_http_bench_command(*bench, exit_code);
   add_slow_clients_bench_command(*bench, exit_code);
   add_tracker_bench_command(*bench, exit_code);
+  add_modbus_bench_command(*bench, exit_code);
   add_chaos_bench_command(*bench, exit_code);
 }
 

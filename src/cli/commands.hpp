@@ -15,6 +15,7 @@ void add_synth_command(CLI::App& app, int& exit_code);     // synth
 void add_run_command(CLI::App& app, int& exit_code);       // run
 void add_serve_command(CLI::App& app, int& exit_code);     // serve
 void add_token_command(CLI::App& app, int& exit_code);     // token new
+void add_modbus_command(CLI::App& app, int& exit_code);    // modbus map
 
 // "shmyolo: <message>" on stderr; returns the exit code for a failure.
 int fail(const std::string& message);

@@ -104,6 +104,7 @@ int run(int argc, char** argv) {
   shmyolo::cli::add_run_command(app, exit_code);
   shmyolo::cli::add_serve_command(app, exit_code);
   shmyolo::cli::add_token_command(app, exit_code);
+  shmyolo::cli::add_modbus_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

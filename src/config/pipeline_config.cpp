@@ -192,8 +192,30 @@ void read_mqtt(const Reader& r, const YAML::Node& node, MqttConfig& m) {
   read_mqtt_security(r, node, m);
 }
 
+std::vector<std::string> read_class_list(const Reader& r, const YAML::Node& node, const std::string& key) {
+  std::vector<std::string> out;
+  if (!node.IsDefined() || node.IsNull()) return out;
+  if (!node.IsSequence()) r.fail(node, key, "expected a list of class names or indices");
+  for (const auto& c : node) {
+    if (!c.IsScalar()) r.fail(c, key, "expected a class name or index");
+    out.push_back(c.Scalar());
+  }
+  return out;
+}
+
 void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {
-  r.only_keys(node, "outputs", {"jsonl", "events", "stats_interval", "mqtt", "snapshots"});
+  r.only_keys(node, "outputs", {"jsonl", "events", "stats_interval", "mqtt", "snapshots", "modbus"});
+  if (const YAML::Node mb = node["modbus"]; mb.IsDefined()) {
+    auto& m = o.modbus.emplace();
+    if (!mb.IsNull()) {
+      r.only_keys(mb, "outputs.modbus", {"bind", "port", "unit_id", "max_clients", "classes"});
+      r.read(mb, "bind", "outputs.modbus.bind", m.bind);
+      r.read(mb, "port", "outputs.modbus.port", m.port);
+      r.read(mb, "unit_id", "outputs.modbus.unit_id", m.unit_id);
+      r.read(mb, "max_clients", "outputs.modbus.max_clients", m.max_clients);
+      m.classes = read_class_list(r, mb["classes"], "outputs.modbus.classes");
+    }
+  }
   if (const YAML::Node snap = node["snapshots"]; snap.IsDefined()) {
     r.only_keys(snap, "outputs.snapshots", {"dir", "max_mb", "max_age"});
     auto& s = o.snapshots.emplace();
@@ -292,17 +314,6 @@ Point read_point(const Reader& r, const YAML::Node& node, const std::string& key
   const auto xy = read_numbers(r, node, key);
   if (xy.size() != 2) r.fail(node, key, fmt::format("expected a point [x, y], got {} numbers", xy.size()));
   return {xy[0], xy[1]};
-}
-
-std::vector<std::string> read_class_list(const Reader& r, const YAML::Node& node, const std::string& key) {
-  std::vector<std::string> out;
-  if (!node.IsDefined() || node.IsNull()) return out;
-  if (!node.IsSequence()) r.fail(node, key, "expected a list of class names or indices");
-  for (const auto& c : node) {
-    if (!c.IsScalar()) r.fail(c, key, "expected a class name or index");
-    out.push_back(c.Scalar());
-  }
-  return out;
 }
 
 ZoneConfig read_zone(const Reader& r, const YAML::Node& node, const std::string& key) {

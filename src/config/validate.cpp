@@ -201,6 +201,15 @@ void check_mqtt(Checker& c, const MqttConfig& m) {
 void check_outputs(Checker& c, const OutputConfig& o) {
   c.range("outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
   if (o.mqtt) check_mqtt(c, *o.mqtt);
+  if (o.modbus) {
+    in_addr addr{};
+    c.rule(::inet_pton(AF_INET, o.modbus->bind.c_str(), &addr) == 1, "outputs.modbus.bind",
+           fmt::format("\"{}\" is not an IPv4 address (e.g. 0.0.0.0 or 127.0.0.1)", o.modbus->bind));
+    c.range("outputs.modbus.port", o.modbus->port, 1, 65535);
+    c.range("outputs.modbus.unit_id", o.modbus->unit_id, 0, 255);
+    c.range("outputs.modbus.max_clients", o.modbus->max_clients, 1, 256);
+    c.range<std::size_t>("outputs.modbus.classes", o.modbus->classes.size(), 0, 16);
+  }
   if (o.snapshots) {
     c.range("outputs.snapshots.max_mb", o.snapshots->max_mb, 0.1, 1e7);
     c.range("outputs.snapshots.max_age", o.snapshots->max_age_s, 1.0, 1e9);

@@ -27,6 +27,7 @@
 #include "frame_picture.hpp"
 #include "frame_record.hpp"
 #include "http_front.hpp"
+#include "modbus_output.hpp"
 #include "mqtt_output.hpp"
 #include "result_json.hpp"
 #include "result_order.hpp"
@@ -41,10 +42,10 @@ constexpr std::size_t kRemembered = 1 << 16;  // results per camera remembered f
 // Results one worker's results ring may have waiting here for their turn:
 // two of its slots stay free, so the worker never finds it full (ring_layout.cpp).
 constexpr std::size_t kResultRingRoom = kResultSlots - 2;
-constexpr std::uint32_t kResultSlotsMax = 64;
+constexpr std::uint32_t kResultSlotsMax = 64;  // results taken from one ring per look: more than it holds
 // IDF1's pairing over a whole run costs more as tracks accumulate: every
 // 10th scored frame keeps the live figure at most a second old at 10 fps.
-constexpr std::uint64_t kIdPairingEvery = 10;  // results taken from one ring per look: more than it holds
+constexpr std::uint64_t kIdPairingEvery = 10;
 
 class Deduplicator {
  public:
@@ -193,6 +194,10 @@ class Aggregator {
       if (!mqtt_) return fail("cannot start the MQTT client");
     }
     report_ = std::make_unique<StatsReport>(ctx_, cameras_);
+    if (ctx_.config->outputs.modbus) {
+      modbus_ = ModbusOutput::start(ctx_, cameras_);
+      if (!modbus_) return false;
+    }
     truth_ = truth_sources(ctx_);
     if (ctx_.config->http) {
       front_ = HttpFront::start(ctx_);
@@ -224,6 +229,7 @@ class Aggregator {
         break;  // nothing left to take
       }
       settle(false);
+      if (modbus_) modbus_->tick();
       if (mqtt_ && bus::monotonic_ns() >= next_stats) {
         mqtt_->publish(mqtt_->prefix() + "/stats", report_->next().dump());
         next_stats += interval;
@@ -324,8 +330,11 @@ class Aggregator {
     }
     record_stats(ctx_.status->cameras[record.camera], record);
     const TrackedFrame tracked = tracking_[record.camera]->update(record);
+    // relaxed: a counter read for statistics.
+    if (tracked.late) ctx_.status->cameras[record.camera].late.fetch_add(1, std::memory_order_relaxed);
     if (const auto& t = truth_[record.camera]) judge(record, *t, tracked);
     if (snapshots_) save_snapshots(record.camera, tracked.snapshots);
+    if (modbus_) modbus_->result(record, *tracking_[record.camera]);
     const std::string line = to_json_line(ctx_, record, tracked.ids);
     write_line(jsonl_, line);
     if (mqtt_)
@@ -431,6 +440,7 @@ class Aggregator {
   std::FILE* jsonl_ = nullptr;
   std::FILE* events_ = nullptr;
   std::unique_ptr<Snapshots> snapshots_;
+  std::unique_ptr<ModbusOutput> modbus_;
   std::vector<std::byte> frame_;  // a camera frame copied for a snapshot
   std::unique_ptr<MqttOutput> mqtt_;
   std::unique_ptr<StatsReport> report_;

@@ -79,7 +79,7 @@ TrackedFrame CameraTracking::update(const ResultRecord& r) {
   TrackedFrame out;
   if (!camera_.tracker.enabled) return out;
   if (last_seq_ && r.frame_seq <= *last_seq_) {
-    ++late_;
+    out.late = true;
     return out;
   }
   last_seq_ = r.frame_seq;
@@ -179,6 +179,10 @@ nlohmann::json CameraTracking::event_json(const track::SceneEvent& e) const {
     j["reason"] = e.reason;
   }
   return j;
+}
+
+std::size_t CameraTracking::active_tracks() const {
+  return static_cast<std::size_t>(std::ranges::count_if(tracker_.tracks(), [](const auto& t) { return t.confirmed; }));
 }
 
 nlohmann::json CameraTracking::tracks() const {

@@ -31,6 +31,7 @@ struct SnapshotWanted {
 
 struct TrackedFrame {
   bool tracked = false;                   // false: tracking is off, or the frame came late
+  bool late = false;                      // it came after a newer frame had been tracked
   std::vector<std::uint64_t> ids;         // per detection: its confirmed track, 0 for none
   std::vector<track::SceneEvent> events;  // new, update, end, enter, leave, cross (event_json)
   std::vector<SnapshotWanted> snapshots;  // tracks whose best frame improved (at most one a second each)
@@ -53,11 +54,11 @@ class CameraTracking {
 
   // Active reported tracks, with their zones.
   [[nodiscard]] nlohmann::json tracks() const;
+  [[nodiscard]] std::size_t active_tracks() const;
   // Retained counts by topic under <prefix>/<camera>/: occupancy
   // "<zone or all>/<class or all>" and line counts "<line>/crossings".
   [[nodiscard]] const std::map<std::string, std::string>& counts() const { return counts_; }
   [[nodiscard]] const track::Scene* scene() const { return scene_.get(); }
-  [[nodiscard]] std::uint64_t late() const { return late_; }
 
  private:
   void build_scene(const ResultRecord& r);
@@ -73,7 +74,6 @@ class CameraTracking {
   std::optional<std::uint64_t> last_seq_;
   std::int64_t unix_minus_mono_ = 0;  // from the newest frame: event times in Unix time
   std::uint64_t last_mono_ns_ = 0;
-  std::uint64_t late_ = 0;
   struct Snapshot {              // of one track
     std::uint64_t best_ns = 0;   // the best frame's capture time when last asked for
     std::uint64_t asked_ns = 0;  // when last asked for

@@ -430,6 +430,9 @@ std::string HttpFront::metrics_text() const {
              [](const CameraCounts& c) { return c.refused; });
   per_camera("shmyolo_frames_failed_total", "counter", "Frames whose inference failed: no detections.",
              [](const CameraCounts& c) { return c.failed; });
+  per_camera("shmyolo_results_late_total", "counter",
+             "Results that came after a newer frame's result of their camera: written without track ids.",
+             [](const CameraCounts& c) { return c.late; });
   per_camera("shmyolo_source_errors_total", "counter", "Failed opens and reads of each camera's source.",
              [](const CameraCounts& c) { return c.source_errors; });
   per_camera("shmyolo_restarts_total", "counter", "Restarts of each camera's ingest process.",

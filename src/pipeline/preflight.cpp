@@ -102,24 +102,40 @@ bool check_outputs(const config::PipelineConfig& config) {
 // The HTTP port is taken by the aggregator after the fork; a port already in
 // use is refused here, at start, in one line, rather than by an aggregator
 // restarting in a loop.
-bool check_port(const config::PipelineConfig& config) {
-  if (!config.http || config.http->port == 0) return true;
-  const auto& h = *config.http;
+// Whether a TCP port can be bound now, as the server itself binds it; errno when not.
+int bind_error(const std::string& bind, int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int on = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as the server itself binds
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(h.port));
-  (void)::inet_pton(AF_INET, h.bind.c_str(), &addr.sin_addr);  // an IPv4 address: config::validate checked it
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  (void)::inet_pton(AF_INET, bind.c_str(), &addr.sin_addr);  // an IPv4 address: config::validate checked it
   const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
   const int err = errno;
   ::close(fd);
-  if (!bound) {
-    std::fprintf(stderr, "shmyolo: http: cannot listen on %s:%d (%s): stop what uses it or set http.port (--port)\n",
-                 h.bind.c_str(), h.port, std::strerror(err));
+  return bound ? 0 : err;
+}
+
+bool check_port(const config::PipelineConfig& config) {
+  if (config.http && config.http->port != 0) {
+    const auto& h = *config.http;
+    if (const int err = bind_error(h.bind, h.port); err != 0) {
+      std::fprintf(stderr, "shmyolo: http: cannot listen on %s:%d (%s): stop what uses it or set http.port (--port)\n",
+                   h.bind.c_str(), h.port, std::strerror(err));
+      return false;
+    }
   }
-  return bound;
+  if (const std::optional<config::ModbusConfig> m = config.outputs.modbus; m.has_value()) {
+    if (const int err = bind_error(m->bind, m->port); err != 0) {
+      std::fprintf(stderr,
+                   "shmyolo: modbus: cannot listen on %s:%d (%s): stop what uses it or set outputs.modbus.port%s\n",
+                   m->bind.c_str(), m->port, std::strerror(err),
+                   err == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
+      return false;
+    }
+  }
+  return true;
 }
 
 // The API hands out every camera's frames and runs uploads: beyond this host
@@ -167,6 +183,10 @@ bool check_classes(const config::PipelineConfig& config, const ModelFacts& model
   };
   if (const auto ids = detect::class_ids(model.names, config.model.classes); !ids)
     return refuse("model.classes", ids.error().message);
+  if (const std::optional<config::ModbusConfig> m = config.outputs.modbus; m.has_value()) {
+    if (const auto ids = detect::class_ids(model.names, m->classes); !ids)
+      return refuse("outputs.modbus.classes", ids.error().message);
+  }
   // Zones and lines name the classes they count.
   for (std::size_t c = 0; c < config.cameras.size(); ++c) {
     const auto& cam = config.cameras[c];

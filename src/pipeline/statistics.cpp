@@ -35,6 +35,7 @@ CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring
                  .detections = status.detections.load(std::memory_order_relaxed),
                  .refused = status.refused.load(std::memory_order_relaxed),
                  .failed = status.failed.load(std::memory_order_relaxed),
+                 .late = status.late.load(std::memory_order_relaxed),
                  .source_errors = status.source_errors.load(std::memory_order_relaxed),
                  .restarts = status.restarts.load(std::memory_order_relaxed),
                  .queue_depth = ready_slots(ring),
@@ -83,12 +84,19 @@ nlohmann::json percentiles_json(const stats::LatencyHistogram& h) {
 }
 
 nlohmann::json counts_json(const CameraCounts& c) {
-  nlohmann::json j{{"camera", c.camera},         {"state", c.state},
-                   {"frames_in", c.frames_in},   {"frames_out", c.frames_out},
-                   {"dropped", c.dropped},       {"backpressure", c.backpressure},
-                   {"detections", c.detections}, {"source_errors", c.source_errors},
-                   {"refused", c.refused},       {"failed", c.failed},
-                   {"restarts", c.restarts},     {"queue_depth", c.queue_depth}};
+  nlohmann::json j{{"camera", c.camera},
+                   {"state", c.state},
+                   {"frames_in", c.frames_in},
+                   {"frames_out", c.frames_out},
+                   {"dropped", c.dropped},
+                   {"backpressure", c.backpressure},
+                   {"detections", c.detections},
+                   {"source_errors", c.source_errors},
+                   {"refused", c.refused},
+                   {"failed", c.failed},
+                   {"late", c.late},
+                   {"restarts", c.restarts},
+                   {"queue_depth", c.queue_depth}};
   if (c.scored) {
     j["precision"] = round_to(c.scored->precision(), 4);
     j["recall"] = round_to(c.scored->recall(), 4);

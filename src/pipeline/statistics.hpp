@@ -37,6 +37,10 @@ struct CameraCounts {
   // Frames whose inference failed (the worker said why, once per kind): no
   // detections, and not in frames_out.
   std::uint64_t failed = 0;
+  // Results that came after a result of a newer frame of their camera had
+  // gone out (a worker stuck past the order's limits, result_order.hpp):
+  // written, but without track ids.
+  std::uint64_t late = 0;
   std::uint64_t source_errors = 0;
   std::uint64_t restarts = 0;                      // of the camera's ingest process
   std::uint32_t queue_depth = 0;                   // frames waiting now for a worker

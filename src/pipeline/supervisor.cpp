@@ -200,7 +200,7 @@ void Supervisor::print_stats() {
     if (cam.contains("mota"))
       quality += fmt::format("  MOTA {:.3f} IDF1 {:.3f}", cam["mota"].get<double>(), cam["idf1"].get<double>());
     std::string losses;  // frames with no result for a fault, shown once there are any
-    for (const char* kind : {"failed", "refused"}) {
+    for (const char* kind : {"failed", "refused", "late"}) {
       if (cam[kind].get<std::uint64_t>() > 0) losses += fmt::format("  {} {}", kind, cam[kind].get<std::uint64_t>());
     }
     const auto& e2e = cam["latency_ms"]["end_to_end"];

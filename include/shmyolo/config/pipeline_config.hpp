@@ -163,12 +163,23 @@ struct SnapshotConfig {
   double max_age_s = 604800;  // a week; older ones go
 };
 
+// A Modbus TCP server for PLCs (docs/modbus.md). Loopback by default, like
+// the HTTP API: another address is the operator's choice.
+struct ModbusConfig {
+  std::string bind = "127.0.0.1";
+  int port = 5020;  // 502 is the standard port, but binding it needs root (or CAP_NET_BIND_SERVICE)
+  int unit_id = 1;  // answered on any unit id; PLCs that send one use this
+  int max_clients = 16;
+  std::vector<std::string> classes;  // names or indices whose counts each camera block holds (at most 16)
+};
+
 struct OutputConfig {
   std::string jsonl;   // file to append to; "-": stdout; empty: none
   std::string events;  // tracks' events (new, update, end, zones, lines), JSON Lines; as jsonl
   double stats_interval_s = 5;
   std::optional<MqttConfig> mqtt;
   std::optional<SnapshotConfig> snapshots;
+  std::optional<ModbusConfig> modbus;
 };
 
 // The HTTP detection service (`shmyolo serve`, or `http:` in a config).

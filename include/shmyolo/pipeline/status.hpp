@@ -29,6 +29,7 @@ struct CameraStatus {
   std::atomic<std::uint64_t> detections;
   std::atomic<std::uint64_t> refused;  // frames a worker refused: their record was not one shmyolo wrote
   std::atomic<std::uint64_t> failed;   // frames whose inference failed: no detections
+  std::atomic<std::uint64_t> late;     // results that came after a newer one of their camera: not tracked
   // Synthetic cameras with a model of their classes: detections scored
   // against the renderer's truth (stats::score), so precision and recall
   // are known live.
@@ -66,7 +67,7 @@ struct WorkerStatus {
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530005ULL;  // "STATUS" + version 5
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530006ULL;  // "STATUS" + version 6
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
