@@ -203,12 +203,33 @@ std::vector<std::string> read_class_list(const Reader& r, const YAML::Node& node
   return out;
 }
 
+void read_alarms(const Reader& r, const YAML::Node& node, std::vector<ModbusAlarm>& alarms) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) r.fail(node, "outputs.modbus.alarms", "expected a list of alarms");
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string key = fmt::format("outputs.modbus.alarms[{}]", i);
+    const YAML::Node a = node[i];
+    r.only_keys(a, key, {"name", "camera", "zone", "classes", "min", "bit", "on_after", "off_after"});
+    ModbusAlarm alarm;
+    if (!r.read(a, "name", key + ".name", alarm.name)) r.fail(a, key + ".name", "missing");
+    if (!r.read(a, "camera", key + ".camera", alarm.camera)) r.fail(a, key + ".camera", "missing: a camera's name");
+    if (!r.read(a, "bit", key + ".bit", alarm.bit)) r.fail(a, key + ".bit", "missing: the discrete input's address");
+    r.read(a, "zone", key + ".zone", alarm.zone);
+    alarm.classes = read_class_list(r, a["classes"], key + ".classes");
+    r.read(a, "min", key + ".min", alarm.min);
+    r.read(a, "on_after", key + ".on_after", alarm.on_after_s);
+    r.read(a, "off_after", key + ".off_after", alarm.off_after_s);
+    alarms.push_back(std::move(alarm));
+  }
+}
+
 void read_outputs(const Reader& r, const YAML::Node& node, OutputConfig& o) {
   r.only_keys(node, "outputs", {"jsonl", "events", "stats_interval", "mqtt", "snapshots", "modbus"});
   if (const YAML::Node mb = node["modbus"]; mb.IsDefined()) {
     auto& m = o.modbus.emplace();
     if (!mb.IsNull()) {
-      r.only_keys(mb, "outputs.modbus", {"bind", "port", "unit_id", "max_clients", "classes"});
+      r.only_keys(mb, "outputs.modbus", {"bind", "port", "unit_id", "max_clients", "classes", "alarms"});
+      read_alarms(r, mb["alarms"], m.alarms);
       r.read(mb, "bind", "outputs.modbus.bind", m.bind);
       r.read(mb, "port", "outputs.modbus.port", m.port);
       r.read(mb, "unit_id", "outputs.modbus.unit_id", m.unit_id);

@@ -198,6 +198,30 @@ void check_mqtt(Checker& c, const MqttConfig& m) {
          "cert and key go together (a client certificate and its key)");
 }
 
+void check_alarms(Checker& c, const PipelineConfig& p) {
+  if (!p.outputs.modbus) return;
+  std::set<int> bits;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < p.outputs.modbus->alarms.size(); ++i) {
+    const auto& a = p.outputs.modbus->alarms[i];
+    const std::string key = fmt::format("outputs.modbus.alarms[{}]", i);
+    c.rule(valid_name(a.name), key + ".name", kNameRule);
+    c.rule(names.insert(a.name).second, key + ".name",
+           fmt::format("\"{}\" is used twice: alarms need their own names", a.name));
+    const auto cam = std::ranges::find(p.cameras, a.camera, &CameraConfig::name);
+    c.rule(cam != p.cameras.end(), key + ".camera", fmt::format("no camera \"{}\" in cameras", a.camera));
+    if (cam != p.cameras.end() && !a.zone.empty()) {
+      c.rule(std::ranges::find(cam->zones, a.zone, &ZoneConfig::name) != cam->zones.end(), key + ".zone",
+             fmt::format("camera {} has no zone \"{}\"", a.camera, a.zone));
+    }
+    c.range(key + ".bit", a.bit, 0, 1999);
+    c.rule(bits.insert(a.bit).second, key + ".bit", fmt::format("discrete input {} is another alarm's", a.bit));
+    c.range(key + ".min", a.min, 1, 1000);
+    c.range(key + ".on_after", a.on_after_s, 0.0, 3600.0);
+    c.range(key + ".off_after", a.off_after_s, 0.0, 3600.0);
+  }
+}
+
 void check_outputs(Checker& c, const OutputConfig& o) {
   c.range("outputs.stats_interval", o.stats_interval_s, 0.2, 3600.0);
   if (o.mqtt) check_mqtt(c, *o.mqtt);
@@ -232,6 +256,7 @@ std::optional<Violation> first_violation(const PipelineConfig& config) {
   if (config.http) check_http(c, *config.http);
   check_cameras(c, config);
   check_outputs(c, config.outputs);
+  check_alarms(c, config);
   return c.found();
 }
 

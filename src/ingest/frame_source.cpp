@@ -31,8 +31,6 @@ class SyntheticSource final : public FrameSource {
   }
   [[nodiscard]] double native_fps() const override { return kSyntheticFps; }
   [[nodiscard]] bool live() const override { return false; }
-  // Drawing the frame is the camera's exposure, not a decode on its path.
-  [[nodiscard]] bool captured_by_read() const override { return true; }
 
  private:
   SyntheticCamera camera_;

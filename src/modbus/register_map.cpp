@@ -8,8 +8,17 @@ namespace shmyolo::modbus {
 namespace {
 
 void add(std::vector<Register>& map, std::uint16_t address, std::uint16_t words, std::string name, std::string meaning,
-         bool holding = false) {
-  map.push_back({address, words, holding, std::move(name), std::move(meaning)});
+         Register::Table table = Register::Table::input) {
+  map.push_back({address, words, table, std::move(name), std::move(meaning)});
+}
+
+const char* table_name(Register::Table t) {
+  switch (t) {
+    case Register::Table::input: return "input";
+    case Register::Table::holding: return "holding";
+    case Register::Table::discrete: return "discrete";
+  }
+  return "input";
 }
 
 void add_pipeline(std::vector<Register>& m) {
@@ -22,6 +31,8 @@ void add_pipeline(std::vector<Register>& m) {
   add(m, kUptime, 2, "pipeline.uptime_s", "seconds since this aggregator started (32-bit); 0 again after a restart");
   add(m, kVersion, 1, "pipeline.map_version", fmt::format("{}: the layout of this map", kMapVersion));
   add(m, kResultSequence, 1, "pipeline.result_sequence", "+1 on every result of any camera; wraps");
+  add(m, kAggregatorStarts, 1, "pipeline.aggregator_starts",
+      "1 at the first start, +1 at each restart: counts and tracks began again");
 }
 
 void add_camera(std::vector<Register>& m, const config::PipelineConfig& config, std::size_t c) {
@@ -65,7 +76,19 @@ std::vector<Register> register_map(const config::PipelineConfig& config) {
   for (std::size_t c = 0; c < config.cameras.size(); ++c) add_camera(map, config, c);
   for (std::size_t c = 0; c < config.cameras.size(); ++c) {
     add(map, static_cast<std::uint16_t>(c), 1, config.cameras[c].name + ".acknowledge",
-        fmt::format("write {}.result_sequence here once its result is handled", config.cameras[c].name), true);
+        fmt::format("write {}.result_sequence here once its result is handled", config.cameras[c].name),
+        Register::Table::holding);
+  }
+  if (config.outputs.modbus) {
+    for (const auto& a : config.outputs.modbus->alarms) {
+      std::string classes;
+      for (const auto& k : a.classes) classes += (classes.empty() ? "" : " ") + k;
+      add(map, static_cast<std::uint16_t>(a.bit), 1, "alarm." + a.name,
+          fmt::format("on while at least {} {} in {}{} (on after {} s, off after {} s)", a.min,
+                      classes.empty() ? "tracks" : classes, a.camera, a.zone.empty() ? "" : " zone " + a.zone,
+                      a.on_after_s, a.off_after_s),
+          Register::Table::discrete);
+    }
   }
   return map;
 }
@@ -73,8 +96,7 @@ std::vector<Register> register_map(const config::PipelineConfig& config) {
 std::string map_table(const std::vector<Register>& map) {
   std::string out = fmt::format("{:<9} {:>7} {:>5}  {:<36} {}\n", "table", "address", "words", "name", "meaning");
   for (const auto& r : map) {
-    out += fmt::format("{:<9} {:>7} {:>5}  {:<36} {}\n", r.holding ? "holding" : "input", r.address, r.words, r.name,
-                       r.meaning);
+    out += fmt::format("{:<9} {:>7} {:>5}  {:<36} {}\n", table_name(r.table), r.address, r.words, r.name, r.meaning);
   }
   return out;
 }
@@ -84,7 +106,7 @@ std::string map_csv(const std::vector<Register>& map) {
   for (const auto& r : map) {
     std::string meaning = r.meaning;
     std::ranges::replace(meaning, '"', '\'');
-    out += fmt::format("{},{},{},{},\"{}\"\n", r.holding ? "holding" : "input", r.address, r.words, r.name, meaning);
+    out += fmt::format("{},{},{},{},\"{}\"\n", table_name(r.table), r.address, r.words, r.name, meaning);
   }
   return out;
 }

@@ -32,22 +32,24 @@ bool whole_frame(const std::uint8_t* q, int n) {
 }
 
 bool allowed(int function) {
-  return function == MODBUS_FC_READ_HOLDING_REGISTERS || function == MODBUS_FC_READ_INPUT_REGISTERS ||
-         function == MODBUS_FC_WRITE_SINGLE_REGISTER || function == MODBUS_FC_WRITE_MULTIPLE_REGISTERS;
+  return function == MODBUS_FC_READ_DISCRETE_INPUTS || function == MODBUS_FC_READ_HOLDING_REGISTERS ||
+         function == MODBUS_FC_READ_INPUT_REGISTERS || function == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+         function == MODBUS_FC_WRITE_MULTIPLE_REGISTERS;
 }
 
 }  // namespace
 
 std::expected<std::unique_ptr<Server>, std::string> Server::start(const config::ModbusConfig& config,
                                                                   std::uint16_t input_registers,
-                                                                  std::uint16_t holding_registers) {
+                                                                  std::uint16_t holding_registers,
+                                                                  std::uint16_t input_bits) {
   std::unique_ptr<Server> s(new Server());
   s->max_clients_ = config.max_clients;
   s->ctx_ = modbus_new_tcp(config.bind.c_str(), config.port);
   if (s->ctx_ == nullptr) return std::unexpected(fmt::format("modbus: {}", modbus_strerror(errno)));
   modbus_set_byte_timeout(s->ctx_, 0, kByteTimeoutUs);
   modbus_set_indication_timeout(s->ctx_, 0, kByteTimeoutUs);
-  s->map_ = modbus_mapping_new(0, 0, holding_registers, input_registers);
+  s->map_ = modbus_mapping_new(0, input_bits, holding_registers, input_registers);
   if (s->map_ == nullptr) return std::unexpected(fmt::format("modbus: {}", modbus_strerror(errno)));
   s->listener_ = modbus_tcp_listen(s->ctx_, config.max_clients);
   if (s->listener_ < 0) {
@@ -80,6 +82,11 @@ void Server::store(std::uint16_t address, std::span<const std::uint16_t> values)
 std::uint16_t Server::holding(std::uint16_t address) const {
   const MutexLock lock(mutex_);
   return address < map_->nb_registers ? map_->tab_registers[address] : 0;
+}
+
+void Server::set_bit(std::uint16_t address, bool on) {
+  const MutexLock lock(mutex_);
+  if (address < map_->nb_input_bits) map_->tab_input_bits[address] = on ? 1 : 0;
 }
 
 void Server::serve() {

@@ -168,6 +168,8 @@ class Aggregator {
         order_(ctx.config->cameras.size(), ctx.result_rings.size(), kResultRingRoom) {}
 
   bool open() {
+    // relaxed: a counter read for display (Modbus pipeline.aggregator_starts).
+    ctx_.status->aggregator_starts.fetch_add(1, std::memory_order_relaxed);
     for (const auto& name : ctx_.result_rings) {
       auto ring = bus::FrameRing::attach(name, ctx_.shm_dir);
       if (!ring) return fail(ring.error().message);

@@ -122,11 +122,21 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
     // A file or folder plays at its rate; a live source is read as it comes
     // and frames beyond the cap are skipped.
     if (!source.live() && period > Clock::duration::zero()) std::this_thread::sleep_until(due);
-    // Capture time: a file's frame is due now, and its decoding counts; a
-    // live source's read waits for the frame to arrive (and the synthetic
-    // camera draws it), which does not.
+    // Capture time: a paced file's or synthetic camera's frame is taken when
+    // it was due, exactly, so frames are a period apart as the scene moves
+    // (the tracker predicts by these times) and decoding or drawing counts
+    // in capture_to_publish; a live source's read waits for the frame to
+    // arrive, which does not count.
     std::uint64_t unix_ns = bus::unix_ns();
     std::uint64_t mono_ns = bus::monotonic_ns();
+    if (!source.live() && period > Clock::duration::zero()) {
+      const auto due_ns = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count());
+      if (due_ns <= mono_ns) {  // steady_clock is CLOCK_MONOTONIC, the clock of every *_mono_ns
+        unix_ns -= mono_ns - due_ns;
+        mono_ns = due_ns;
+      }
+    }
     const ingest::ReadStatus got = source.read(frame, error);
     if (source.captured_by_read()) {
       unix_ns = bus::unix_ns();

@@ -29,14 +29,31 @@ std::unique_ptr<ModbusOutput> ModbusOutput::start(const Context& ctx, const std:
   const config::ModbusConfig& config = *configured;
   std::unique_ptr<ModbusOutput> out(new ModbusOutput(ctx, cameras));
   const auto inputs = modbus::camera_base(cameras.size());
+  int bits = 0;
+  for (const auto& a : config.alarms) bits = std::max(bits, a.bit + 1);
   auto server =
-      modbus::Server::start(config, inputs, static_cast<std::uint16_t>(std::max<std::size_t>(1, cameras.size())));
+      modbus::Server::start(config, inputs, static_cast<std::uint16_t>(std::max<std::size_t>(1, cameras.size())),
+                            static_cast<std::uint16_t>(bits));
   if (!server) {
     std::fprintf(stderr, "shmyolo: aggregator: %s\n", server.error().c_str());
     return nullptr;
   }
   out->server_ = std::move(*server);
   if (auto ids = detect::class_ids(ctx.model.names, config.classes); ids) out->class_ids_ = std::move(*ids);
+  for (const auto& a : config.alarms) {
+    Alarm alarm;
+    alarm.config = a;
+    const auto& cams = ctx.config->cameras;
+    alarm.camera =
+        static_cast<std::size_t>(std::ranges::find(cams, a.camera, &config::CameraConfig::name) - cams.begin());
+    if (!a.zone.empty()) {
+      const auto& zones = cams[alarm.camera].zones;
+      alarm.zone =
+          static_cast<std::size_t>(std::ranges::find(zones, a.zone, &config::ZoneConfig::name) - zones.begin());
+    }
+    if (auto ids = detect::class_ids(ctx.model.names, a.classes); ids) alarm.classes = std::move(*ids);
+    out->alarms_.push_back(std::move(alarm));
+  }
   out->started_ns_ = bus::monotonic_ns();
   out->next_beat_ns_ = out->started_ns_;
   const std::array<std::uint16_t, 1> version{modbus::kMapVersion};
@@ -54,7 +71,36 @@ void ModbusOutput::store32(std::uint16_t address, std::uint64_t value) {
   server_->store(address, words);
 }
 
+// Whether the newest result has at least `min` tracks of the alarm's classes
+// in its zone (or frame); a change starts the debounce's clock.
+void ModbusOutput::judge(Alarm& a, const CameraTracking& tracking, std::uint64_t now) {
+  const track::Scene* scene = tracking.scene();
+  int n = 0;
+  if (scene != nullptr) {
+    for (const auto& [class_id, count] : scene->occupancy(a.zone.value_or(scene->zones().size()))) {
+      if (a.classes.empty() || std::ranges::find(a.classes, class_id) != a.classes.end()) n += count;
+    }
+  }
+  const bool condition = n >= a.config.min;
+  if (condition == a.condition) return;
+  a.condition = condition;
+  a.changed_ns = now;
+}
+
+void ModbusOutput::debounce(std::uint64_t now) {
+  for (auto& a : alarms_) {
+    if (a.condition == a.on) continue;
+    const double wait_s = a.condition ? a.config.on_after_s : a.config.off_after_s;
+    if (static_cast<double>(now - a.changed_ns) < wait_s * 1e9) continue;
+    a.on = a.condition;
+    server_->set_bit(static_cast<std::uint16_t>(a.config.bit), a.on);
+  }
+}
+
 void ModbusOutput::result(const ResultRecord& r, const CameraTracking& tracking) {
+  for (auto& a : alarms_) {
+    if (a.camera == r.camera) judge(a, tracking, bus::monotonic_ns());
+  }
   Camera& cam = state_[r.camera];
   const std::uint16_t base = modbus::camera_base(r.camera);
   ++cam.sequence;
@@ -125,6 +171,10 @@ void ModbusOutput::tick() {
   store32(modbus::kFramesIn, frames_in);
   store32(modbus::kFramesOut, frames_out);
   store32(modbus::kUptime, (now - started_ns_) / kSecondNs);
+  // relaxed: a counter read for display.
+  const std::array<std::uint16_t, 1> starts{saturated(ctx_.status->aggregator_starts.load(std::memory_order_relaxed))};
+  server_->store(modbus::kAggregatorStarts, starts);
+  debounce(now);
 }
 
 }  // namespace shmyolo::pipeline

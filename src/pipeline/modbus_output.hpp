@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <shmyolo/bus/ring.hpp>
@@ -26,7 +27,7 @@ class ModbusOutput {
 
   // After a camera's result (its tracking already updated).
   void result(const ResultRecord& r, const CameraTracking& tracking);
-  // The heartbeat, the pipeline block, ages and acknowledgements.
+  // The heartbeat, the pipeline block, ages, acknowledgements and alarms.
   void tick();
 
  private:
@@ -35,7 +36,18 @@ class ModbusOutput {
     std::uint64_t last_result_ns = 0;
     std::deque<std::uint64_t> recent_ns;  // results in the last 3 s, for fps
   };
+  struct Alarm {
+    config::ModbusAlarm config;
+    std::size_t camera = 0;
+    std::optional<std::size_t> zone;  // index in the camera's zones; none: the whole frame
+    std::vector<int> classes;
+    bool condition = false;  // as the newest result has it
+    bool on = false;         // as served, after the debounce
+    std::uint64_t changed_ns = 0;
+  };
   ModbusOutput(const Context& ctx, const std::vector<bus::FrameRing>& cameras);
+  void judge(Alarm& a, const CameraTracking& tracking, std::uint64_t now);
+  void debounce(std::uint64_t now);
   void store32(std::uint16_t address, std::uint64_t value);
 
   const Context& ctx_;
@@ -43,6 +55,7 @@ class ModbusOutput {
   std::unique_ptr<modbus::Server> server_;
   std::vector<int> class_ids_;  // outputs.modbus.classes, resolved
   std::vector<Camera> state_;
+  std::vector<Alarm> alarms_;
   std::uint16_t heartbeat_ = 0;
   std::uint16_t sequence_ = 0;
   std::uint64_t started_ns_ = 0;

@@ -186,6 +186,10 @@ bool check_classes(const config::PipelineConfig& config, const ModelFacts& model
   if (const std::optional<config::ModbusConfig> m = config.outputs.modbus; m.has_value()) {
     if (const auto ids = detect::class_ids(model.names, m->classes); !ids)
       return refuse("outputs.modbus.classes", ids.error().message);
+    for (std::size_t a = 0; a < m->alarms.size(); ++a) {
+      if (const auto ids = detect::class_ids(model.names, m->alarms[a].classes); !ids)
+        return refuse(fmt::format("outputs.modbus.alarms[{}].classes", a), ids.error().message);
+    }
   }
   // Zones and lines name the classes they count.
   for (std::size_t c = 0; c < config.cameras.size(); ++c) {

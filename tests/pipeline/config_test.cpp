@@ -326,3 +326,32 @@ TEST(Config, ZonesAndLinesAreCheckedWhereTheyAreWritten) {
   EXPECT_EQ(error_of(camera("    lines: [{name: door, from: [0, 0], to: [5, 5], count: sideways}]\n")),
             "test.yaml:5: cameras[0].lines[0].count: expected both, forward or backward, got \"sideways\"");
 }
+
+// Modbus alarms name a camera and a zone that exist, and bits of their own.
+TEST(Config, ModbusAlarmsAreCheckedWhereTheyAreWritten) {
+  const auto with_alarms = [](const std::string& alarms) {
+    return with_model(
+        "cameras:\n  - name: cell\n    source: \"synthetic:?seed=1\"\n"
+        "    zones: [{name: danger, points: [[0, 0], [100, 0], [100, 100]]}]\n"
+        "outputs:\n  modbus:\n    alarms:\n" +
+        alarms);
+  };
+  auto good =
+      parse(with_alarms("      - {name: person_in_danger, camera: cell, zone: danger, classes: [person], bit: 3, "
+                        "on_after: 0.5, off_after: 2}\n"));
+  ASSERT_TRUE(good) << good.error().message;
+  const std::optional<shmyolo::config::ModbusConfig> modbus = good->outputs.modbus;
+  ASSERT_TRUE(modbus.has_value());
+  if (!modbus.has_value()) return;  // for the optional-access check, which does not read ASSERT_TRUE
+  ASSERT_EQ(modbus->alarms.size(), 1U);
+  EXPECT_EQ(modbus->alarms[0].bit, 3);
+  EXPECT_EQ(modbus->port, 5020);
+  EXPECT_EQ(error_of(with_alarms("      - {name: a, camera: gate, bit: 1}\n")),
+            "test.yaml:9: outputs.modbus.alarms[0].camera: no camera \"gate\" in cameras");
+  EXPECT_EQ(error_of(with_alarms("      - {name: a, camera: cell, zone: dock, bit: 1}\n")),
+            "test.yaml:9: outputs.modbus.alarms[0].zone: camera cell has no zone \"dock\"");
+  EXPECT_EQ(error_of(with_alarms("      - {name: a, camera: cell, bit: 1}\n      - {name: b, camera: cell, bit: 1}\n")),
+            "test.yaml:10: outputs.modbus.alarms[1].bit: discrete input 1 is another alarm's");
+  EXPECT_EQ(error_of(with_alarms("      - {name: a, camera: cell}\n")),
+            "test.yaml:9: outputs.modbus.alarms[0].bit: missing: the discrete input's address");
+}

@@ -80,7 +80,9 @@ http: {port: 0}
 outputs:
   jsonl: )" << (dir_.path() / "out.jsonl").string()
                            << "\n  modbus: {port: " << port_
-                           << ", max_clients: 60, classes: [circle, square, triangle, person]}\n";
+                           << ", max_clients: 60, classes: [circle, square, triangle, person],\n"
+                              "    alarms: [{name: anyone, camera: yard, bit: 3, on_after: 0.3, off_after: 1},\n"
+                              "             {name: crowd, camera: yard, zone: west, min: 100, bit: 5}]}\n";
   }
   std::vector<json> results() const {
     std::vector<json> out;
@@ -101,7 +103,8 @@ TEST_F(Modbus, TheMapPrintedNamesWhatIsServed) {
   for (const char* row :
        {"input,0,1,pipeline.heartbeat,", "input,100,1,yard.state,", "input,105,1,yard.result_sequence,",
         "input,110,1,yard.count.circle,", "input,113,1,yard.count.person,", "input,130,1,yard.zone.west,",
-        "input,150,2,yard.line.middle.forward,", "holding,0,1,yard.acknowledge,"}) {
+        "input,150,2,yard.line.middle.forward,", "holding,0,1,yard.acknowledge,",
+        "input,12,1,pipeline.aggregator_starts,", "discrete,3,1,alarm.anyone,", "discrete,5,1,alarm.crowd,"}) {
     EXPECT_NE(map.output.find(row), std::string::npos) << row << "\n" << map.output;
   }
 }
@@ -129,6 +132,12 @@ TEST_F(Modbus, RegistersAgreeWithTheJsonLinesAndTheHandshakeTakesAnAcknowledge) 
   EXPECT_EQ(plc.input(108), 1);
   ASSERT_EQ(modbus_write_register(plc.ctx, 0, 30), 1) << modbus_strerror(errno);
   EXPECT_TRUE(eventually([&] { return plc.input(108) == 0; }));
+  // Alarms: objects are in the frame all along, a crowd of 100 never is.
+  std::array<std::uint8_t, 6> bits{};
+  EXPECT_TRUE(eventually([&] { return modbus_read_input_bits(plc.ctx, 0, 6, bits.data()) == 6 && bits[3] == 1; }));
+  EXPECT_EQ(bits[5], 0);
+  EXPECT_EQ(modbus_read_input_bits(plc.ctx, 6, 1, bits.data()), -1) << "past the last alarm";
+  EXPECT_EQ(plc.input(12), 1) << "aggregator_starts";
   // The heartbeat beats while nothing else changes.
   const int beat = plc.input(0);
   EXPECT_TRUE(eventually([&] { return plc.input(0) >= beat + 2; }));
@@ -205,6 +214,7 @@ TEST_F(Modbus, TheHeartbeatStopsWithTheAggregatorAndResumesWithItsReplacement) {
   modbus_close(plc.ctx);
   ASSERT_TRUE(eventually([&] { return plc.connect() && plc.input(0) >= 1; })) << "no heartbeat after the restart";
   EXPECT_LT(plc.input32(8), 30) << "uptime is the replacement's";
+  EXPECT_EQ(plc.input(12), 2) << "aggregator_starts counts the restart";
   ASSERT_EQ(kill(run.pid, SIGTERM), 0);
   EXPECT_EQ(shmyolo::test::wait_exit(run.pid, 60s).value_or(-1), 0);
 }

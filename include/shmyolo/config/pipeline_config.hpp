@@ -165,12 +165,28 @@ struct SnapshotConfig {
 
 // A Modbus TCP server for PLCs (docs/modbus.md). Loopback by default, like
 // the HTTP API: another address is the operator's choice.
+// A discrete input (function code 02) a PLC polls as an alarm: on while at
+// least `min` tracks of the classes are in the camera's zone (or its whole
+// frame), debounced: the condition must hold on_after seconds to set the
+// bit, and be gone off_after seconds to clear it.
+struct ModbusAlarm {
+  std::string name;
+  std::string camera;
+  std::string zone;                  // empty: the whole frame
+  std::vector<std::string> classes;  // empty: every class
+  int min = 1;
+  int bit = 0;  // the discrete input's address
+  double on_after_s = 0;
+  double off_after_s = 0;
+};
+
 struct ModbusConfig {
   std::string bind = "127.0.0.1";
   int port = 5020;  // 502 is the standard port, but binding it needs root (or CAP_NET_BIND_SERVICE)
   int unit_id = 1;  // answered on any unit id; PLCs that send one use this
   int max_clients = 16;
   std::vector<std::string> classes;  // names or indices whose counts each camera block holds (at most 16)
+  std::vector<ModbusAlarm> alarms;
 };
 
 struct OutputConfig {

@@ -30,8 +30,9 @@ class FrameSource {
   // read as fast as it is asked.
   [[nodiscard]] virtual bool live() const = 0;
   // Whether the frame comes into being during read (a live stream's frame
-  // arriving, the synthetic camera drawing one), so its capture time is when
-  // read returns; a stored frame is captured when due, and its decoding counts.
+  // arriving), so its capture time is when read returns; a stored or drawn
+  // frame (a file, the synthetic camera) is captured when due, and its
+  // decoding or drawing counts.
   [[nodiscard]] virtual bool captured_by_read() const { return live(); }
 };
 

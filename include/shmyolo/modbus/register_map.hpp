@@ -7,6 +7,7 @@
 //   input registers  0..99                the pipeline block
 //                    100 + 100*c ..        camera c's block, in config order
 //   holding registers c                    camera c's acknowledge
+//   discrete inputs   the alarms' bits     (function code 02), from the config
 //
 // 32-bit values take two registers, high word first (the "big-endian"
 // word order most PLCs call ABCD).
@@ -33,11 +34,12 @@ enum PipelineRegister : std::uint16_t {
   kPipelineState = 1,  // 1 running, 2 stopping
   kWorkersReady = 2,
   kCameraCount = 3,
-  kFramesIn = 4,         // 32-bit
-  kFramesOut = 6,        // 32-bit
-  kUptime = 8,           // seconds since the aggregator started, 32-bit
-  kVersion = 10,         // kMapVersion
-  kResultSequence = 11,  // +1 on every result of any camera
+  kFramesIn = 4,           // 32-bit
+  kFramesOut = 6,          // 32-bit
+  kUptime = 8,             // seconds since the aggregator started, 32-bit
+  kVersion = 10,           // kMapVersion
+  kResultSequence = 11,    // +1 on every result of any camera
+  kAggregatorStarts = 12,  // 1 at the first start, +1 at each restart of the aggregator
 };
 
 // Offsets in a camera's block.
@@ -58,8 +60,9 @@ enum CameraRegister : std::uint16_t {
 struct Register {
   std::uint16_t address = 0;  // 0-based, as on the wire (PLC manuals often add 30001 or 40001)
   std::uint16_t words = 1;
-  bool holding = false;  // else an input register
-  std::string name;      // e.g. "yard.zone.danger"
+  enum class Table { input, holding, discrete };
+  Table table = Table::input;
+  std::string name;  // e.g. "yard.zone.danger"
   std::string meaning;
 };
 

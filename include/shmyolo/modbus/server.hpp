@@ -1,9 +1,9 @@
 // A Modbus TCP server on libmodbus, on a thread of its own, serving one
 // register map (register_map.hpp). The owner writes input registers; PLCs
-// read them and write only the acknowledge registers. Anything else (a write
-// elsewhere, a function code other than 03, 04, 06 and 16, an address out of
-// the map) gets a Modbus exception response; a malformed frame closes its
-// connection. At most max_clients connections; one more is closed at once.
+// read them (and the discrete inputs) and write only the acknowledge
+// registers. Anything else (a write elsewhere, a function code other than
+// 02, 03, 04, 06 and 16, an address out of the map) gets a Modbus exception
+// response; a malformed frame closes its connection. At most max_clients connections; one more is closed at once.
 #pragma once
 
 #include <atomic>
@@ -25,11 +25,13 @@ namespace shmyolo::modbus {
 
 class Server {
  public:
-  // Binds and starts serving `input_registers` input registers and
-  // `holding_registers` (writable) holding registers, all 0.
+  // Binds and starts serving `input_registers` input registers,
+  // `holding_registers` (writable) holding registers and `input_bits`
+  // discrete inputs, all 0.
   static std::expected<std::unique_ptr<Server>, std::string> start(const config::ModbusConfig& config,
                                                                    std::uint16_t input_registers,
-                                                                   std::uint16_t holding_registers);
+                                                                   std::uint16_t holding_registers,
+                                                                   std::uint16_t input_bits);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -37,6 +39,7 @@ class Server {
   // Input registers from `address` on (clipped to the map).
   void store(std::uint16_t address, std::span<const std::uint16_t> values);
   [[nodiscard]] std::uint16_t holding(std::uint16_t address) const;
+  void set_bit(std::uint16_t address, bool on);
   [[nodiscard]] int port() const { return port_; }
 
  private:

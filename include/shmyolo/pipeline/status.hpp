@@ -67,7 +67,7 @@ struct WorkerStatus {
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530006ULL;  // "STATUS" + version 6
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530007ULL;  // "STATUS" + version 7
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
@@ -76,8 +76,9 @@ struct PipelineStatus {
   // Workers that have loaded the model and run it once (a replaced worker
   // counts again): cameras start capturing once every worker is ready.
   std::atomic<std::uint32_t> workers_ready;
-  std::atomic<std::uint64_t> uploads_refused;  // uploads whose record was not one shmyolo wrote
-  std::atomic<std::uint64_t> uploads_failed;   // uploads whose inference failed (answered 500)
+  std::atomic<std::uint64_t> uploads_refused;    // uploads whose record was not one shmyolo wrote
+  std::atomic<std::uint64_t> uploads_failed;     // uploads whose inference failed (answered 500)
+  std::atomic<std::uint32_t> aggregator_starts;  // 1 at the first start, +1 at each restart
   std::array<CameraStatus, kMaxCameras> cameras;
   std::array<WorkerStatus, kMaxWorkers> workers;
 };
