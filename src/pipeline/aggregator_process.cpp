@@ -331,10 +331,11 @@ class Aggregator {
       return;
     }
     record_stats(ctx_.status->cameras[record.camera], record);
-    const TrackedFrame tracked = tracking_[record.camera]->update(record);
+    const auto found = detections_of(record);
+    const TrackedFrame tracked = tracking_[record.camera]->update(record, found);
     // relaxed: a counter read for statistics.
     if (tracked.late) ctx_.status->cameras[record.camera].late.fetch_add(1, std::memory_order_relaxed);
-    if (const auto& t = truth_[record.camera]) judge(record, *t, tracked);
+    if (const auto& t = truth_[record.camera]) judge(record, found, *t, tracked);
     if (snapshots_) save_snapshots(record.camera, tracked.snapshots);
     if (modbus_) modbus_->result(record, *tracking_[record.camera]);
     const std::string line = to_json_line(ctx_, record, tracked.ids);
@@ -366,10 +367,10 @@ class Aggregator {
 
   // A synthetic camera's frame against its truth: the detections, and the
   // tracks where the frame was tracked.
-  void judge(const ResultRecord& r, const ingest::SyntheticCamera& truth_source, const TrackedFrame& tracked) {
+  void judge(const ResultRecord& r, std::span<const detect::Detection> found,
+             const ingest::SyntheticCamera& truth_source, const TrackedFrame& tracked) {
     std::vector<ingest::GroundTruth> truth;
     truth_source.truth(r.source_index, truth);
-    const auto found = detections_of(r);
     CameraStatus& s = ctx_.status->cameras[r.camera];
     score(s, truth, found);
     if (!tracked.tracked) return;

@@ -75,7 +75,7 @@ std::uint64_t CameraTracking::to_unix(std::uint64_t mono_ns) const {
   return static_cast<std::uint64_t>(static_cast<std::int64_t>(mono_ns) + unix_minus_mono_);
 }
 
-TrackedFrame CameraTracking::update(const ResultRecord& r) {
+TrackedFrame CameraTracking::update(const ResultRecord& r, std::span<const detect::Detection> detections) {
   TrackedFrame out;
   if (!camera_.tracker.enabled) return out;
   if (last_seq_ && r.frame_seq <= *last_seq_) {
@@ -86,12 +86,6 @@ TrackedFrame CameraTracking::update(const ResultRecord& r) {
   if (!scene_) build_scene(r);
   unix_minus_mono_ = static_cast<std::int64_t>(r.capture_unix_ns) - static_cast<std::int64_t>(r.capture_mono_ns);
   last_mono_ns_ = r.capture_mono_ns;
-  std::vector<detect::Detection> detections;
-  detections.reserve(r.count);
-  for (std::uint32_t i = 0; i < r.count; ++i) {
-    const auto& d = r.detections[i];
-    detections.push_back({d.class_id, d.score, {d.x1, d.y1, d.x2, d.y2}});
-  }
   for (const std::uint64_t id : forget_) snapshots_.erase(id);
   forget_.clear();
   recent_.emplace_back(r.capture_mono_ns, r.frame_seq);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,8 @@ class CameraTracking {
 
   // A frame's result, in frame order. A frame older than one already
   // tracked (it came late) is not tracked: no ids, no events.
-  TrackedFrame update(const ResultRecord& r);
+  // `detections` are the record's, as the detector's type.
+  TrackedFrame update(const ResultRecord& r, std::span<const detect::Detection> detections);
   // The pipeline stops: every open track ends (reason shutdown).
   std::vector<track::SceneEvent> end_all();
   // An event as JSON: with its track's event id, and its snapshot's path once one is saved.

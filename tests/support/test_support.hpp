@@ -30,7 +30,8 @@ struct Spawned {
   int stdout_fd = -1;  // read end of the child's stdout
 };
 
-// fork + exec with stdout captured (stderr merged into it).
+// fork + exec with stdout captured (stderr merged into it). The child gets
+// SIGTERM when the test process ends, so nothing outlives a failed test.
 Spawned spawn(const std::vector<std::string>& argv);
 // Waits for exit; nothing when the timeout passes (the child is then killed).
 std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout);
