@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <chaos_bench.hpp>
+#include <decode_bench.hpp>
 #include <detect_bench.hpp>
 #include <http_bench.hpp>
 #include <modbus_bench.hpp>
@@ -121,6 +122,19 @@ void add_modbus_bench_command(CLI::App& bench, int& exit_code) {
     o->shmyolo_bin = std::filesystem::read_symlink("/proc/self/exe").string();
     const auto report = bench::run_modbus_bench(*o);
     fmt::print("{}", bench::modbus_table(*o, report));
+    exit_code = report.error.empty() ? 0 : 1;
+  });
+}
+
+void add_decode_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::DecodeBenchOptions>();
+  auto* cmd = bench.add_subcommand("decode", "What each way of reading a video costs per frame (one thread)");
+  cmd->add_option("--source", o->source, "A video file (shmyolo synth --video makes one)")->required();
+  cmd->add_option("--frames", o->frames, "Frames read per way")->check(CLI::Range(10, 1000000));
+  cmd->add_option("--input", o->input, "The slot's side (the model's input)")->check(CLI::Range(32, 4096));
+  cmd->callback([o, &exit_code] {
+    const auto report = bench::run_decode_bench(*o);
+    fmt::print("{}", bench::decode_table(*o, report));
     exit_code = report.error.empty() ? 0 : 1;
   });
 }
@@ -274,6 +288,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   add_http_bench_command(*bench, exit_code);
   add_slow_clients_bench_command(*bench, exit_code);
   add_tracker_bench_command(*bench, exit_code);
+  add_decode_bench_command(*bench, exit_code);
   add_modbus_bench_command(*bench, exit_code);
   add_chaos_bench_command(*bench, exit_code);
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 #include <shmyolo/ingest/synthetic_camera.hpp>
+#include <shmyolo/ingest/video_clip.hpp>
 
 #include "commands.hpp"
 
@@ -19,10 +20,31 @@ struct SynthArgs {
   int width = 640;
   int height = 480;
   std::uint64_t seed = 1;
-  int every = 1;  // keep every n-th frame: consecutive frames are near duplicates
+  int every = 1;      // keep every n-th frame: consecutive frames are near duplicates
+  std::string video;  // an H.264 clip instead of images and labels
+  int fps = 30;
+  int keyint = 30;
+  int bframes = 0;
 };
 
+int run_video(const SynthArgs& a) {
+  const auto written = ingest::write_synthetic_clip({.path = a.video,
+                                                     .width = a.width,
+                                                     .height = a.height,
+                                                     .fps = a.fps,
+                                                     .frames = a.frames,
+                                                     .keyint = a.keyint,
+                                                     .bframes = a.bframes,
+                                                     .seed = a.seed});
+  if (!written) return fail(written.error());
+  fmt::print("wrote {} frames ({}x{}, {} fps, a key frame every {}) to {}\n", a.frames, a.width, a.height, a.fps,
+             a.keyint, a.video);
+  return 0;
+}
+
 int run_synth(const SynthArgs& a) {
+  if (!a.video.empty()) return run_video(a);
+  if (a.out.empty()) return (fail("say where: --out FOLDER (images and labels) or --video FILE (an H.264 clip)"), 2);
   const std::filesystem::path out(a.out);
   std::error_code ec;
   std::filesystem::create_directories(out / "images", ec);
@@ -70,8 +92,13 @@ int run_synth(const SynthArgs& a) {
 
 void add_synth_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<SynthArgs>();
-  auto* cmd = app.add_subcommand("synth", "Write synthetic-camera frames and YOLO labels to a folder");
-  cmd->add_option("--out,-o", a->out, "Output folder (images/, labels/, hidden/, classes.txt)")->required();
+  auto* cmd = app.add_subcommand("synth", "Write synthetic-camera frames and YOLO labels to a folder, or a video");
+  cmd->add_option("--out,-o", a->out, "Output folder (images/, labels/, hidden/, classes.txt)");
+  cmd->add_option("--video", a->video, "Write an H.264 clip instead (.mp4, .mkv)");
+  cmd->add_option("--fps", a->fps, "The clip's frame rate")->check(CLI::Range(1, 240));
+  cmd->add_option("--keyint", a->keyint, "The clip's frames from one key frame to the next")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--bframes", a->bframes, "The clip's B-frames between references")->check(CLI::Range(0, 16));
   cmd->add_option("--frames", a->frames, "Frames per camera")->check(CLI::Range(1, 1000000));
   cmd->add_option("--cameras", a->cameras, "Cameras (seeds seed, seed+1, ...)")->check(CLI::Range(1, 10000));
   cmd->add_option("--width", a->width, "Frame width")->check(CLI::Range(32, 8192));

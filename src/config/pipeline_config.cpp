@@ -398,10 +398,33 @@ void read_scene(const Reader& r, const YAML::Node& node, const std::string& key,
   }
 }
 
+void read_decoding(const Reader& r, const YAML::Node& node, const std::string& key, CameraConfig& c) {
+  std::string word;
+  if (r.read(node, "decoder", key + ".decoder", word)) {
+    if (word == "ffmpeg")
+      c.decoder = Decoder::ffmpeg;
+    else if (word == "opencv")
+      c.decoder = Decoder::opencv;
+    else
+      r.fail(node["decoder"], key + ".decoder", fmt::format("expected ffmpeg or opencv, got \"{}\"", word));
+  }
+  if (r.read(node, "decode", key + ".decode", word)) {
+    if (word == "all")
+      c.decode = DecodeMode::all;
+    else if (word == "keyframes")
+      c.decode = DecodeMode::keyframes;
+    else if (word == "auto")
+      c.decode = DecodeMode::automatic;
+    else
+      r.fail(node["decode"], key + ".decode", fmt::format("expected all, keyframes or auto, got \"{}\"", word));
+  }
+  r.read(node, "realtime", key + ".realtime", c.realtime);
+}
+
 CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::string& key) {
   r.only_keys(node, key,
-              {"name", "source", "fps", "delivery", "slots", "loop", "frames", "roi", "undistort", "color", "tracker",
-               "coordinates", "zones", "lines"});
+              {"name", "source", "fps", "delivery", "slots", "loop", "frames", "roi", "undistort", "color", "decoder",
+               "decode", "realtime", "tracker", "coordinates", "zones", "lines"});
   CameraConfig c;
   if (!r.read(node, "name", key + ".name", c.name)) r.fail(node, key + ".name", "missing");
   if (!r.read(node, "source", key + ".source", c.source)) {
@@ -434,6 +457,7 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
     else
       r.fail(node["color"], key + ".color", fmt::format("expected bgr, rgb or gray, got \"{}\"", color));
   }
+  read_decoding(r, node, key, c);
   read_scene(r, node, key, c);
   auto parsed = parse_source(std::move(c), r.base());
   if (!parsed) r.fail(node["source"], key + ".source", parsed.error().message);
@@ -692,6 +716,18 @@ ConfigResult<std::string> expand_references(std::string_view text) {
     i = close;
   }
   return out;
+}
+
+Decoder decoder_of(const CameraConfig& c) {
+  if (c.decoder) return *c.decoder;
+  return c.kind == SourceKind::video_file || c.kind == SourceKind::stream ? Decoder::ffmpeg : Decoder::opencv;
+}
+
+DecodeMode decode_of(const CameraConfig& c) {
+  if (c.decode) return *c.decode;
+  return c.delivery == bus::Delivery::latest && c.kind != SourceKind::device && decoder_of(c) == Decoder::ffmpeg
+             ? DecodeMode::automatic
+             : DecodeMode::all;
 }
 
 ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::path& base) {

@@ -151,6 +151,22 @@ void check_scene(Checker& c, const CameraConfig& cam, const std::string& key) {
   }
 }
 
+// The decoder reads what it can; decoding less needs FFmpeg's decoder.
+void check_decoding(Checker& c, const CameraConfig& cam, const std::string& key) {
+  const bool file_or_stream = cam.kind == SourceKind::video_file || cam.kind == SourceKind::stream;
+  const bool has_decoder = cam.kind != SourceKind::synthetic && cam.kind != SourceKind::image_folder;
+  c.rule(!cam.decoder || has_decoder, key + ".decoder", "this source has no video decoder to choose: drop decoder:");
+  c.rule(!cam.decoder || *cam.decoder == Decoder::opencv || file_or_stream, key + ".decoder",
+         "ffmpeg reads video files and network streams; a device is read by opencv: drop decoder:");
+  const DecodeMode mode = decode_of(cam);
+  c.rule(mode == DecodeMode::all || (file_or_stream && decoder_of(cam) == Decoder::ffmpeg), key + ".decode",
+         "keyframes and auto need a video file or stream read by decoder: ffmpeg");
+  c.rule(mode != DecodeMode::automatic || cam.delivery == bus::Delivery::latest, key + ".decode",
+         "auto drops frames while workers are behind: it needs delivery: latest (use all or keyframes with queue)");
+  c.rule(!cam.realtime || cam.kind == SourceKind::video_file, key + ".realtime",
+         "only a video file plays in real time (streams and cameras already do): drop realtime:");
+}
+
 void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
   c.rule(valid_name(cam.name), key + ".name", kNameRule);
   c.rule(!cam.source.empty(), key + ".source",
@@ -166,6 +182,7 @@ void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
     c.range(key + ".roi.height", cam.roi->height, 2, 65535);
   }
   if (cam.undistort) check_undistort(c, *cam.undistort, key + ".undistort");
+  check_decoding(c, cam, key);
   check_scene(c, cam, key);
 }
 

@@ -84,7 +84,8 @@ async function refreshStats() {
       const e2e = c.latency_ms.end_to_end;
       fps += c.fps_out;
       t.stats.textContent = `${c.fps_out.toFixed(1)} fps · p50 ${e2e.p50} ms · p99 ${e2e.p99} ms · ` +
-        `${c.dropped} dropped · queue ${c.queue_depth}`;
+        `${c.dropped} dropped · queue ${c.queue_depth} · ingest cpu ${c.cpu_percent.toFixed(0)}%` +
+        (c.decoding === "keyframes" ? " · key frames only" : "");
       const classes = Object.entries(c.classes || {}).map(([k, v]) => `${v} ${k}`).join(", ");
       t.classes.textContent = (classes || "no objects") +
         (c.precision !== undefined ? ` · precision ${c.precision} recall ${c.recall}` : "") +

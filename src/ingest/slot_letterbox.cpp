@@ -38,12 +38,16 @@ detect::LetterboxTransform letterbox_into_slot(const detect::ImageView& frame, c
     // so OpenCV does not reallocate it.
     cv::resize(source, inner, inner.size(), 0, 0, cv::INTER_LINEAR);
   }
-  const int bottom = t.pad_y + t.resized_height;
-  fill_rows(slot, 0, t.pad_y, p.pad_value);
-  fill_rows(slot, bottom, slot.height, p.pad_value);
-  fill_columns(slot, t.pad_y, bottom, 0, t.pad_x, p.pad_value);
-  fill_columns(slot, t.pad_y, bottom, t.pad_x + t.resized_width, slot.width, p.pad_value);
+  fill_padding(slot, t, p.pad_value);
   return t;
+}
+
+void fill_padding(const SlotPixels& slot, const detect::LetterboxTransform& t, std::uint8_t value) {
+  const int bottom = t.pad_y + t.resized_height;
+  fill_rows(slot, 0, t.pad_y, value);
+  fill_rows(slot, bottom, slot.height, value);
+  fill_columns(slot, t.pad_y, bottom, 0, t.pad_x, value);
+  fill_columns(slot, t.pad_y, bottom, t.pad_x + t.resized_width, slot.width, value);
 }
 
 }  // namespace shmyolo::ingest

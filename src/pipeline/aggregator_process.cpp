@@ -24,6 +24,7 @@
 
 #include "camera_tracking.hpp"
 #include "context.hpp"
+#include "cpu_meter.hpp"
 #include "frame_picture.hpp"
 #include "frame_record.hpp"
 #include "http_front.hpp"
@@ -231,6 +232,7 @@ class Aggregator {
         break;  // nothing left to take
       }
       settle(false);
+      cpu_.account();
       if (modbus_) modbus_->tick();
       if (mqtt_ && bus::monotonic_ns() >= next_stats) {
         mqtt_->publish(mqtt_->prefix() + "/stats", report_->next().dump());
@@ -447,6 +449,7 @@ class Aggregator {
   std::vector<std::byte> frame_;  // a camera frame copied for a snapshot
   std::unique_ptr<MqttOutput> mqtt_;
   std::unique_ptr<StatsReport> report_;
+  CpuMeter cpu_{ctx_.status->aggregator_cpu_ns};
   std::vector<std::unique_ptr<ingest::SyntheticCamera>> truth_;
   struct TrackJudge {  // a synthetic camera's tracks against its truth
     std::unique_ptr<stats::TrackingScore> score;

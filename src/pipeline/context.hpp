@@ -9,6 +9,7 @@
 
 #include <shmyolo/bus/ring.hpp>
 #include <shmyolo/config/pipeline_config.hpp>
+#include <shmyolo/detect/detector.hpp>
 #include <shmyolo/detect/model.hpp>
 #include <shmyolo/pipeline/status.hpp>
 
@@ -30,6 +31,9 @@ struct Context {
   std::vector<std::string> result_rings;  // one per worker
   std::string upload_ring;                // HTTP uploads (config http:), else empty
   PipelineStatus* status = nullptr;
+  // The model the supervisor loaded before forking (shared_model.hpp), which
+  // workers use instead of loading their own; nullptr: each loads its own.
+  detect::Detector* shared_model = nullptr;
 };
 
 // Learns the model's facts in a child process, so that the supervisor never

@@ -414,7 +414,19 @@ std::string HttpFront::metrics_text() const {
       out += fmt::format("{}{{{}}} {}\n", name, camera_label(c), value(counts[c]));
     }
   };
-  per_camera("shmyolo_frames_in_total", "counter", "Frames each camera published into its ring.",
+  per_camera("shmyolo_frames_decoded_total", "counter", "Frames each camera's decoder produced.",
+             [](const CameraCounts& c) { return c.decoded; });
+  per_camera("shmyolo_frames_not_decoded_total", "counter",
+             "Frames of each camera's source passed over undecoded (key frames only; unused non-reference frames).",
+             [](const CameraCounts& c) { return c.not_decoded; });
+  per_camera("shmyolo_frames_skipped_total", "counter",
+             "Decoded frames never converted into a slot (beyond the cap; a fresh one still waiting).",
+             [](const CameraCounts& c) { return c.skipped; });
+  per_camera("shmyolo_keyframes_only_seconds_total", "counter", "Time each camera decoded key frames only.",
+             [](const CameraCounts& c) { return c.keyframes_only_s; });
+  per_camera("shmyolo_ingest_cpu_seconds_total", "counter", "CPU time of each camera's ingest process.",
+             [](const CameraCounts& c) { return c.cpu_s; });
+  per_camera("shmyolo_frames_in_total", "counter", "Frames each camera converted and published into its ring.",
              [](const CameraCounts& c) { return c.frames_in; });
   per_camera("shmyolo_frames_out_total", "counter", "Frames whose detections the aggregator received.",
              [](const CameraCounts& c) { return c.frames_out; });
@@ -457,6 +469,16 @@ std::string HttpFront::metrics_text() const {
     out += fmt::format("shmyolo_worker_restarts_total{{{},worker=\"{}\"}} {}\n", p, w,
                        ctx_.status->workers[static_cast<std::size_t>(w)].restarts.load(std::memory_order_relaxed));
   }
+  help(out, "shmyolo_worker_cpu_seconds_total", "counter", "CPU time of the worker in each seat (all its starts).");
+  for (int w = 0; w < ctx_.config->workers.count; ++w) {
+    out += fmt::format(
+        "shmyolo_worker_cpu_seconds_total{{{},worker=\"{}\"}} {}\n", p, w,
+        static_cast<double>(ctx_.status->workers[static_cast<std::size_t>(w)].cpu_ns.load(std::memory_order_relaxed)) /
+            1e9);
+  }
+  help(out, "shmyolo_aggregator_cpu_seconds_total", "counter", "CPU time of the aggregator (all its starts).");
+  out += fmt::format("shmyolo_aggregator_cpu_seconds_total{{{}}} {}\n", p,
+                     static_cast<double>(ctx_.status->aggregator_cpu_ns.load(std::memory_order_relaxed)) / 1e9);
   help(out, "shmyolo_http_requests_total", "counter", "HTTP requests answered, by status.");
   std::size_t code = 0;
   for (const auto& count : replies_) {

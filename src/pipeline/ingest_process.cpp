@@ -7,13 +7,16 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
 #include <shmyolo/bus/ring.hpp>
 #include <shmyolo/ingest/corrections.hpp>
 #include <shmyolo/ingest/frame_source.hpp>
 
 #include "child_table.hpp"
 #include "context.hpp"
-#include "slot_frame.hpp"
+#include "cpu_meter.hpp"
+#include "decode_plan.hpp"
+#include "frame_record.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -63,7 +66,7 @@ void wait_for_workers(const Context& ctx) {
 std::unique_ptr<ingest::FrameSource> open_with_retry(Camera& cam) {
   auto wait = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
   while (!stop_requested()) {
-    auto source = ingest::open_source(cam.config);
+    auto source = ingest::open_source(cam.config, &stop_requested);
     if (source) return std::move(*source);
     cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
     cam.status.state.store(static_cast<std::uint32_t>(CameraState::retrying), std::memory_order_relaxed);
@@ -85,22 +88,48 @@ std::optional<bus::WriteSlot> free_slot(Camera& cam) {
   return std::nullopt;
 }
 
-void publish(Camera& cam, const cv::Mat& picture, std::uint64_t index, std::uint64_t unix_ns, std::uint64_t mono_ns,
-             const cv::Size& source_size) {
+// Converts the source's current frame into a free slot and publishes it;
+// false when the frame cannot be used as configured (an ROI outside it).
+bool publish(Camera& cam, ingest::FrameSource& source, std::uint64_t index, std::uint64_t unix_ns,
+             std::uint64_t mono_ns) {
   auto slot = free_slot(cam);
-  if (!slot) return;
-  // The region of interest's corner, so boxes land in full-frame pixels.
-  const cv::Point crop = cam.config.roi ? cv::Point(cam.config.roi->x, cam.config.roi->y) : cv::Point();
-  bus::FrameMeta meta =
-      place_in_slot(picture, *slot, cam.ring.geometry(), cam.ctx.model.preprocessing,
-                    CameraFrame{.camera = static_cast<std::uint32_t>(cam.index), .index = index}, source_size, crop);
+  if (!slot) {
+    // Stopping: the frame is skipped. Otherwise every slot was being read
+    // (latest): the ring counted it as rejected, which the statistics count
+    // as skipped.
+    if (stop_requested()) cam.status.skipped.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  const auto& g = cam.ring.geometry();
+  const ingest::SlotPixels pixels{.data = reinterpret_cast<std::uint8_t*>(slot->pixels().data()),
+                                  .width = static_cast<int>(g.width),
+                                  .height = static_cast<int>(g.height),
+                                  .stride = g.row_stride};
+  auto placed = source.place(pixels, cam.ctx.model.preprocessing);
+  if (!placed) {
+    cam.producer.abandon(*slot);
+    say(cam.config, placed.error());
+    return false;
+  }
+  const auto u32 = [](int v) { return static_cast<std::uint32_t>(v); };
+  bus::FrameMeta meta;
+  write_record(meta, {.placement = Placement::of(placed->transform, u32(placed->source.width),
+                                                 u32(placed->source.height), u32(placed->crop.x), u32(placed->crop.y),
+                                                 u32(placed->picture.width), u32(placed->picture.height)),
+                      .origin = CameraFrame{.camera = static_cast<std::uint32_t>(cam.index), .index = index}});
   meta.capture_unix_ns = unix_ns;
   meta.capture_mono_ns = mono_ns;
   cam.producer.publish(*slot, meta);
+  return true;
 }
 
 double target_fps(const config::CameraConfig& c, const ingest::FrameSource& s) {
   return c.fps >= 0 ? c.fps : s.native_fps();
+}
+
+Clock::duration period_of(double fps) {
+  return fps > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / fps))
+                 : Clock::duration::zero();
 }
 
 enum class Streamed {
@@ -109,39 +138,130 @@ enum class Streamed {
   unusable,  // its frames cannot be corrected as configured (an ROI outside them): a reopen would repeat it
 };
 
+// A frame's capture time on both clocks.
+struct Captured {
+  std::uint64_t unix_ns = bus::unix_ns();
+  std::uint64_t mono_ns = bus::monotonic_ns();
+
+  // Moves the capture back to `when` if that is earlier than now (a frame due
+  // or arriving then, whose decoding counts in capture_to_publish).
+  void at(Clock::time_point when) {
+    // steady_clock is CLOCK_MONOTONIC, the clock of every *_mono_ns.
+    const auto when_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count());
+    if (when_ns > mono_ns) return;
+    unix_ns -= mono_ns - when_ns;
+    mono_ns = when_ns;
+  }
+};
+
+// A file played in real time: each frame arrives at its own time from the
+// first, as a camera would send it; decoding late does not slow the clock.
+class RealtimeClock {
+ public:
+  explicit RealtimeClock(double fps) : fps_(fps) {}
+
+  // When the frame of file time `t` (else the n-th frame) arrives.
+  Clock::time_point arrival(std::optional<double> t, std::uint64_t n) {
+    const double at = t.value_or(fps_ > 0 ? static_cast<double>(n) / fps_ : 0);
+    const auto now = Clock::now();
+    auto when = start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at - start_s_));
+    // The first frame, or a jump in the file's time (a damaged timestamp):
+    // the clock starts again here.
+    if (!started_ || when > now + kJump || when < now - kJump) {
+      started_ = true;
+      start_ = now;
+      start_s_ = at;
+      when = now;
+    }
+    return when;
+  }
+
+ private:
+  static constexpr auto kJump = std::chrono::seconds(5);
+  double fps_;
+  bool started_ = false;
+  Clock::time_point start_;
+  double start_s_ = 0;
+};
+
+// Sleeps until `when`, waking to stop; keeps the heartbeat going.
+void wait_until(bus::Producer& producer, Clock::time_point when) {
+  while (!stop_requested() && Clock::now() < when) {
+    producer.heartbeat();
+    std::this_thread::sleep_until(std::min(when, Clock::now() + std::chrono::milliseconds(100)));
+  }
+}
+
+DecodePlan make_plan(const Camera& cam, const ingest::FrameSource& source, bool self_paced) {
+  const Clock::duration cap = period_of(target_fps(cam.config, source));
+  const Clock::duration interval = period_of(source.native_fps());
+  config::DecodeMode mode = config::decode_of(cam.config);
+  if (!source.can_skip_decoding()) mode = config::DecodeMode::all;
+  return DecodePlan({.mode = mode,
+                     .latest = cam.config.delivery == bus::Delivery::latest,
+                     .cap = self_paced ? cap : Clock::duration::zero(),
+                     .period = cap > Clock::duration::zero() ? cap : interval,
+                     .interval = interval},
+                    Clock::now());
+}
+
+// The source's decode counts into the camera's, by difference (a reopened
+// source counts from 0 again).
+class DecodeTally {
+ public:
+  explicit DecodeTally(CameraStatus& status) : status_(status) {}
+  void update(const ingest::DecodeCounts& now) {
+    // relaxed: statistics, read for display only.
+    status_.frames_read.fetch_add(now.decoded - seen_.decoded, std::memory_order_relaxed);
+    status_.not_decoded.fetch_add(now.not_decoded - seen_.not_decoded, std::memory_order_relaxed);
+    seen_ = now;
+  }
+  void keyframes_only(bool on, Clock::duration d) {
+    status_.keyframes_only.store(on ? 1 : 0, std::memory_order_relaxed);
+    if (on) {
+      status_.keyframes_only_ns.fetch_add(
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
+          std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  CameraStatus& status_;
+  ingest::DecodeCounts seen_;
+};
+
 Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& index) {
-  ingest::Corrections corrections(cam.config);
-  const double fps = target_fps(cam.config, source);
-  const auto period = fps > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / fps))
-                              : Clock::duration::zero();
+  const bool realtime = cam.config.realtime && !source.live();
+  // A live source or a file in real time sends frames at its own rate, and
+  // those beyond the cap are skipped; any other file is read when due.
+  const bool self_paced = source.live() || realtime;
+  const Clock::duration read_period = self_paced ? Clock::duration::zero() : period_of(target_fps(cam.config, source));
+  DecodePlan plan = make_plan(cam, source, self_paced);
+  RealtimeClock clock(source.native_fps());
+  DecodeTally tally(cam.status);
+  CpuMeter cpu(cam.status.cpu_ns);
+  const auto& claims = cam.ring.header().counters.claimed;
   auto due = Clock::now();
-  cv::Mat frame;
+  auto last = Clock::now();
+  std::uint64_t decoded = 0;
   std::string error;
   cam.status.state.store(static_cast<std::uint32_t>(CameraState::running), std::memory_order_relaxed);
   while (!stop_requested()) {
-    // A file or folder plays at its rate; a live source is read as it comes
-    // and frames beyond the cap are skipped.
-    if (!source.live() && period > Clock::duration::zero()) std::this_thread::sleep_until(due);
+    if (read_period > Clock::duration::zero()) std::this_thread::sleep_until(due);
     // Capture time: a paced file's or synthetic camera's frame is taken when
     // it was due, exactly, so frames are a period apart as the scene moves
     // (the tracker predicts by these times) and decoding or drawing counts
     // in capture_to_publish; a live source's read waits for the frame to
     // arrive, which does not count.
-    std::uint64_t unix_ns = bus::unix_ns();
-    std::uint64_t mono_ns = bus::monotonic_ns();
-    if (!source.live() && period > Clock::duration::zero()) {
-      const auto due_ns = static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count());
-      if (due_ns <= mono_ns) {  // steady_clock is CLOCK_MONOTONIC, the clock of every *_mono_ns
-        unix_ns -= mono_ns - due_ns;
-        mono_ns = due_ns;
-      }
-    }
-    const ingest::ReadStatus got = source.read(frame, error);
-    if (source.captured_by_read()) {
-      unix_ns = bus::unix_ns();
-      mono_ns = bus::monotonic_ns();
-    }
+    Captured captured;
+    if (read_period > Clock::duration::zero()) captured.at(due);
+    source.keyframes_only(plan.keyframes_only());
+    source.next_unused(plan.next_unused(Clock::now()));
+    const ingest::ReadStatus got = source.next(error);
+    tally.update(source.decode_counts());
+    cpu.account();
+    if (source.captured_by_read()) captured = Captured{};
     if (got == ingest::ReadStatus::end) return Streamed::ended;
     if (got == ingest::ReadStatus::error) {
       cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
@@ -149,16 +269,28 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
       if (cam.config.kind == config::SourceKind::image_folder) continue;  // a bad file: skip it
       return Streamed::failed;
     }
-    cam.status.frames_read.fetch_add(1, std::memory_order_relaxed);
-    const auto now = Clock::now();
-    if (source.live() && period > Clock::duration::zero() && now < due) continue;
-    due = std::max(due + period, now - period);  // no burst to catch up after a stall
-    auto picture = corrections.apply(frame);
-    if (!picture) {
-      say(cam.config, picture.error());
-      return Streamed::unusable;
+    if (realtime) {
+      const auto arrives = clock.arrival(source.frame_time(), decoded);
+      wait_until(cam.producer, arrives);
+      captured = Captured{};
+      captured.at(arrives);
     }
-    publish(cam, *picture, index++, unix_ns, mono_ns, frame.size());
+    ++decoded;
+    const auto now = Clock::now();
+    tally.keyframes_only(plan.keyframes_only(), now - last);
+    last = now;
+    if (read_period > Clock::duration::zero()) due = std::max(due + read_period, now - read_period);
+    // relaxed: a count that steers decoding; no memory is read through it.
+    const DecodePlan::Verdict verdict = plan.on_frame(now, claims.load(std::memory_order_relaxed));
+    if (verdict != DecodePlan::Verdict::convert) {
+      cam.status.skipped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    // The claim count before publishing: a worker may take the frame at once,
+    // and that claim must read as taken, not as the count to wait past.
+    const std::uint64_t claims_before = claims.load(std::memory_order_relaxed);
+    if (!publish(cam, source, index++, captured.unix_ns, captured.mono_ns)) return Streamed::unusable;
+    plan.on_published(Clock::now(), claims_before);
     if (cam.config.frames > 0 && index >= cam.config.frames) return Streamed::ended;  // the configured count is done
   }
   return Streamed::ended;
@@ -167,6 +299,9 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
 }  // namespace
 
 int run_ingest(const Context& ctx, int camera) {
+  // OpenCV's resizes and conversions on this thread: cameras already run in
+  // parallel as processes, and a thread pool in each would only contend.
+  cv::setNumThreads(0);
   const auto& config = ctx.config->cameras[static_cast<std::size_t>(camera)];
   auto ring = bus::FrameRing::attach(ctx.camera_rings[static_cast<std::size_t>(camera)], ctx.shm_dir);
   if (!ring) return (say(config, ring.error().message), 2);

@@ -58,7 +58,12 @@ class LiveView::EventFeed final : public http::EventStream {
 };
 
 LiveView::LiveView(const Context& ctx, const std::vector<bus::FrameRing>& cameras, int max_streams)
-    : ctx_(ctx), cameras_(cameras), max_streams_(max_streams), recent_(cameras.size()), tracks_(cameras.size()) {}
+    : ctx_(ctx),
+      cameras_(cameras),
+      max_streams_(max_streams),
+      recent_(cameras.size()),
+      tracks_(cameras.size()),
+      ingest_cpu_(cameras.size()) {}
 
 LiveView::~LiveView() {
   close();
@@ -123,6 +128,9 @@ http::Reply LiveView::cameras() const {
     nlohmann::json j = counts_json(camera_counts(cam.name, cameras_[c], ctx_.status->cameras[c]));
     j["source"] = cam.shown;  // credentials masked, files by name
     j["fps_out"] = round_to(fps, 2);
+    // relaxed: a statistic, read for display.
+    j["cpu_percent"] =
+        round_to(ingest_cpu_[c].percent(ctx_.status->cameras[c].cpu_ns.load(std::memory_order_relaxed), now), 1);
     j["latency_ms"]["end_to_end"] = percentiles_json(latencies);
     if (!recent.empty()) {
       const Seen& last = recent.back();

@@ -23,6 +23,7 @@
 #include <shmyolo/sync.hpp>
 
 #include "context.hpp"
+#include "cpu_meter.hpp"
 
 namespace shmyolo::pipeline {
 
@@ -82,8 +83,9 @@ class LiveView {
   const int max_streams_;
   mutable Mutex mutex_;  // also guards each Subscriber's queue and dropped
   std::condition_variable observed_;
-  std::vector<std::deque<Seen>> recent_ SHMYOLO_GUARDED_BY(mutex_);  // per camera, newest last
-  std::vector<Tracks> tracks_ SHMYOLO_GUARDED_BY(mutex_);            // per camera
+  std::vector<std::deque<Seen>> recent_ SHMYOLO_GUARDED_BY(mutex_);     // per camera, newest last
+  std::vector<Tracks> tracks_ SHMYOLO_GUARDED_BY(mutex_);               // per camera
+  mutable std::vector<CpuRate> ingest_cpu_ SHMYOLO_GUARDED_BY(mutex_);  // per camera, for /v1/cameras
   std::vector<std::unique_ptr<Subscriber>> subscribers_ SHMYOLO_GUARDED_BY(mutex_);
   bool closed_ SHMYOLO_GUARDED_BY(mutex_) = false;
 };

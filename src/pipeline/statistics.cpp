@@ -26,20 +26,29 @@ CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring
   const auto& k = ring.header().counters;
   const std::uint64_t rejected = k.rejected.load(std::memory_order_relaxed);
   const bool queue = ring.policy().delivery == bus::Delivery::queue;
-  CameraCounts c{.camera = camera,
-                 .state = state_name(status.state.load(std::memory_order_relaxed)),
-                 .frames_in = k.published.load(std::memory_order_relaxed),
-                 .frames_out = status.results.load(std::memory_order_relaxed),
-                 .dropped = k.dropped.load(std::memory_order_relaxed) + (queue ? 0 : rejected),
-                 .backpressure = queue ? rejected : 0,
-                 .detections = status.detections.load(std::memory_order_relaxed),
-                 .refused = status.refused.load(std::memory_order_relaxed),
-                 .failed = status.failed.load(std::memory_order_relaxed),
-                 .late = status.late.load(std::memory_order_relaxed),
-                 .source_errors = status.source_errors.load(std::memory_order_relaxed),
-                 .restarts = status.restarts.load(std::memory_order_relaxed),
-                 .queue_depth = ready_slots(ring),
-                 .scored = std::nullopt};
+  CameraCounts c{
+      .camera = camera,
+      .state = state_name(status.state.load(std::memory_order_relaxed)),
+      .decoded = status.frames_read.load(std::memory_order_relaxed),
+      .not_decoded = status.not_decoded.load(std::memory_order_relaxed),
+      // latest mode: a frame refused because every slot was being
+      // read was never converted, like the ingest's own skips.
+      .skipped = status.skipped.load(std::memory_order_relaxed) + (queue ? 0 : rejected),
+      .keyframes_only_s = static_cast<double>(status.keyframes_only_ns.load(std::memory_order_relaxed)) / 1e9,
+      .keyframes_only = status.keyframes_only.load(std::memory_order_relaxed) != 0,
+      .cpu_s = static_cast<double>(status.cpu_ns.load(std::memory_order_relaxed)) / 1e9,
+      .frames_in = k.published.load(std::memory_order_relaxed),
+      .frames_out = status.results.load(std::memory_order_relaxed),
+      .dropped = k.dropped.load(std::memory_order_relaxed),
+      .backpressure = queue ? rejected : 0,
+      .detections = status.detections.load(std::memory_order_relaxed),
+      .refused = status.refused.load(std::memory_order_relaxed),
+      .failed = status.failed.load(std::memory_order_relaxed),
+      .late = status.late.load(std::memory_order_relaxed),
+      .source_errors = status.source_errors.load(std::memory_order_relaxed),
+      .restarts = status.restarts.load(std::memory_order_relaxed),
+      .queue_depth = ready_slots(ring),
+      .scored = std::nullopt};
   if (status.scored.load(std::memory_order_relaxed) != 0) {
     c.scored = stats::Tally{status.true_positives.load(std::memory_order_relaxed),
                             status.false_positives.load(std::memory_order_relaxed),
@@ -86,6 +95,12 @@ nlohmann::json percentiles_json(const stats::LatencyHistogram& h) {
 nlohmann::json counts_json(const CameraCounts& c) {
   nlohmann::json j{{"camera", c.camera},
                    {"state", c.state},
+                   {"decoded", c.decoded},
+                   {"not_decoded", c.not_decoded},
+                   {"skipped", c.skipped},
+                   {"decoding", c.keyframes_only ? "keyframes" : "all"},
+                   {"keyframes_only_s", round_to(c.keyframes_only_s, 2)},
+                   {"cpu_s", round_to(c.cpu_s, 3)},
                    {"frames_in", c.frames_in},
                    {"frames_out", c.frames_out},
                    {"dropped", c.dropped},

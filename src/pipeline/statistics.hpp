@@ -21,11 +21,19 @@ namespace shmyolo::pipeline {
 struct CameraCounts {
   std::string camera;
   std::string state;
-  std::uint64_t frames_in = 0;   // published into the camera's ring
+  // Decoding (docs/pipeline.md#decoding): decoded = frames_in + skipped.
+  std::uint64_t decoded = 0;      // frames the decoder produced
+  std::uint64_t not_decoded = 0;  // frames of the source never decoded (key frames only; unused non-reference frames)
+  // Decoded, never converted into a slot: beyond the cap, a fresh one still
+  // waiting, no slot free (latest: every one being read), or the stop came.
+  std::uint64_t skipped = 0;
+  double keyframes_only_s = 0;   // time spent decoding key frames only
+  bool keyframes_only = false;   // ... now
+  double cpu_s = 0;              // the ingest process's CPU time
+  std::uint64_t frames_in = 0;   // converted and published into the camera's ring
   std::uint64_t frames_out = 0;  // whose detections the aggregator received
-  // Published or offered frames that will never get a result: overwritten or
-  // discarded before a worker claimed them, and in latest mode the frames
-  // refused because every slot was being read.
+  // Published frames that will never get a result: overwritten or discarded
+  // before a worker claimed them.
   std::uint64_t dropped = 0;
   // Queue mode only: publishes refused because the ring was full. The ingest
   // waits and offers the same frame again, so this is back-pressure, not loss.

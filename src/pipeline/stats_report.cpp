@@ -24,10 +24,28 @@ std::unique_ptr<StageHistograms> copy_of(const CameraStatus& st) {
   return copy;
 }
 
+// Per second over dt; a counter that went back (a scribbled ring's, before
+// it is recreated) gives 0, not 2^64.
+double rate(std::uint64_t now_n, std::uint64_t then_n, double dt) {
+  return now_n >= then_n ? static_cast<double>(now_n - then_n) / dt : 0.0;
+}
+
+// The same cameras and workers with every counter at 0.
+StatsSnapshot zero(const StatsSnapshot& like) {
+  StatsSnapshot z;
+  z.frames_in.assign(like.frames_in.size(), 0);
+  z.frames_out.assign(like.frames_out.size(), 0);
+  z.decoded.assign(like.decoded.size(), 0);
+  z.ingest_cpu_ns.assign(like.ingest_cpu_ns.size(), 0);
+  z.worker_cpu_ns.assign(like.worker_cpu_ns.size(), 0);
+  z.mono_ns = like.mono_ns;
+  return z;
+}
+
 }  // namespace
 
 StatsReport::StatsReport(const Context& ctx, const std::vector<bus::FrameRing>& rings)
-    : ctx_(ctx), rings_(rings), last_(snapshot()) {
+    : ctx_(ctx), rings_(rings), last_(snapshot()), start_(zero(last_)) {
   seen_.reserve(rings_.size());
   for (std::size_t c = 0; c < rings_.size(); ++c) seen_.push_back(copy_of(ctx_.status->cameras[c]));
 }
@@ -50,7 +68,13 @@ StatsSnapshot StatsReport::snapshot() const {
     // relaxed: counters, read for display.
     s.frames_in.push_back(rings_[c].header().counters.published.load(std::memory_order_relaxed));
     s.frames_out.push_back(ctx_.status->cameras[c].results.load(std::memory_order_relaxed));
+    s.decoded.push_back(ctx_.status->cameras[c].frames_read.load(std::memory_order_relaxed));
+    s.ingest_cpu_ns.push_back(ctx_.status->cameras[c].cpu_ns.load(std::memory_order_relaxed));
   }
+  for (int w = 0; w < ctx_.config->workers.count; ++w) {
+    s.worker_cpu_ns.push_back(ctx_.status->workers[static_cast<std::size_t>(w)].cpu_ns.load(std::memory_order_relaxed));
+  }
+  s.aggregator_cpu_ns = ctx_.status->aggregator_cpu_ns.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -58,29 +82,34 @@ CameraCounts StatsReport::counts(std::size_t c) const {
   return camera_counts(ctx_.config->cameras[c].name, rings_[c], ctx_.status->cameras[c]);
 }
 
-nlohmann::json StatsReport::camera(const CameraCounts& counts, double in_fps, double out_fps,
-                                   const StageHistograms& latencies) {
-  nlohmann::json j = counts_json(counts);
-  j["fps_in"] = round_to(in_fps, 2);
-  j["fps_out"] = round_to(out_fps, 2);
+nlohmann::json StatsReport::camera(std::size_t c, const StatsSnapshot& now, const StatsSnapshot& then, double dt,
+                                   const StageHistograms& latencies) const {
+  nlohmann::json j = counts_json(counts(c));
+  j["fps_decoded"] = round_to(rate(now.decoded[c], then.decoded[c], dt), 2);
+  j["fps_in"] = round_to(rate(now.frames_in[c], then.frames_in[c], dt), 2);
+  j["fps_out"] = round_to(rate(now.frames_out[c], then.frames_out[c], dt), 2);
+  j["cpu_percent"] = round_to(rate(now.ingest_cpu_ns[c], then.ingest_cpu_ns[c], dt) / 1e7, 1);
   for (std::size_t s = 0; s < kStageNames.size(); ++s) j["latency_ms"][kStageNames[s]] = percentiles_json(latencies[s]);
   return j;
+}
+
+nlohmann::json StatsReport::process_cpu(const StatsSnapshot& now, const StatsSnapshot& then, double dt) {
+  nlohmann::json workers = nlohmann::json::array();
+  for (std::size_t w = 0; w < now.worker_cpu_ns.size(); ++w) {
+    workers.push_back(round_to(rate(now.worker_cpu_ns[w], then.worker_cpu_ns[w], dt) / 1e7, 1));
+  }
+  return {{"workers", workers},
+          {"aggregator", round_to(rate(now.aggregator_cpu_ns, then.aggregator_cpu_ns, dt) / 1e7, 1)}};
 }
 
 nlohmann::json StatsReport::next() {
   const StatsSnapshot now = snapshot();
   const double dt = std::max(1e-9, static_cast<double>(now.mono_ns - last_.mono_ns) / 1e9);
   nlohmann::json cameras = nlohmann::json::array();
-  // A counter that went back (a scribbled ring's, before it is recreated) gives a rate of 0, not 2^64.
-  const auto rate = [&](std::uint64_t now_n, std::uint64_t then_n) {
-    return now_n >= then_n ? static_cast<double>(now_n - then_n) / dt : 0.0;
-  };
-  for (std::size_t c = 0; c < rings_.size(); ++c) {
-    cameras.push_back(camera(counts(c), rate(now.frames_in[c], last_.frames_in[c]),
-                             rate(now.frames_out[c], last_.frames_out[c]), *window(c)));
-  }
+  for (std::size_t c = 0; c < rings_.size(); ++c) cameras.push_back(camera(c, now, last_, dt, *window(c)));
+  nlohmann::json cpu = process_cpu(now, last_, dt);
   last_ = now;
-  return {{"pipeline", ctx_.config->name}, {"cameras", cameras}};
+  return {{"pipeline", ctx_.config->name}, {"cameras", cameras}, {"cpu_percent", cpu}};
 }
 
 nlohmann::json StatsReport::final(double elapsed_s) const {
@@ -98,8 +127,7 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
   for (std::size_t c = 0; c < rings_.size(); ++c) {
     const CameraStatus& st = ctx_.status->cameras[c];
     const CameraCounts camera_now = counts(c);
-    cameras.push_back(camera(camera_now, static_cast<double>(now.frames_in[c]) / elapsed_s,
-                             static_cast<double>(now.frames_out[c]) / elapsed_s, *copy_of(st)));
+    cameras.push_back(camera(c, now, start_, std::max(elapsed_s, 1e-9), *copy_of(st)));
     end_to_end.merge(st.end_to_end);
     frames += now.frames_out[c];
     if (camera_now.scored) {
@@ -123,6 +151,7 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
           {"elapsed_s", round_to(elapsed_s, 2)},
           {"worker_restarts", restarts},
           {"total", total},
+          {"cpu_percent", process_cpu(now, start_, std::max(elapsed_s, 1e-9))},
           {"cameras", cameras}};
 }
 

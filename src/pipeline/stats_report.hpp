@@ -18,6 +18,10 @@ namespace shmyolo::pipeline {
 struct StatsSnapshot {
   std::vector<std::uint64_t> frames_in;   // published, per camera
   std::vector<std::uint64_t> frames_out;  // results, per camera
+  std::vector<std::uint64_t> decoded;     // per camera
+  std::vector<std::uint64_t> ingest_cpu_ns;
+  std::vector<std::uint64_t> worker_cpu_ns;  // per worker seat
+  std::uint64_t aggregator_cpu_ns = 0;
   std::uint64_t mono_ns = 0;
 };
 
@@ -38,14 +42,18 @@ class StatsReport {
  private:
   [[nodiscard]] StatsSnapshot snapshot() const;
   [[nodiscard]] CameraCounts counts(std::size_t c) const;
-  [[nodiscard]] static nlohmann::json camera(const CameraCounts& counts, double in_fps, double out_fps,
-                                             const StageHistograms& latencies);
+  // Rates over `dt` seconds between two snapshots.
+  [[nodiscard]] nlohmann::json camera(std::size_t c, const StatsSnapshot& now, const StatsSnapshot& then, double dt,
+                                      const StageHistograms& latencies) const;
+  // Each worker's and the aggregator's CPU % between two snapshots.
+  [[nodiscard]] static nlohmann::json process_cpu(const StatsSnapshot& now, const StatsSnapshot& then, double dt);
   // The samples recorded since the previous call, per stage.
   [[nodiscard]] std::unique_ptr<StageHistograms> window(std::size_t c);
 
   const Context& ctx_;
   const std::vector<bus::FrameRing>& rings_;
   StatsSnapshot last_;
+  StatsSnapshot start_;  // counters at 0: the whole run's rates (final)
   // What each camera's histograms held at the previous call.
   std::vector<std::unique_ptr<StageHistograms>> seen_;
 };

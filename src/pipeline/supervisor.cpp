@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "preflight.hpp"
+#include "shared_model.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -25,6 +26,15 @@ bool owns_segments(RunRole role) {
 
 std::string milliseconds(const nlohmann::json& ms) {
   return ms.is_null() ? fmt::format("{:>7}", "-") : fmt::format("{:7.1f}", ms.get<double>());
+}
+
+// A camera's decoding, on its stats line: decoded frames per second, the
+// frames skipped before conversion, key frames only (now), its ingest's CPU.
+std::string decoding(const nlohmann::json& cam) {
+  return fmt::format("  decoded {:.1f} fps  skipped {}{}  cpu {:.0f}%", cam["fps_decoded"].get<double>(),
+                     cam["skipped"].get<std::uint64_t>(),
+                     cam["decoding"].get<std::string>() == "keyframes" ? "  key frames only" : "",
+                     cam["cpu_percent"].get<double>());
 }
 
 }  // namespace
@@ -72,8 +82,14 @@ bool Supervisor::create_segments() {
   return true;
 }
 
+void Supervisor::load_model_for_workers() {
+  shared_model_ = load_shared_model(config_);
+  ctx_.shared_model = shared_model_.get();
+}
+
 void Supervisor::start_children() {
   install_stop_handlers(StopRole::supervisor);
+  if (options_.role != RunRole::ingest) load_model_for_workers();
   if (options_.role != RunRole::workers) children_.emplace_back(Role::aggregator, 0);
   if (options_.role != RunRole::ingest) {
     for (int w = 0; w < config_.workers.count; ++w) children_.emplace_back(Role::worker, w);
@@ -205,11 +221,15 @@ void Supervisor::print_stats() {
     }
     const auto& e2e = cam["latency_ms"]["end_to_end"];
     fmt::print(stderr,
-               "  {:<12} {:<8} in {:6.1f} fps  out {:6.1f} fps  dropped {:6}  latency p50 {} ms  p99 {} ms{}{}\n",
+               "  {:<12} {:<8} in {:6.1f} fps  out {:6.1f} fps  dropped {:6}  latency p50 {} ms  p99 {} ms{}{}{}\n",
                cam["camera"].get<std::string>(), cam["state"].get<std::string>(), cam["fps_in"].get<double>(),
                cam["fps_out"].get<double>(), cam["dropped"].get<std::uint64_t>(), milliseconds(e2e["p50"]),
-               milliseconds(e2e["p99"]), losses, quality);
+               milliseconds(e2e["p99"]), losses, quality, decoding(cam));
   }
+  const auto& cpu = s["cpu_percent"];
+  std::string workers;
+  for (const auto& w : cpu["workers"]) workers += fmt::format(" {:.0f}%", w.get<double>());
+  fmt::print(stderr, "  cpu: workers{}  aggregator {:.0f}%\n", workers, cpu["aggregator"].get<double>());
 }
 
 void Supervisor::supervise() {

@@ -38,6 +38,7 @@ class Supervisor {
   // supervisor.cpp
   bool create_segments();
   void start_children();
+  void load_model_for_workers();
   void spawn(Child& c);
   int child_main(const Child& c, pid_t parent);
   Child* find(pid_t pid);
@@ -73,6 +74,7 @@ class Supervisor {
   PipelineRings rings_;  // none until created (or, --role workers, attached)
   std::vector<Child> children_;
   std::unique_ptr<StatsReport> report_;
+  std::unique_ptr<detect::Detector> shared_model_;  // loaded before the workers are forked
   Clock::time_point start_;
   std::string failure_;  // why the run failed (said when found); empty while it has not
 };

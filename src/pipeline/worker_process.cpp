@@ -19,6 +19,7 @@
 #include <shmyolo/pipeline/result.hpp>
 
 #include "context.hpp"
+#include "cpu_meter.hpp"
 #include "frame_record.hpp"
 
 namespace shmyolo::pipeline {
@@ -198,6 +199,7 @@ struct Worker {
   const Rings& rings;
   std::set<RecordErrc> refusals_said;          // each kind of bad frame record is said once
   std::set<detect::DetectErrc> failures_said;  // each kind of inference failure is said once
+  CpuMeter cpu{status.cpu_ns};
 };
 
 // The claim's frame record, checked against the ring it came from: camera
@@ -274,6 +276,7 @@ void process_upload(Worker& w, bus::Claim& claim, const FrameRecord& frame) {
   const detect::DetectOutput empty;
   if (send(w.results, claim, frame, out ? *out : empty, work, std::span(&claim, 1))) (void)claim.release();
   w.status.frames.fetch_add(1, std::memory_order_relaxed);
+  w.cpu.account();
 }
 
 void process(Worker& w, std::vector<bus::Claim>& all) {
@@ -326,19 +329,25 @@ void process(Worker& w, std::vector<bus::Claim>& all) {
       (void)claims[i].release();
   }
   w.status.frames.fetch_add(claims.size(), std::memory_order_relaxed);
+  w.cpu.account();
 }
 
 }  // namespace
 
 int run_worker(const Context& ctx, int worker) {
   const auto& mc = ctx.config->model;
-  detect::ModelOptions options = mc.options;
-  options.threads = ctx.config->workers.threads;
-  auto detector = detect::Detector::open(options);
-  if (!detector) {
-    std::fprintf(stderr, "shmyolo: worker %d: %s\n", worker, detector.error().message.c_str());
-    return 2;
+  std::optional<detect::Detector> own;  // unless the supervisor loaded the model for every worker
+  if (ctx.shared_model == nullptr) {
+    detect::ModelOptions options = mc.options;
+    options.threads = ctx.config->workers.threads;
+    auto opened = detect::Detector::open(options);
+    if (!opened) {
+      std::fprintf(stderr, "shmyolo: worker %d: %s\n", worker, opened.error().message.c_str());
+      return 2;
+    }
+    own.emplace(std::move(*opened));
   }
+  detect::Detector* detector = own ? &*own : ctx.shared_model;
   Rings rings(ctx, worker);
   auto results_ring = bus::FrameRing::attach(ctx.result_rings[static_cast<std::size_t>(worker)], ctx.shm_dir);
   if (!results_ring) return (std::fprintf(stderr, "shmyolo: worker: %s\n", results_ring.error().message.c_str()), 2);

@@ -283,6 +283,45 @@ TEST(Config, MqttLoginAndTlsAreCheckedLikeEveryKey) {
 }
 
 // Zones, lines and the tracker: each wrong value is one line at its place.
+TEST(Config, DecodingIsCheckedWhereItIsWritten) {
+  const auto camera = [](const std::string& source, const std::string& options) {
+    return with_model("cameras:\n  - name: a\n    source: " + source + "\n" + options);
+  };
+  auto good = parse(camera("clip.mp4", "    decoder: ffmpeg\n    decode: keyframes\n    realtime: true\n"));
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(shmyolo::config::decode_of(good->cameras[0]), shmyolo::config::DecodeMode::keyframes);
+  EXPECT_TRUE(good->cameras[0].realtime);
+  // The defaults: FFmpeg with auto for a file in latest mode; every frame in queue mode; OpenCV for a device.
+  auto plain = parse(camera("clip.mp4", "    delivery: latest\n"));
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(shmyolo::config::decoder_of(plain->cameras[0]), shmyolo::config::Decoder::ffmpeg);
+  EXPECT_EQ(shmyolo::config::decode_of(plain->cameras[0]), shmyolo::config::DecodeMode::automatic);
+  auto queued = parse(camera("clip.mp4", "    delivery: queue\n"));
+  ASSERT_TRUE(queued) << queued.error().message;
+  EXPECT_EQ(shmyolo::config::decode_of(queued->cameras[0]), shmyolo::config::DecodeMode::all);
+  auto device = parse(camera("/dev/video0", ""));
+  ASSERT_TRUE(device) << device.error().message;
+  EXPECT_EQ(shmyolo::config::decoder_of(device->cameras[0]), shmyolo::config::Decoder::opencv);
+
+  EXPECT_EQ(error_of(camera("clip.mp4", "    decoder: gstreamer\n")),
+            "test.yaml:5: cameras[0].decoder: expected ffmpeg or opencv, got \"gstreamer\"");
+  EXPECT_EQ(error_of(camera("clip.mp4", "    decode: sometimes\n")),
+            "test.yaml:5: cameras[0].decode: expected all, keyframes or auto, got \"sometimes\"");
+  EXPECT_EQ(error_of(camera("clip.mp4", "    delivery: queue\n    decode: auto\n")),
+            "test.yaml:6: cameras[0].decode: auto drops frames while workers are behind: it needs delivery: latest "
+            "(use all or keyframes with queue)");
+  EXPECT_EQ(error_of(camera("clip.mp4", "    decoder: opencv\n    decode: keyframes\n")),
+            "test.yaml:6: cameras[0].decode: keyframes and auto need a video file or stream read by decoder: ffmpeg");
+  EXPECT_EQ(error_of(camera("/dev/video0", "    decoder: ffmpeg\n")),
+            "test.yaml:5: cameras[0].decoder: ffmpeg reads video files and network streams; a device is read by "
+            "opencv: drop decoder:");
+  EXPECT_EQ(error_of(camera("\"synthetic:\"", "    decoder: opencv\n")),
+            "test.yaml:5: cameras[0].decoder: this source has no video decoder to choose: drop decoder:");
+  EXPECT_EQ(error_of(camera("rtsp://cam/live", "    realtime: true\n")),
+            "test.yaml:5: cameras[0].realtime: only a video file plays in real time (streams and cameras already "
+            "do): drop realtime:");
+}
+
 TEST(Config, ZonesAndLinesAreCheckedWhereTheyAreWritten) {
   const auto camera = [](const std::string& scene) {
     return with_model("cameras:\n  - name: a\n    source: synthetic:?width=640&height=480\n" + scene);

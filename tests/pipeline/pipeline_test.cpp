@@ -1,15 +1,20 @@
 // `shmyolo run` end to end: real processes, real models, real video, a real
 // MQTT broker; frames counted by sequence number.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -42,6 +47,7 @@ class Pipeline : public ::testing::Test {
   }
   std::filesystem::path jsonl() const { return dir_.path() / "out.jsonl"; }
   void expect_clean_stop(int sig, bool to_group);
+  void rtsp_outage(const std::string& codec, const std::string& camera_options);
   std::filesystem::path stats() const { return dir_.path() / "stats.json"; }
 
   std::vector<json> results() const {
@@ -934,12 +940,13 @@ cameras:
 }
 
 // A live RTSP stream (GStreamer's RTSP server on loopback) is ingested; the
-// server dying and coming back is survived.
-TEST_F(Pipeline, RtspStreamIsIngestedAndSurvivesAnOutage) {
+// server dying and coming back is survived. `codec`: mjpeg or h264;
+// `camera_options`: the camera's decoder and decoding.
+void Pipeline::rtsp_outage(const std::string& codec, const std::string& camera_options) {
   const int port = free_port();
   const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
   const auto start_server = [&] {
-    auto s = shmyolo::test::spawn({"/usr/bin/python3", server, std::to_string(port), "640", "480", "15"});
+    auto s = shmyolo::test::spawn({"/usr/bin/python3", server, std::to_string(port), "640", "480", "15", codec});
     std::string seen;
     EXPECT_TRUE(shmyolo::test::read_until(s.stdout_fd, "ready", std::chrono::seconds(20), &seen)) << seen;
     return s;
@@ -949,7 +956,7 @@ TEST_F(Pipeline, RtspStreamIsIngestedAndSurvivesAnOutage) {
 model: {path: )" + kShapes + R"(}
 workers: {count: 1}
 cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
-                                   std::to_string(port) + R"(/live"}]
+                                   std::to_string(port) + R"(/live", )" + camera_options + R"(}]
 )");
   // Waits on results, not on the clock, so a loaded machine only makes it slower.
   auto run =
@@ -975,6 +982,61 @@ cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
   EXPECT_NE(output.find("camera live:"), std::string::npos) << output;
   EXPECT_GE(final_stats()["cameras"][0]["source_errors"].get<int>(), 1);
   for (const auto& l : lines) EXPECT_EQ(l["width"], 640);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+TEST_F(Pipeline, RtspMjpegStreamThroughOpenCvSurvivesAnOutage) {
+  rtsp_outage("mjpeg", "decoder: opencv");
+}
+
+TEST_F(Pipeline, RtspH264StreamThroughFfmpegSurvivesAnOutage) {
+  rtsp_outage("h264", "decoder: ffmpeg, decode: auto");
+}
+
+// A server that answers an RTSP request with garbage: one line naming the
+// stream (its password masked), retries, and a clean stop.
+TEST_F(Pipeline, AStreamSendingGarbageIsSaidInOneLineAndRetried) {
+  const int port = free_port();
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  std::atomic<bool> done{false};
+  std::thread garbage([&] {
+    std::mt19937 random(5);
+    std::vector<char> noise(4096);
+    while (!done) {
+      pollfd p{.fd = listener, .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      const int c = accept(listener, nullptr, nullptr);
+      if (c < 0) continue;
+      for (auto& b : noise) b = static_cast<char>(random() & 0xff);
+      (void)!write(c, noise.data(), noise.size());
+      close(c);
+    }
+  });
+  const auto config = write_config(R"(name: garbage
+model: {path: )" + kShapes + R"(}
+workers: {count: 1}
+cameras: [{name: bad, source: "rtsp://admin:secret@127.0.0.1:)" +
+                                   std::to_string(port) + R"(/live"}]
+)");
+  auto run = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  std::string output;
+  const bool said = shmyolo::test::read_until(run.stdout_fd, "retrying in 1.0 s", std::chrono::seconds(60), &output);
+  kill(run.pid, SIGINT);
+  const auto code = shmyolo::test::wait_exit(run.pid, std::chrono::seconds(30));
+  output += shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(2));
+  done = true;
+  garbage.join();
+  close(listener);
+  EXPECT_TRUE(said) << output;
+  EXPECT_EQ(code.value_or(-1), 0) << output;
+  EXPECT_NE(output.find("camera bad: cannot open stream rtsp://admin:***@127.0.0.1"), std::string::npos) << output;
+  EXPECT_EQ(output.find("secret"), std::string::npos) << output;
   EXPECT_TRUE(shm_.entries().empty());
 }
 

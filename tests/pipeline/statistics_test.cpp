@@ -65,6 +65,26 @@ TEST(Statistics, LatestModeOverwritesAreDrops) {
   EXPECT_LE(c.queue_depth, 2U);
 }
 
+TEST(Statistics, LatestModeRefusalsAreSkipsNotDrops) {
+  const test::TempShmDir dir;
+  auto ring = bus::FrameRing::create(options(dir, bus::Delivery::latest)).value();
+  auto producer = bus::Producer::attach(ring).value();
+  bus::Consumer consumer(ring);
+  overfill(producer, 1);
+  auto a = consumer.try_claim();  // latest: a worker takes the newest frame
+  overfill(producer, 1);
+  auto b = consumer.try_claim();
+  ASSERT_TRUE(a && b);
+  overfill(producer, 1);  // both slots being read: refused before conversion
+  const auto status = std::make_unique<pipeline::CameraStatus>();
+  status->frames_read = 3;
+  const auto c = pipeline::camera_counts("gate", ring, *status);
+  EXPECT_EQ(c.frames_in, 2U);
+  EXPECT_EQ(c.skipped, 1U);
+  EXPECT_EQ(c.dropped, 0U);
+  EXPECT_EQ(c.decoded, c.frames_in + c.skipped);
+}
+
 TEST(Statistics, JsonNamesAndScoring) {
   const test::TempShmDir dir;
   auto ring = bus::FrameRing::create(options(dir, bus::Delivery::queue)).value();

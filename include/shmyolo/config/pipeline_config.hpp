@@ -98,6 +98,15 @@ struct LineConfig {
   std::vector<std::string> classes;
 };
 
+// What decodes a file or stream: FFmpeg's libraries, straight from the
+// decoder's pixels into the slot (the default), or OpenCV's capture (which
+// also reads V4L2 devices, its only reader). docs/pipeline.md#decoding
+enum class Decoder { ffmpeg, opencv };
+
+// Which frames are decoded: every one; key frames only; or every one while
+// the workers keep up and key frames only while they cannot (latest delivery).
+enum class DecodeMode { all, keyframes, automatic };
+
 struct CameraConfig {
   std::string name;    // [A-Za-z0-9_-], unique
   std::string source;  // as written: may name secrets as ${VAR} or ${file:PATH}
@@ -118,11 +127,20 @@ struct CameraConfig {
   std::optional<Roi> roi;
   std::optional<Undistort> undistort;
   SourceColor color = SourceColor::bgr;
+  // Unset: decoder_of() and decode_of() give the defaults.
+  std::optional<Decoder> decoder;
+  std::optional<DecodeMode> decode;
+  bool realtime = false;  // a video file plays at its own timestamps, like a live camera
   TrackerConfig tracker;
   bool normalized = false;  // zones and lines in 0..1 of the frame
   std::vector<ZoneConfig> zones;
   std::vector<LineConfig> lines;
 };
+
+// ffmpeg for files and streams; opencv for devices (and for what FFmpeg does not read).
+[[nodiscard]] Decoder decoder_of(const CameraConfig& c);
+// auto with latest delivery and an FFmpeg decoder; else all.
+[[nodiscard]] DecodeMode decode_of(const CameraConfig& c);
 
 struct ModelConfig {
   detect::ModelOptions options;  // path, engine, layout, input size, names file

@@ -25,4 +25,7 @@ struct SlotPixels {  // 8-bit BGR, interleaved
 detect::LetterboxTransform letterbox_into_slot(const detect::ImageView& frame, const SlotPixels& slot,
                                                const detect::Preprocessing& p = {});
 
+// Fills the slot around the transform's picture with the padding value.
+void fill_padding(const SlotPixels& slot, const detect::LetterboxTransform& t, std::uint8_t value);
+
 }  // namespace shmyolo::ingest

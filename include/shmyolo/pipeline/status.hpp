@@ -22,10 +22,19 @@ enum class CameraState : std::uint32_t { starting, running, retrying, finished, 
 
 struct CameraStatus {
   std::atomic<std::uint32_t> state;
-  std::atomic<std::uint64_t> frames_read;    // decoded from the source
-  std::atomic<std::uint64_t> source_errors;  // failed opens and reads
-  std::atomic<std::uint64_t> restarts;       // of the ingest process
-  std::atomic<std::uint64_t> results;        // frames the aggregator received
+  std::atomic<std::uint64_t> frames_read;  // decoded from the source
+  // Frames the source had that were never decoded (key frames only, a
+  // non-reference frame beyond the cap), and decoded ones never converted
+  // into a slot (beyond the cap, or a fresh one still waiting): see
+  // docs/pipeline.md#decoding.
+  std::atomic<std::uint64_t> not_decoded;
+  std::atomic<std::uint64_t> skipped;
+  std::atomic<std::uint64_t> keyframes_only_ns;  // time spent decoding key frames only
+  std::atomic<std::uint32_t> keyframes_only;     // 1 while it does
+  std::atomic<std::uint64_t> cpu_ns;             // the ingest process's CPU time (all its starts)
+  std::atomic<std::uint64_t> source_errors;      // failed opens and reads
+  std::atomic<std::uint64_t> restarts;           // of the ingest process
+  std::atomic<std::uint64_t> results;            // frames the aggregator received
   std::atomic<std::uint64_t> detections;
   std::atomic<std::uint64_t> refused;  // frames a worker refused: their record was not one shmyolo wrote
   std::atomic<std::uint64_t> failed;   // frames whose inference failed: no detections
@@ -62,12 +71,13 @@ struct WorkerStatus {
   std::atomic<std::uint64_t> busy_since_ns;
   std::atomic<std::uint64_t> frames;
   std::atomic<std::uint64_t> restarts;
+  std::atomic<std::uint64_t> cpu_ns;  // CPU time of the worker in this seat (all its starts)
 };
 
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530007ULL;  // "STATUS" + version 7
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530008ULL;  // "STATUS" + version 8
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
@@ -79,6 +89,7 @@ struct PipelineStatus {
   std::atomic<std::uint64_t> uploads_refused;    // uploads whose record was not one shmyolo wrote
   std::atomic<std::uint64_t> uploads_failed;     // uploads whose inference failed (answered 500)
   std::atomic<std::uint32_t> aggregator_starts;  // 1 at the first start, +1 at each restart
+  std::atomic<std::uint64_t> aggregator_cpu_ns;  // the aggregator's CPU time (all its starts)
   std::array<CameraStatus, kMaxCameras> cameras;
   std::array<WorkerStatus, kMaxWorkers> workers;
 };

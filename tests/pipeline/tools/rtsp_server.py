@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """A real RTSP server for the pipeline tests: GStreamer's gst-rtsp-server
 (Debian's gir1.2-gst-rtsp-server-1.0) serving a moving test pattern as
-MJPEG over RTP at rtsp://127.0.0.1:PORT/live.
+MJPEG or H.264 (x264, a key frame every second, as cameras send) over RTP at
+rtsp://127.0.0.1:PORT/live.
 
-    rtsp_server.py PORT [WIDTH HEIGHT FPS]
+    rtsp_server.py PORT [WIDTH HEIGHT FPS [mjpeg|h264]]
 
 Prints "ready" once it listens; stops on SIGTERM.
 """
@@ -19,7 +20,12 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 def main():
     port = sys.argv[1]
-    width, height, fps = (sys.argv[2:5] + ["640", "480", "15"][len(sys.argv[2:5]):])
+    width, height, fps, codec = (sys.argv[2:6] + ["640", "480", "15", "mjpeg"][len(sys.argv[2:6]):])
+    if codec == "h264":
+        encode = (f"x264enc tune=zerolatency speed-preset=veryfast key-int-max={fps} bframes=0 "
+                  "! rtph264pay name=pay0 pt=96 config-interval=1")
+    else:
+        encode = "jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26"
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -27,7 +33,7 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
         f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1 "
-        f"! videoconvert ! video/x-raw,format=I420 ! jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26 )")
+        f"! videoconvert ! video/x-raw,format=I420 ! {encode} )")
     factory.set_shared(True)
     server.get_mount_points().add_factory("/live", factory)
     if server.attach(None) == 0:

@@ -1,0 +1,30 @@
+// The synthetic camera's scene written as an H.264 video file (libx264
+// through FFmpeg's libraries): a camera-like clip with a fixed key-frame
+// interval, for `shmyolo synth --video`, `shmyolo bench cameras` and tests,
+// so no clip has to be downloaded.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <string>
+
+namespace shmyolo::ingest {
+
+struct ClipOptions {
+  std::filesystem::path path{};  // the container follows the extension (.mp4, .mkv, ...)
+  int width = 1920;
+  int height = 1080;
+  int fps = 30;
+  int frames = 300;
+  int keyint = 30;  // frames from one key frame to the next (no scene-cut key frames)
+  int bframes = 0;  // B-frames between references (cameras send none; files often have some)
+  std::uint64_t seed = 1;
+  int min_objects = 1;
+  int max_objects = 4;
+};
+
+// Writes the clip; the message says what failed.
+[[nodiscard]] std::expected<void, std::string> write_synthetic_clip(const ClipOptions& o);
+
+}  // namespace shmyolo::ingest

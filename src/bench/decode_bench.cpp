@@ -1,0 +1,93 @@
+#include "decode_bench.hpp"
+
+#include <ctime>
+#include <functional>
+#include <vector>
+
+#include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
+#include <shmyolo/config/pipeline_config.hpp>
+#include <shmyolo/ingest/frame_source.hpp>
+
+namespace shmyolo::bench {
+namespace {
+
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+config::CameraConfig camera_of(const DecodeBenchOptions& o, config::Decoder decoder) {
+  config::CameraConfig c;
+  c.name = "bench";
+  c.source = o.source;
+  c.loop = true;
+  auto parsed = config::parse_source(c, ".");
+  if (parsed) c = *parsed;
+  c.decoder = decoder;
+  return c;
+}
+
+// Reads `frames` frames of the stream one way; `place` converts each into
+// a slot, `keyframes` decodes only key frames (frames of the stream then
+// count the ones passed over).
+DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::Decoder decoder, bool place,
+                  bool keyframes, std::string& error) {
+  DecodeWay way{.name = name};
+  auto source = ingest::open_source(camera_of(o, decoder));
+  if (!source) {
+    error = source.error();
+    return way;
+  }
+  std::vector<std::uint8_t> slot(static_cast<std::size_t>(o.input) * o.input * 3);
+  const ingest::SlotPixels pixels{
+      .data = slot.data(), .width = o.input, .height = o.input, .stride = static_cast<std::size_t>(o.input) * 3};
+  (*source)->keyframes_only(keyframes);
+  std::string why;
+  const double start = cpu_ms();
+  while (true) {
+    const auto counts = (*source)->decode_counts();
+    if (counts.decoded + counts.not_decoded >= static_cast<std::uint64_t>(o.frames)) break;
+    if ((*source)->next(why) != ingest::ReadStatus::frame) {
+      error = why;
+      break;
+    }
+    if (place) (void)(*source)->place(pixels, {});
+  }
+  const auto counts = (*source)->decode_counts();
+  way.decoded = counts.decoded;
+  way.frames = counts.decoded + counts.not_decoded;
+  way.cpu_ms_per_frame = (cpu_ms() - start) / static_cast<double>(std::max<std::uint64_t>(way.frames, 1));
+  return way;
+}
+
+}  // namespace
+
+DecodeBenchReport run_decode_bench(const DecodeBenchOptions& o) {
+  // One thread, as in a camera's ingest process: OpenCV's resizes and
+  // conversions run on the calling thread.
+  cv::setNumThreads(0);
+  DecodeBenchReport r;
+  using config::Decoder;
+  r.ways.push_back(measure(o, "ffmpeg decode only (the floor)", Decoder::ffmpeg, false, false, r.error));
+  r.ways.push_back(measure(o, "ffmpeg into the slot", Decoder::ffmpeg, true, false, r.error));
+  r.ways.push_back(measure(o, "ffmpeg key frames only, into the slot", Decoder::ffmpeg, true, true, r.error));
+  r.ways.push_back(measure(o, "opencv, resized into the slot", Decoder::opencv, true, false, r.error));
+  return r;
+}
+
+std::string decode_table(const DecodeBenchOptions& o, const DecodeBenchReport& r) {
+  std::string out = fmt::format("shmyolo bench decode: {} ({} frames per way, one thread, {}x{} slots)\n", o.source,
+                                o.frames, o.input, o.input);
+  if (!r.error.empty()) out += fmt::format("  note: {}\n", r.error);
+  out += fmt::format("  {:<40} {:>14} {:>9} {:>10}\n", "way", "CPU ms/frame", "decoded", "x floor");
+  const double floor = r.ways.empty() ? 0 : r.ways.front().cpu_ms_per_frame;
+  for (const auto& w : r.ways) {
+    out += fmt::format("  {:<40} {:>14.3f} {:>9} {:>10.3f}\n", w.name, w.cpu_ms_per_frame, w.decoded,
+                       floor > 0 ? w.cpu_ms_per_frame / floor : 0.0);
+  }
+  return out;
+}
+
+}  // namespace shmyolo::bench

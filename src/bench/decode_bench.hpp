@@ -1,0 +1,34 @@
+// shmyolo bench decode: what a camera's ingest costs per frame of one video,
+// each way of reading it measured on one thread, side by side in one run:
+// FFmpeg's decoder alone (the floor every path pays), the FFmpeg path into
+// a slot (decode, then one swscale pass to the letterbox), key frames only,
+// and the OpenCV path (decode to a full-size BGR picture, then the resize).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shmyolo::bench {
+
+struct DecodeBenchOptions {
+  std::string source;  // a video file
+  int frames = 300;    // frames read per way (the file loops if shorter)
+  int input = 640;     // the slot's side: the model's input
+};
+
+struct DecodeWay {
+  std::string name;
+  double cpu_ms_per_frame = 0;  // CPU time per frame of the stream
+  std::uint64_t decoded = 0;
+  std::uint64_t frames = 0;  // frames of the stream gone through
+};
+
+struct DecodeBenchReport {
+  std::vector<DecodeWay> ways;  // the first is the floor
+  std::string error;
+};
+
+[[nodiscard]] DecodeBenchReport run_decode_bench(const DecodeBenchOptions& options);
+[[nodiscard]] std::string decode_table(const DecodeBenchOptions& options, const DecodeBenchReport& report);
+
+}  // namespace shmyolo::bench

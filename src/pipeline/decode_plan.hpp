@@ -1,0 +1,73 @@
+// What a camera decodes and converts, frame by frame: the fps cap on a
+// source that paces itself, the fresh-frame rule, and `decode: auto`.
+// Pure logic on times and the ring's claim counter, so it is tested without
+// a decoder; docs/pipeline.md#decoding states the rules.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <shmyolo/config/pipeline_config.hpp>
+
+namespace shmyolo::pipeline {
+
+class DecodePlan {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Options {
+    config::DecodeMode mode = config::DecodeMode::all;
+    bool latest = true;  // latest delivery: the fresh-frame rule applies
+    // The cap's period on a source that paces itself (a live stream, a file
+    // in real time), whose frames beyond it are skipped; 0: no such cap.
+    Clock::duration cap{};
+    // The time between frames the camera sends on: the cap's period, else
+    // the source's own; 0 (an unpaced file): the fresh-frame rule and auto
+    // have no time to go by, and are off.
+    Clock::duration period{};
+    Clock::duration interval{};  // the source's own time between frames; 0: unknown
+  };
+
+  enum class Verdict {
+    convert,     // into a slot, and publish
+    beyond_cap,  // skipped: before the cap's next due time
+    not_fresh,   // skipped: this camera's last frame still waits, and is fresh
+  };
+
+  explicit DecodePlan(const Options& o, Clock::time_point start);
+
+  // A frame was decoded at `now`; `claims` is the camera ring's claim counter.
+  Verdict on_frame(Clock::time_point now, std::uint64_t claims);
+  void on_published(Clock::time_point now, std::uint64_t claims);
+
+  // Whether the source should decode key frames only, from the next frame.
+  [[nodiscard]] bool keyframes_only() const { return keyframes_; }
+  // Whether the next frame, expected one source interval from `now`, comes
+  // before the cap lets a frame through (so a non-reference one need not be
+  // decoded at all).
+  [[nodiscard]] bool next_unused(Clock::time_point now) const;
+
+  // Frames of the camera claimed by no worker this long, while one waited,
+  // say the workers are behind: auto drops to key frames. Four periods: a
+  // worker's round over the cameras may take a few periods while it keeps up.
+  static constexpr int kBehindPeriods = 4;
+  // A waiting frame younger than this many periods is fresh: a newer one is
+  // not converted to replace it.
+  static constexpr int kFreshPeriods = 2;
+
+ private:
+  void steer(Clock::time_point now, bool waiting);
+  // How early a frame may come for the cap and still be let through.
+  [[nodiscard]] Clock::duration tolerance() const;
+
+  Options options_;
+  Clock::time_point due_;           // the cap's next due time
+  Clock::time_point last_publish_;  // when this camera last published
+  Clock::time_point last_claim_;    // when the claim counter was last seen to move
+  std::uint64_t claims_seen_ = 0;
+  std::uint64_t claims_at_publish_ = 0;
+  bool published_ = false;
+  bool keyframes_ = false;
+};
+
+}  // namespace shmyolo::pipeline
