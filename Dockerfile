@@ -23,6 +23,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libfmt9 libmosquitto1 libmodbus5 libyaml-cpp0.7 libzmq5 libcpp-httplib0.11 \
+      libavformat59 libavcodec59 libswscale6 libavutil57 \
       libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libopencv-videoio406 \
       libopencv-calib3d406 libopencv-dnn406 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav \

@@ -49,7 +49,9 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
   while (true) {
     const auto counts = (*source)->decode_counts();
     if (counts.decoded + counts.not_decoded >= static_cast<std::uint64_t>(o.frames)) break;
-    if ((*source)->next(why) != ingest::ReadStatus::frame) {
+    const ingest::ReadStatus got = (*source)->next(why);
+    if (got == ingest::ReadStatus::pending) continue;
+    if (got != ingest::ReadStatus::frame) {
       error = why;
       break;
     }
@@ -63,6 +65,11 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
 }
 
 }  // namespace
+
+DecodeWay decode_floor(const DecodeBenchOptions& o, std::string& error) {
+  cv::setNumThreads(0);
+  return measure(o, "ffmpeg decode only (the floor)", config::Decoder::ffmpeg, false, false, error);
+}
 
 DecodeBenchReport run_decode_bench(const DecodeBenchOptions& o) {
   // One thread, as in a camera's ingest process: OpenCV's resizes and

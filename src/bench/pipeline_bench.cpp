@@ -84,11 +84,6 @@ std::uint64_t bare_frames(const PipelineBenchOptions& o, int index, bool ingest)
   return n;
 }
 
-double bare_fps(const PipelineBenchOptions& o, bool ingest) {
-  const std::uint64_t total = sum_over_processes(o.workers, [&](int index) { return bare_frames(o, index, ingest); });
-  return static_cast<double>(total) / kBareSeconds;
-}
-
 config::PipelineConfig bench_config(const PipelineBenchOptions& o) {
   config::PipelineConfig c;
   c.name = fmt::format("bench{}", getpid());
@@ -138,6 +133,11 @@ void run_pipeline_once(const PipelineBenchOptions& o, PipelineBenchReport& r) {
 }
 
 }  // namespace
+
+double bare_fps(const PipelineBenchOptions& o, bool ingest) {
+  const std::uint64_t total = sum_over_processes(o.workers, [&](int index) { return bare_frames(o, index, ingest); });
+  return static_cast<double>(total) / kBareSeconds;
+}
 
 PipelineBenchReport run_pipeline_bench(const PipelineBenchOptions& o) {
   PipelineBenchReport r;

@@ -35,6 +35,11 @@ struct PipelineBenchReport {
 };
 
 [[nodiscard]] PipelineBenchReport run_pipeline_bench(const PipelineBenchOptions& options);
+// o.workers single-threaded detectors side by side, each in a child process,
+// on letterboxed frames of o.source (or synthetic ones) for 10 s; with
+// `ingest`, each frame decoded and letterboxed first in the same process.
+// Results per second, all together. No engine may be open in the caller.
+[[nodiscard]] double bare_fps(const PipelineBenchOptions& o, bool ingest);
 [[nodiscard]] std::string report_table(const PipelineBenchReport& report);
 [[nodiscard]] std::string report_json(const PipelineBenchReport& report);
 

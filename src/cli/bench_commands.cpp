@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <cameras_bench.hpp>
 #include <chaos_bench.hpp>
 #include <decode_bench.hpp>
 #include <detect_bench.hpp>
@@ -136,6 +137,31 @@ void add_decode_bench_command(CLI::App& bench, int& exit_code) {
     const auto report = bench::run_decode_bench(*o);
     fmt::print("{}", bench::decode_table(*o, report));
     exit_code = report.error.empty() ? 0 : 1;
+  });
+}
+
+void add_cameras_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::CamerasBenchOptions>();
+  auto* cmd = bench.add_subcommand(
+      "cameras", "Many cameras on this host: each way of decoding against the decoder's cost and the bare detector");
+  cmd->add_option("--model,-m", o->model, "Model file (e.g. yolo11n-320)")->required();
+  cmd->add_option("--cameras", o->cameras, "Camera counts to run, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--source", o->source, "A video file (default: a 1080p30 H.264 clip made for the run)");
+  cmd->add_option("--fps", o->fps, "Each camera's cap")->check(finite_range(0.1, 240.0));
+  cmd->add_flag("--realtime", o->realtime, "Play the video at its own rate, like a live camera");
+  cmd->add_option("--seconds", o->seconds, "Each pipeline run")->check(finite_range(2.0, 3600.0));
+  cmd->add_option("--workers", o->workers, "Worker processes")->check(CLI::Range(1, 64));
+  cmd->add_option("--json", o->json, "Also write the figures as JSON to this file");
+  cmd->add_option("--shm-dir", o->shm_dir, "Folder for the pipelines' segments");
+  cmd->callback([o, &exit_code] {
+    const auto report = bench::run_cameras_bench(*o);
+    fmt::print("{}", bench::cameras_table(*o, report));
+    if (!o->json.empty()) std::ofstream(o->json) << bench::cameras_json(report) << '\n';
+    const bool failed =
+        !report.error.empty() || std::ranges::any_of(report.runs, [](const auto& r) { return !r.error.empty(); });
+    exit_code = failed ? 1 : 0;
   });
 }
 
@@ -289,6 +315,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   add_slow_clients_bench_command(*bench, exit_code);
   add_tracker_bench_command(*bench, exit_code);
   add_decode_bench_command(*bench, exit_code);
+  add_cameras_bench_command(*bench, exit_code);
   add_modbus_bench_command(*bench, exit_code);
   add_chaos_bench_command(*bench, exit_code);
 }

@@ -29,6 +29,9 @@ constexpr int kMaxBadPackets = 120;
 // Packets waited for a key frame at the start before decoding anyway: a
 // stream without key frames (intra refresh) still shows, with smears.
 constexpr int kMaxKeyWait = 300;
+// The longest next() passes over frames before it returns `pending`: well
+// within the ring's 3 s staleness.
+constexpr auto kLongestPassOver = std::chrono::milliseconds(500);
 
 struct FormatClose {
   void operator()(AVFormatContext* f) const { avformat_close_input(&f); }
@@ -198,7 +201,8 @@ std::expected<void, std::string> FfmpegSource::open(const config::CameraConfig& 
   if (rc < 0) return std::unexpected(open_error(rc));
   format_.reset(raw);
   arm_deadline();
-  if ((rc = avformat_find_stream_info(raw, nullptr)) < 0) return std::unexpected(open_error(rc));
+  rc = avformat_find_stream_info(raw, nullptr);
+  if (rc < 0) return std::unexpected(open_error(rc));
   const AVCodec* decoder = nullptr;
   stream_ = av_find_best_stream(raw, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
   if (stream_ < 0 || decoder == nullptr) {
@@ -214,7 +218,8 @@ std::expected<void, std::string> FfmpegSource::open(const config::CameraConfig& 
   // One thread per camera: cameras run in parallel as processes, and frame
   // threads would add a frame of delay each.
   codec_->thread_count = 1;
-  if ((rc = avcodec_open2(codec_.get(), decoder, nullptr)) < 0) {
+  rc = avcodec_open2(codec_.get(), decoder, nullptr);
+  if (rc < 0) {
     return std::unexpected(
         fmt::format("cannot decode {}: the {} decoder refused it ({})", named_, decoder->name, av_error(rc)));
   }
@@ -222,6 +227,7 @@ std::expected<void, std::string> FfmpegSource::open(const config::CameraConfig& 
 }
 
 ReadStatus FfmpegSource::next(std::string& error) {
+  const auto since = Clock::now();
   while (true) {
     const int rc = avcodec_receive_frame(codec_.get(), frame_.get());
     if (rc == 0) {
@@ -237,6 +243,9 @@ ReadStatus FfmpegSource::next(std::string& error) {
     }
     const ReadStatus got = read_packet(error);
     if (got != ReadStatus::frame) return got;
+    // Passing over a long key-frame interval: come back to the caller now
+    // and then, so it can beat the ring's heartbeat and see a stop.
+    if (Clock::now() - since > kLongestPassOver) return ReadStatus::pending;
   }
 }
 

@@ -55,7 +55,7 @@ class CaptureSource final : public FrameSource {
     if (capture_.read(frame_) && !frame_.empty()) return decoded();
     if (!live_ && frames_ > 0 && loop_) {
       // The file's time goes on across loops, so real-time play does not jump back.
-      looped_s_ += frames_ / std::max(native_fps(), 1.0);
+      looped_s_ += static_cast<double>(frames_) / std::max(native_fps(), 1.0);
       capture_.set(cv::CAP_PROP_POS_FRAMES, 0);
       frames_ = 0;
       if (capture_.read(frame_) && !frame_.empty()) return decoded();
@@ -181,7 +181,8 @@ std::expected<std::unique_ptr<FrameSource>, std::string> open_capture(const conf
 }  // namespace
 
 ReadStatus FrameSource::read(cv::Mat& frame, std::string& error) {
-  const ReadStatus got = next(error);
+  ReadStatus got = ReadStatus::pending;
+  while (got == ReadStatus::pending) got = next(error);
   if (got == ReadStatus::frame) frame = picture();
   return got;
 }

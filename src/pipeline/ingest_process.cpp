@@ -263,6 +263,10 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
     cpu.account();
     if (source.captured_by_read()) captured = Captured{};
     if (got == ingest::ReadStatus::end) return Streamed::ended;
+    if (got == ingest::ReadStatus::pending) {
+      cam.producer.heartbeat();
+      continue;
+    }
     if (got == ingest::ReadStatus::error) {
       cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
       say(cam.config, error);
@@ -284,6 +288,7 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
     const DecodePlan::Verdict verdict = plan.on_frame(now, claims.load(std::memory_order_relaxed));
     if (verdict != DecodePlan::Verdict::convert) {
       cam.status.skipped.fetch_add(1, std::memory_order_relaxed);
+      cam.producer.heartbeat();  // alive, though publishing nothing (key frames may be seconds apart)
       continue;
     }
     // The claim count before publishing: a worker may take the frame at once,

@@ -63,7 +63,8 @@ LiveView::LiveView(const Context& ctx, const std::vector<bus::FrameRing>& camera
       max_streams_(max_streams),
       recent_(cameras.size()),
       tracks_(cameras.size()),
-      ingest_cpu_(cameras.size()) {}
+      ingest_cpu_(cameras.size()),
+      worker_cpu_(static_cast<std::size_t>(ctx.config->workers.count)) {}
 
 LiveView::~LiveView() {
   close();
@@ -150,8 +151,22 @@ http::Reply LiveView::cameras() const {
   }
   http::Reply r;
   r.headers.emplace_back("Cache-Control", "no-store");
-  r.body = nlohmann::json{{"pipeline", ctx_.config->name}, {"cameras", list}}.dump() + "\n";
+  r.body =
+      nlohmann::json{{"pipeline", ctx_.config->name}, {"cameras", list}, {"cpu_percent", process_cpu(now)}}.dump() +
+      "\n";
   return r;
+}
+
+nlohmann::json LiveView::process_cpu(std::uint64_t now) const {
+  // relaxed below: statistics, read for display.
+  nlohmann::json workers = nlohmann::json::array();
+  for (std::size_t w = 0; w < worker_cpu_.size(); ++w) {
+    workers.push_back(
+        round_to(worker_cpu_[w].percent(ctx_.status->workers[w].cpu_ns.load(std::memory_order_relaxed), now), 1));
+  }
+  const double aggregator =
+      aggregator_cpu_.percent(ctx_.status->aggregator_cpu_ns.load(std::memory_order_relaxed), now);
+  return {{"workers", workers}, {"aggregator", round_to(aggregator, 1)}};
 }
 
 // The result of frame `seq`, waiting for it while it is in work; else the

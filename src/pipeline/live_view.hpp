@@ -77,6 +77,8 @@ class LiveView {
   void push(std::size_t camera, const std::string& type, const std::string& event) SHMYOLO_REQUIRES(mutex_);
   [[nodiscard]] std::optional<Seen> result_for(std::size_t camera, std::uint64_t seq);
   void end_stream(Subscriber* s);
+  // Each worker's and the aggregator's CPU % (needs mutex_: the rates' windows).
+  [[nodiscard]] nlohmann::json process_cpu(std::uint64_t now) const SHMYOLO_REQUIRES(mutex_);
 
   const Context& ctx_;
   const std::vector<bus::FrameRing>& cameras_;
@@ -86,6 +88,8 @@ class LiveView {
   std::vector<std::deque<Seen>> recent_ SHMYOLO_GUARDED_BY(mutex_);     // per camera, newest last
   std::vector<Tracks> tracks_ SHMYOLO_GUARDED_BY(mutex_);               // per camera
   mutable std::vector<CpuRate> ingest_cpu_ SHMYOLO_GUARDED_BY(mutex_);  // per camera, for /v1/cameras
+  mutable std::vector<CpuRate> worker_cpu_ SHMYOLO_GUARDED_BY(mutex_);  // per worker seat
+  mutable CpuRate aggregator_cpu_ SHMYOLO_GUARDED_BY(mutex_);
   std::vector<std::unique_ptr<Subscriber>> subscribers_ SHMYOLO_GUARDED_BY(mutex_);
   bool closed_ SHMYOLO_GUARDED_BY(mutex_) = false;
 };

@@ -600,15 +600,25 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
     EXPECT_GT(cam["latency_ms"]["end_to_end"]["p50"].get<double>(), 0) << cam.dump();
     EXPECT_GT(cam["recall"].get<double>(), 0.5) << cam.dump();
     EXPECT_EQ(cam["state"], "running") << cam.dump();
-    for (const char* key : {"frames_in", "dropped", "backpressure", "queue_depth", "source_errors", "restarts"}) {
+    for (const char* key : {"frames_in", "dropped", "backpressure", "queue_depth", "source_errors", "restarts",
+                            "decoded", "not_decoded", "skipped", "decoding", "keyframes_only_s", "cpu_s",
+                            "cpu_percent"}) {
       EXPECT_TRUE(cam.contains(key)) << key << ": " << cam.dump();
     }
+    EXPECT_GT(cam["cpu_s"].get<double>(), 0) << cam.dump();  // the synthetic camera draws on the CPU
+    // decoded = frames_in + skipped, but for the frame between the two (read while the camera runs).
+    EXPECT_NEAR(cam["decoded"].get<double>(), cam["frames_in"].get<double>() + cam["skipped"].get<double>(), 2)
+        << cam.dump();
   }
   EXPECT_EQ(cameras["cameras"][0]["camera"], "door");
+  ASSERT_EQ(cameras["cpu_percent"]["workers"].size(), 1U) << cameras.dump();
+  EXPECT_TRUE(cameras["cpu_percent"]["aggregator"].is_number()) << cameras.dump();
   // /metrics: the same statistics under the same names, labelled by camera.
   const std::string metrics = c.Get("/metrics")->body;
   for (const char* name : {"shmyolo_frames_in_total", "shmyolo_frames_out_total", "shmyolo_frames_dropped_total",
-                           "shmyolo_backpressure_total", "shmyolo_queue_depth", "shmyolo_restarts_total"}) {
+                           "shmyolo_backpressure_total", "shmyolo_queue_depth", "shmyolo_restarts_total",
+                           "shmyolo_frames_decoded_total", "shmyolo_frames_skipped_total",
+                           "shmyolo_ingest_cpu_seconds_total"}) {
     EXPECT_NE(metrics.find(std::string(name) + "{pipeline=\"" + cameras["pipeline"].get<std::string>() +
                            "\",camera=\"yard\"} "),
               std::string::npos)
@@ -616,6 +626,7 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
         << metrics;
   }
   EXPECT_NE(metrics.find("shmyolo_upload_queue_depth{"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("shmyolo_worker_cpu_seconds_total{"), std::string::npos) << metrics;
   EXPECT_EQ(cameras["cameras"][1]["width"], 1280);
 
   // latest.jpg: a JPEG of the picture without padding, boxes from its own frame.

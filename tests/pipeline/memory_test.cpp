@@ -86,7 +86,7 @@ class WorkerMemory : public ::testing::Test {
     // or, with no worker, the ingest side has settled.
     for (int i = 0; i < 600 && workers > 0; ++i) {
       std::ifstream in(results);
-      if (std::count(std::istreambuf_iterator<char>(in), {}, '\n') >= 8 * workers) break;
+      if (std::count(std::istreambuf_iterator<char>(in), {}, '\n') >= 8L * workers) break;
       std::this_thread::sleep_for(50ms);
     }
     std::this_thread::sleep_for(1s);

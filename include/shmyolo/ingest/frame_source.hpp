@@ -20,9 +20,10 @@
 namespace shmyolo::ingest {
 
 enum class ReadStatus {
-  frame,  // a frame was decoded: place() or picture() gives it
-  end,    // a file or folder has no more frames (and does not loop)
-  error,  // the source failed (stream down, device unplugged): reopen after a pause
+  frame,    // a frame was decoded: place() or picture() gives it
+  pending,  // none yet (frames passed over for half a second, key frames only): call again
+  end,      // a file or folder has no more frames (and does not loop)
+  error,    // the source failed (stream down, device unplugged): reopen after a pause
 };
 
 // Where a placed frame came from, for its frame record: the letterbox's own

@@ -1,0 +1,213 @@
+#include "cameras_bench.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <shmyolo/config/pipeline_config.hpp>
+#include <shmyolo/ingest/video_clip.hpp>
+#include <shmyolo/pipeline/supervisor.hpp>
+
+#include "decode_bench.hpp"
+#include "pipeline_bench.hpp"
+#include "process_stats.hpp"
+
+namespace shmyolo::bench {
+namespace {
+
+struct Way {
+  const char* name;
+  config::Decoder decoder;
+  config::DecodeMode mode;
+};
+
+constexpr std::array<Way, 4> kWays{{{"ffmpeg all", config::Decoder::ffmpeg, config::DecodeMode::all},
+                                    {"ffmpeg keyframes", config::Decoder::ffmpeg, config::DecodeMode::keyframes},
+                                    {"ffmpeg auto", config::Decoder::ffmpeg, config::DecodeMode::automatic},
+                                    {"opencv all", config::Decoder::opencv, config::DecodeMode::all}}};
+
+// The clip the run uses: the given file, or a 1080p30 H.264 clip with a key
+// frame every second, made once in the temporary folder.
+std::string clip_for(const CamerasBenchOptions& o, std::string& error) {
+  if (!o.source.empty()) return o.source;
+  const auto path = std::filesystem::temp_directory_path() / "shmyolo-bench-cameras-1080p30.mp4";
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return path.string();
+  const auto partial = path.string() + fmt::format(".{}.mp4", getpid());
+  const auto written =
+      ingest::write_synthetic_clip({.path = partial, .width = 1920, .height = 1080, .fps = 30, .frames = 600});
+  if (!written) {
+    error = written.error();
+    return {};
+  }
+  std::filesystem::rename(partial, path, ec);
+  return path.string();
+}
+
+config::PipelineConfig config_for(const CamerasBenchOptions& o, const std::string& clip, const Way& way, int cameras) {
+  config::PipelineConfig c;
+  c.name = fmt::format("cams{}", getpid());
+  c.shm_dir = o.shm_dir;
+  c.model.options.path = o.model;
+  c.workers.count = o.workers;
+  c.outputs.stats_interval_s = 3600;  // quiet: the bench prints the figures
+  for (int i = 0; i < cameras; ++i) {
+    config::CameraConfig cam = bench_camera(i, clip, 0, 0);
+    cam.delivery = bus::Delivery::latest;
+    cam.fps = o.fps;
+    cam.realtime = o.realtime;
+    cam.decoder = way.decoder;
+    cam.decode = way.mode;
+    c.cameras.push_back(cam);
+  }
+  return c;
+}
+
+double number(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0;
+}
+
+// Per-camera figures of the final statistics into the run.
+void read_cameras(const nlohmann::json& s, double floor_ms, CameraWayRun& r) {
+  const auto& cams = s["cameras"];
+  const double seconds = std::max(number(s, "elapsed_s"), 1e-9);
+  const double n = static_cast<double>(std::max<std::size_t>(cams.size(), 1));
+  std::vector<double> rates;
+  double cpu_s = 0;
+  double decoded = 0;
+  for (const auto& c : cams) {
+    rates.push_back(number(c, "frames_out") / seconds);
+    cpu_s += number(c, "cpu_s");
+    decoded += number(c, "decoded");
+    r.skipped_per_s += number(c, "skipped") / seconds / n;
+    r.dropped_per_s += number(c, "dropped") / seconds / n;
+    r.keyframes_only += number(c, "keyframes_only_s") / seconds / n;
+  }
+  const double mean = rates.empty() ? 0 : std::accumulate(rates.begin(), rates.end(), 0.0) / n;
+  for (const double x : rates) r.fairness = std::max(r.fairness, mean > 0 ? std::abs(x - mean) / mean : 0);
+  r.decoded_per_s = decoded / seconds / n;
+  r.ingest_cpu_pct = 100 * cpu_s / seconds / n;
+  r.ingest_vs_floor = decoded > 0 && floor_ms > 0 ? cpu_s * 1000 / (decoded * floor_ms) : 0;
+  r.results_per_s = number(s["total"], "frames_out") / seconds;
+  const auto& e2e = s["total"]["latency_ms"]["end_to_end"];
+  r.latency_p50_ms = number(e2e, "p50");
+  r.latency_p99_ms = number(e2e, "p99");
+}
+
+CameraWayRun run_once(const CamerasBenchOptions& o, const std::string& clip, const Way& way, int cameras,
+                      const CamerasBenchReport& report) {
+  CameraWayRun r;
+  r.way = way.name;
+  r.cameras = cameras;
+  const auto stats_file = std::filesystem::temp_directory_path() / fmt::format("shmyolo-cams-{}.json", getpid());
+  const config::PipelineConfig config = config_for(o, clip, way, cameras);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    silence_stderr();
+    _exit(pipeline::run_pipeline(config, {.duration_s = o.seconds, .stats_json = stats_file}));
+  }
+  const WatchedExit exit = wait_sampling_memory(pid);
+  r.pss_mb = exit.peak_pss_mb;
+  std::ifstream in(stats_file);
+  if (!WIFEXITED(exit.status) || WEXITSTATUS(exit.status) != 0 || !in) {
+    r.error = "the pipeline failed; run it with shmyolo run to see why";
+    return r;
+  }
+  const auto s = nlohmann::json::parse(in, nullptr, false);
+  std::filesystem::remove(stats_file);
+  if (s.is_discarded()) {
+    r.error = "no statistics";
+    return r;
+  }
+  read_cameras(s, report.floor_ms, r);
+  // The decoders' share of the cores; the workers can use the rest.
+  const double cores = std::max(1U, std::thread::hardware_concurrency());
+  const double decoders = r.ingest_cpu_pct / 100 * cameras / cores;
+  r.target_per_s = 0.8 * report.bare_fps * std::clamp(1 - decoders, 0.0, 1.0);
+  return r;
+}
+
+}  // namespace
+
+CamerasBenchReport run_cameras_bench(const CamerasBenchOptions& o) {
+  CamerasBenchReport r;
+  r.source = clip_for(o, r.error);
+  if (r.source.empty()) return r;
+  std::string why;
+  r.floor_ms = decode_floor({.source = r.source, .frames = 300}, why).cpu_ms_per_frame;
+  if (!why.empty()) {
+    r.error = why;
+    return r;
+  }
+  // No detector opens in this process: the pipelines fork from it.
+  PipelineBenchOptions bare;
+  bare.model = o.model;
+  bare.workers = o.workers;
+  r.bare_fps = bare_fps(bare, false);
+  if (r.bare_fps <= 0) {
+    r.error = fmt::format("cannot run {}: see shmyolo models inspect {}", o.model.string(), o.model.string());
+    return r;
+  }
+  for (const int n : o.cameras) {
+    for (const Way& way : kWays) r.runs.push_back(run_once(o, r.source, way, n, r));
+  }
+  return r;
+}
+
+std::string cameras_table(const CamerasBenchOptions& o, const CamerasBenchReport& r) {
+  if (!r.error.empty()) return fmt::format("failed: {}\n", r.error);
+  std::string t = fmt::format(
+      "shmyolo bench cameras: {} at {} fps{}, {} workers, {:.0f} s per run\n"
+      "  the decoder alone: {:.2f} ms of CPU per frame; the bare detector: {:.1f} results/s on {} processes\n",
+      r.source, o.fps, o.realtime ? " (real time)" : "", o.workers, o.seconds, r.floor_ms, r.bare_fps, o.workers);
+  t += fmt::format("  {:>4} {:<17} {:>9} {:>8} {:>9} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>15} {:>7}\n", "cams", "way",
+                   "results/s", "target", "ingest%", "x floor", "fair", "decoded", "skipped", "dropped", "keys",
+                   "e2e p50/p99 ms", "PSS MB");
+  for (const auto& x : r.runs) {
+    if (!x.error.empty()) {
+      t += fmt::format("  {:>4} {:<17} failed: {}\n", x.cameras, x.way, x.error);
+      continue;
+    }
+    t += fmt::format(
+        "  {:>4} {:<17} {:>9.1f} {:>8.1f} {:>9.1f} {:>8.2f} {:>5.0f}% {:>8.1f} {:>8.1f} {:>8.1f} {:>5.0f}% "
+        "{:>7.0f}/{:<7.0f} {:>7.0f}\n",
+        x.cameras, x.way, x.results_per_s, x.target_per_s, x.ingest_cpu_pct, x.ingest_vs_floor, 100 * x.fairness,
+        x.decoded_per_s, x.skipped_per_s, x.dropped_per_s, 100 * x.keyframes_only, x.latency_p50_ms, x.latency_p99_ms,
+        x.pss_mb);
+  }
+  t += "  ingest% and the counters are per camera (per second); x floor: ingest CPU / (decoder's cost x frames "
+       "decoded);\n  fair: the largest gap of a camera's results/s from the mean; keys: time on key frames only\n";
+  return t;
+}
+
+std::string cameras_json(const CamerasBenchReport& r) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& x : r.runs) {
+    runs.push_back({{"way", x.way},
+                    {"cameras", x.cameras},
+                    {"results_per_s", x.results_per_s},
+                    {"target_per_s", x.target_per_s},
+                    {"ingest_cpu_percent_per_camera", x.ingest_cpu_pct},
+                    {"ingest_vs_floor", x.ingest_vs_floor},
+                    {"fairness", x.fairness},
+                    {"decoded_per_s", x.decoded_per_s},
+                    {"skipped_per_s", x.skipped_per_s},
+                    {"dropped_per_s", x.dropped_per_s},
+                    {"keyframes_only", x.keyframes_only},
+                    {"latency_p50_ms", x.latency_p50_ms},
+                    {"latency_p99_ms", x.latency_p99_ms},
+                    {"pss_mb", x.pss_mb},
+                    {"error", x.error}});
+  }
+  return nlohmann::json{{"source", r.source}, {"floor_ms", r.floor_ms}, {"bare_fps", r.bare_fps}, {"runs", runs}}.dump(
+      2);
+}
+
+}  // namespace shmyolo::bench
