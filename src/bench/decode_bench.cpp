@@ -1,6 +1,8 @@
 #include "decode_bench.hpp"
 
+#include <chrono>
 #include <ctime>
+#include <thread>
 #include <functional>
 #include <vector>
 
@@ -46,7 +48,15 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
   (*source)->keyframes_only(keyframes);
   std::string why;
   const double start = cpu_ms();
+  const auto began = std::chrono::steady_clock::now();
+  const double fps = (*source)->native_fps();
+  std::uint64_t read = 0;
   while (true) {
+    if (o.paced && fps > 0) {
+      std::this_thread::sleep_until(
+          began + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double>(static_cast<double>(read++) / fps)));
+    }
     const auto counts = (*source)->decode_counts();
     if (counts.decoded + counts.not_decoded >= static_cast<std::uint64_t>(o.frames)) break;
     const ingest::ReadStatus got = (*source)->next(why);

@@ -161,6 +161,14 @@ class RealtimeClock {
  public:
   explicit RealtimeClock(double fps) : fps_(fps) {}
 
+  // When the next frame should arrive, one frame interval after the last:
+  // it is decoded then, as a camera's would be on arrival, and converted at
+  // once while its pixels are still in the cache.
+  [[nodiscard]] Clock::time_point next_expected() const {
+    if (!started_ || fps_ <= 0) return Clock::time_point::min();
+    return last_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1 / fps_));
+  }
+
   // When the frame of file time `t` (else the n-th frame) arrives.
   Clock::time_point arrival(std::optional<double> t, std::uint64_t n) {
     const double at = t.value_or(fps_ > 0 ? static_cast<double>(n) / fps_ : 0);
@@ -174,6 +182,7 @@ class RealtimeClock {
       start_s_ = at;
       when = now;
     }
+    last_ = when;
     return when;
   }
 
@@ -182,6 +191,7 @@ class RealtimeClock {
   double fps_;
   bool started_ = false;
   Clock::time_point start_;
+  Clock::time_point last_;
   double start_s_ = 0;
 };
 
@@ -256,6 +266,7 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
     // arrive, which does not count.
     Captured captured;
     if (read_period > Clock::duration::zero()) captured.at(due);
+    if (realtime) wait_until(cam.producer, clock.next_expected());
     source.keyframes_only(plan.keyframes_only());
     source.next_unused(plan.next_unused(Clock::now()));
     const ingest::ReadStatus got = source.next(error);

@@ -23,25 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using config::Decoder;
 
-// A folder for one test's files, removed after.
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / fmt_name()) { fs::create_directories(path_); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  static std::string fmt_name() {
-    const auto* t = ::testing::UnitTest::GetInstance()->current_test_info();
-    return std::string("shmyolo-ffmpeg-") + t->name() + "-" + std::to_string(getpid());
-  }
-  fs::path path_;
-};
+using test::TempDir;
 
 config::CameraConfig camera(const fs::path& file, Decoder decoder, std::optional<config::Roi> roi = std::nullopt) {
   config::CameraConfig c;
@@ -228,12 +210,18 @@ TEST(FfmpegSource, AsAccurateAsTheOpenCvPathAgainstTheTruth) {
   EXPECT_GT(tallies[1].recall(), 0.5) << "the scene must be one the model finds";
 }
 
-TEST(FfmpegSource, KeyFramesOnlyDecodesOnlyKeyFrames) {
-  const TempDir dir;
+// A source of 3 s of 30 fps video with a key frame every second, decoding key frames only.
+std::unique_ptr<FrameSource> keyframes_of_three_seconds(const TempDir& dir) {
   const auto clip = write_clip(dir, {.width = 320, .height = 240, .frames = 90, .keyint = 30});
   auto source = open(camera(clip, Decoder::ffmpeg));
+  if (source) source->keyframes_only(true);
+  return source;
+}
+
+TEST(FfmpegSource, KeyFramesOnlyDecodesOnlyKeyFrames) {
+  const TempDir dir;
+  auto source = keyframes_of_three_seconds(dir);
   ASSERT_TRUE(source);
-  source->keyframes_only(true);
   std::string error;
   std::vector<double> times;
   while (source->next(error) == ReadStatus::frame) times.push_back(source->frame_time().value_or(-1));
@@ -247,10 +235,8 @@ TEST(FfmpegSource, KeyFramesOnlyDecodesOnlyKeyFrames) {
 
 TEST(FfmpegSource, EveryFrameAgainRightAfterAKeyFrame) {
   const TempDir dir;
-  const auto clip = write_clip(dir, {.width = 320, .height = 240, .frames = 90, .keyint = 30});
-  auto source = open(camera(clip, Decoder::ffmpeg));
+  auto source = keyframes_of_three_seconds(dir);
   ASSERT_TRUE(source);
-  source->keyframes_only(true);
   std::string error;
   ASSERT_EQ(source->next(error), ReadStatus::frame);  // frame 0, a key frame
   ASSERT_EQ(source->next(error), ReadStatus::frame);  // frame 30

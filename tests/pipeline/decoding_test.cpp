@@ -24,18 +24,8 @@ const std::string kYolov8n = shmyolo::test::shared_dir() + "/models/yolov8n/yolo
 
 class Decoding : public ::testing::Test {
  protected:
-  Decoding() : dir_(fs::temp_directory_path() / ("shmyolo-decoding-" + std::to_string(getpid()))) {
-    fs::create_directories(dir_);
-  }
-  ~Decoding() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Decoding(const Decoding&) = delete;
-  Decoding& operator=(const Decoding&) = delete;
-
   fs::path clip(const std::string& name, shmyolo::ingest::ClipOptions o) {
-    o.path = dir_ / name;
+    o.path = temp_.path() / name;
     const auto written = shmyolo::ingest::write_synthetic_clip(o);
     EXPECT_TRUE(written) << (written ? "" : written.error());
     return o.path;
@@ -44,16 +34,16 @@ class Decoding : public ::testing::Test {
   // Runs the config (shm_dir and outputs added) to its end or `duration`;
   // the final statistics.
   json run(const std::string& body, const std::string& duration = "") {
-    const fs::path config = dir_ / "pipeline.yaml";
+    const fs::path config = temp_.path() / "pipeline.yaml";
     std::ofstream(config) << "shm_dir: " << shm_.path().string() << "\n" << body;
     std::vector<std::string> argv{shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json",
-                                  (dir_ / "stats.json").string()};
+                                  (temp_.path() / "stats.json").string()};
     if (!duration.empty()) argv.insert(argv.end(), {"--duration", duration});
     const auto r = shmyolo::test::run(argv, 120s);
     output_ = r.output;
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_TRUE(shm_.entries().empty());
-    std::ifstream in(dir_ / "stats.json");
+    std::ifstream in(temp_.path() / "stats.json");
     return in ? json::parse(in, nullptr, false) : json{};
   }
 
@@ -64,7 +54,7 @@ class Decoding : public ::testing::Test {
     EXPECT_EQ(n("frames_in"), n("frames_out") + n("dropped") + n("failed") + n("refused") + n("queue_depth")) << cam;
   }
 
-  fs::path dir_;
+  shmyolo::test::TempDir temp_;
   shmyolo::test::TempShmDir shm_;
   std::string output_;
 };

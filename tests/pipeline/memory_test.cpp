@@ -57,21 +57,11 @@ std::set<pid_t> pipeline_of(pid_t supervisor) {
 
 class WorkerMemory : public ::testing::Test {
  protected:
-  WorkerMemory() : dir_(fs::temp_directory_path() / ("shmyolo-memory-" + std::to_string(getpid()))) {
-    fs::create_directories(dir_);
-  }
-  ~WorkerMemory() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  WorkerMemory(const WorkerMemory&) = delete;
-  WorkerMemory& operator=(const WorkerMemory&) = delete;
-
   // The summed PSS (KiB) of a running pipeline of `workers` workers (0: the
   // ingest side alone, `--role ingest`), once every worker has run.
   std::uint64_t pipeline_pss(int workers) {
-    const fs::path config = dir_ / "memory.yaml";
-    const fs::path results = dir_ / "results.jsonl";
+    const fs::path config = temp_.path() / "memory.yaml";
+    const fs::path results = temp_.path() / "results.jsonl";
     fs::remove(results);
     std::ofstream(config) << "name: mem\nshm_dir: " << shm_.path().string() << "\nmodel: {path: " << kYolov8n
                           << "}\nworkers: {count: " << std::max(workers, 1)
@@ -97,7 +87,7 @@ class WorkerMemory : public ::testing::Test {
     return total;
   }
 
-  fs::path dir_;
+  shmyolo::test::TempDir temp_;
   shmyolo::test::TempShmDir shm_;
 };
 

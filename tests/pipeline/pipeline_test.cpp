@@ -424,13 +424,15 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
 // A worker that fails on every start (its model file was replaced by
 // garbage under the running pipeline) is given up on after 5 failures in a
 // row: the pipeline says so in one line and exits 1, instead of restarting
-// it forever while the cameras wait.
+// it forever while the cameras wait. Two inference threads per worker, so
+// each worker loads its own model (with one, the supervisor loads it once
+// and a replaced worker never reads the file again: see the next test).
 TEST_F(Pipeline, AWorkerInACrashLoopFailsThePipeline) {
   const auto model = dir_.path() / "model.onnx";
   std::filesystem::copy_file(kShapes, model);
   const auto config = write_config(R"(name: loop
 model: {path: )" + model.string() + R"(}
-workers: {count: 1}
+workers: {count: 1, threads: 2}
 cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
 )");
   auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
@@ -447,6 +449,33 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
                         "exited with code 2); stopping"),
             std::string::npos)
       << output;
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// With the model loaded once by the supervisor, a replaced worker starts
+// from it: a model file broken under the running pipeline does not stop it.
+TEST_F(Pipeline, AReplacedWorkerUsesTheModelLoadedAtTheStart) {
+  const auto model = dir_.path() / "model.onnx";
+  std::filesystem::copy_file(kShapes, model);
+  const auto config = write_config(R"(name: kept
+model: {path: )" + model.string() + R"(}
+workers: {count: 1}
+cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
+)");
+  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
+  ASSERT_GT(worker, 0);
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
+  std::ofstream(model, std::ios::trunc) << "not a model";
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  const auto before = result_count();
+  const bool resumed = wait_for_results(before + 10, std::chrono::seconds(30));
+  kill(child.pid, SIGINT);
+  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
+  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
+  EXPECT_TRUE(resumed) << output;
+  EXPECT_EQ(code.value_or(-1), 0) << output;
+  EXPECT_NE(output.find("worker 0 was killed by signal 9; restarting"), std::string::npos) << output;
   EXPECT_TRUE(shm_.entries().empty());
 }
 

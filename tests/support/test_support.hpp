@@ -25,6 +25,21 @@ class TempShmDir {
   std::filesystem::path path_;
 };
 
+// A fresh folder in the temporary directory for one test's files, removed after.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  // Writes `bytes` to the file `name` in the folder; its path.
+  std::filesystem::path write(const std::string& name, const std::string& bytes) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
 struct Spawned {
   pid_t pid = -1;
   int stdout_fd = -1;  // read end of the child's stdout
