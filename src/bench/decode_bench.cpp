@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <ctime>
-#include <thread>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -53,9 +53,8 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
   std::uint64_t read = 0;
   while (true) {
     if (o.paced && fps > 0) {
-      std::this_thread::sleep_until(
-          began + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(static_cast<double>(read++) / fps)));
+      std::this_thread::sleep_until(began + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                std::chrono::duration<double>(static_cast<double>(read++) / fps)));
     }
     const auto counts = (*source)->decode_counts();
     if (counts.decoded + counts.not_decoded >= static_cast<std::uint64_t>(o.frames)) break;

@@ -33,13 +33,20 @@ DecodePlan::Verdict DecodePlan::on_frame(Clock::time_point now, std::uint64_t cl
 
 void DecodePlan::steer(Clock::time_point now, bool waiting) {
   if (options_.mode != config::DecodeMode::automatic || options_.period <= Clock::duration::zero()) return;
-  if (!keyframes_ && waiting && now - last_claim_ >= kBehindPeriods * options_.period) {
+  const auto behind = std::chrono::duration_cast<Clock::duration>(behind_periods_ * options_.period);
+  if (!keyframes_ && waiting && now - last_claim_ >= behind) {
     keyframes_ = true;  // the workers are behind this camera: key frames only
   } else if (keyframes_ && !waiting) {
     // The last key frame was taken: the workers have room again. This key
     // frame's successors refer to it, so every frame decodes from here.
     keyframes_ = false;
   }
+}
+
+void DecodePlan::share(double mine, double mean) {
+  if (mean <= 0) return;
+  const double ratio = mean / std::max(mine, mean / kMostBehindPeriods);
+  behind_periods_ = std::clamp(kBehindPeriods * ratio, kFewestBehindPeriods, kMostBehindPeriods);
 }
 
 void DecodePlan::on_published(Clock::time_point now, std::uint64_t claims) {

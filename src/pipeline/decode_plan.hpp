@@ -40,6 +40,12 @@ class DecodePlan {
   Verdict on_frame(Clock::time_point now, std::uint64_t claims);
   void on_published(Clock::time_point now, std::uint64_t claims);
 
+  // This camera's results per second and the mean over the running cameras:
+  // a camera served less than the mean holds on to every frame longer
+  // before it drops to key frames, and one served more lets go sooner, so
+  // under overload the cameras converge on equal shares.
+  void share(double mine, double mean);
+
   // Whether the source should decode key frames only, from the next frame.
   [[nodiscard]] bool keyframes_only() const { return keyframes_; }
   // Whether the next frame, expected one source interval from `now`, comes
@@ -50,7 +56,10 @@ class DecodePlan {
   // Frames of the camera claimed by no worker this long, while one waited,
   // say the workers are behind: auto drops to key frames. Four periods: a
   // worker's round over the cameras may take a few periods while it keeps up.
+  // share() scales it between the two bounds below.
   static constexpr int kBehindPeriods = 4;
+  static constexpr double kFewestBehindPeriods = 2;
+  static constexpr double kMostBehindPeriods = 16;
   // A waiting frame younger than this many periods is fresh: a newer one is
   // not converted to replace it.
   static constexpr int kFreshPeriods = 2;
@@ -68,6 +77,7 @@ class DecodePlan {
   std::uint64_t claims_at_publish_ = 0;
   bool published_ = false;
   bool keyframes_ = false;
+  double behind_periods_ = kBehindPeriods;
 };
 
 }  // namespace shmyolo::pipeline

@@ -195,6 +195,42 @@ class RealtimeClock {
   double start_s_ = 0;
 };
 
+// Every second, this camera's results per second and the mean over the
+// cameras running, from the status every process shares: auto's share of
+// the workers (DecodePlan::share).
+class Shares {
+ public:
+  Shares(const Context& ctx, int camera) : ctx_(ctx), camera_(camera), last_(ctx.config->cameras.size()) {}
+
+  void update(DecodePlan& plan, Clock::time_point now) {
+    if (now - at_ < std::chrono::seconds(1)) return;
+    const double dt = std::chrono::duration<double>(now - at_).count();
+    const bool first = at_ == Clock::time_point{};
+    at_ = now;
+    double sum = 0;
+    int running = 0;
+    double mine = 0;
+    for (std::size_t c = 0; c < last_.size(); ++c) {
+      const auto& st = ctx_.status->cameras[c];
+      // relaxed: statistics; a stale read shifts one second's share a little.
+      const std::uint64_t results = st.results.load(std::memory_order_relaxed);
+      const double rate = static_cast<double>(results - std::min(results, last_[c])) / dt;
+      last_[c] = results;
+      if (st.state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(CameraState::running)) continue;
+      sum += rate;
+      ++running;
+      if (static_cast<int>(c) == camera_) mine = rate;
+    }
+    if (!first && running > 1) plan.share(mine, sum / running);
+  }
+
+ private:
+  const Context& ctx_;
+  int camera_;
+  std::vector<std::uint64_t> last_;
+  Clock::time_point at_{};
+};
+
 // Sleeps until `when`, waking to stop; keeps the heartbeat going.
 void wait_until(bus::Producer& producer, Clock::time_point when) {
   while (!stop_requested() && Clock::now() < when) {
@@ -250,6 +286,7 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
   DecodePlan plan = make_plan(cam, source, self_paced);
   RealtimeClock clock(source.native_fps());
   DecodeTally tally(cam.status);
+  Shares shares(cam.ctx, cam.index);
   CpuMeter cpu(cam.status.cpu_ns);
   const auto& claims = cam.ring.header().counters.claimed;
   auto due = Clock::now();
@@ -295,6 +332,7 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
     tally.keyframes_only(plan.keyframes_only(), now - last);
     last = now;
     if (read_period > Clock::duration::zero()) due = std::max(due + read_period, now - read_period);
+    shares.update(plan, now);
     // relaxed: a count that steers decoding; no memory is read through it.
     const DecodePlan::Verdict verdict = plan.on_frame(now, claims.load(std::memory_order_relaxed));
     if (verdict != DecodePlan::Verdict::convert) {

@@ -107,54 +107,56 @@ http::Reply LiveView::cameras() const {
   nlohmann::json list = nlohmann::json::array();
   const auto now = bus::monotonic_ns();
   const MutexLock lock(mutex_);
-  for (std::size_t c = 0; c < cameras_.size(); ++c) {
-    const auto& cam = ctx_.config->cameras[c];
-    const auto& recent = recent_[c];
-    stats::LatencyHistogram latencies;
-    std::size_t in_window = 0;
-    std::uint64_t first_in_window = 0;
-    for (const Seen& s : recent) {
-      latencies.record_ns(static_cast<std::uint64_t>(s.end_to_end_ms * 1e6));
-      if (static_cast<double>(now - std::min(now, s.done_mono_ns)) <= kRateWindowS * 1e9) {
-        if (in_window++ == 0) first_in_window = s.done_mono_ns;
-      }
-    }
-    // Results in the window over the time since its first one, so a camera
-    // that has gone quiet falls to 0 within the window; 0 with under two.
-    double fps = 0;
-    if (in_window > 1) {
-      const double span_s = static_cast<double>(now - first_in_window) / 1e9;
-      fps = static_cast<double>(in_window) / std::max(span_s, 1e-3);
-    }
-    nlohmann::json j = counts_json(camera_counts(cam.name, cameras_[c], ctx_.status->cameras[c]));
-    j["source"] = cam.shown;  // credentials masked, files by name
-    j["fps_out"] = round_to(fps, 2);
-    // relaxed: a statistic, read for display.
-    j["cpu_percent"] =
-        round_to(ingest_cpu_[c].percent(ctx_.status->cameras[c].cpu_ns.load(std::memory_order_relaxed), now), 1);
-    j["latency_ms"]["end_to_end"] = percentiles_json(latencies);
-    if (!recent.empty()) {
-      const Seen& last = recent.back();
-      nlohmann::json classes = nlohmann::json::object();
-      for (const auto& d : last.detections) {
-        const std::string n = class_name(ctx_.model.names, d.class_id);
-        classes[n] = classes.value(n, 0) + 1;
-      }
-      j["width"] = last.source_width;
-      j["height"] = last.source_height;
-      j["last_frame"] = last.seq;
-      j["last_result_age_ms"] = round_to(static_cast<double>(now - std::min(now, last.done_mono_ns)) / 1e6, 1);
-      j["last_detections"] = last.detections.size();
-      j["classes"] = classes;
-    }
-    list.push_back(std::move(j));
-  }
+  for (std::size_t c = 0; c < cameras_.size(); ++c) list.push_back(camera_json(c, now));
+  const nlohmann::json cpu = process_cpu(now);
   http::Reply r;
   r.headers.emplace_back("Cache-Control", "no-store");
-  r.body =
-      nlohmann::json{{"pipeline", ctx_.config->name}, {"cameras", list}, {"cpu_percent", process_cpu(now)}}.dump() +
-      "\n";
+  r.body = nlohmann::json{{"pipeline", ctx_.config->name}, {"cameras", list}, {"cpu_percent", cpu}}.dump() + "\n";
   return r;
+}
+
+nlohmann::json LiveView::camera_json(std::size_t c, std::uint64_t now) const {
+  const auto& cam = ctx_.config->cameras[c];
+  const auto& recent = recent_[c];
+  stats::LatencyHistogram latencies;
+  std::size_t in_window = 0;
+  std::uint64_t first_in_window = 0;
+  for (const Seen& s : recent) {
+    latencies.record_ns(static_cast<std::uint64_t>(s.end_to_end_ms * 1e6));
+    if (static_cast<double>(now - std::min(now, s.done_mono_ns)) <= kRateWindowS * 1e9) {
+      if (in_window++ == 0) first_in_window = s.done_mono_ns;
+    }
+  }
+  // Results in the window over the time since its first one, so a camera
+  // that has gone quiet falls to 0 within the window; 0 with under two.
+  double fps = 0;
+  if (in_window > 1) {
+    const double span_s = static_cast<double>(now - first_in_window) / 1e9;
+    fps = static_cast<double>(in_window) / std::max(span_s, 1e-3);
+  }
+  nlohmann::json j = counts_json(camera_counts(cam.name, cameras_[c], ctx_.status->cameras[c]));
+  j["source"] = cam.shown;  // credentials masked, files by name
+  j["fps_out"] = round_to(fps, 2);
+  // relaxed: a statistic, read for display.
+  j["cpu_percent"] =
+      round_to(ingest_cpu_[c].percent(ctx_.status->cameras[c].cpu_ns.load(std::memory_order_relaxed), now), 1);
+  j["latency_ms"]["end_to_end"] = percentiles_json(latencies);
+  if (!recent.empty()) last_result_json(recent.back(), now, j);
+  return j;
+}
+
+void LiveView::last_result_json(const Seen& last, std::uint64_t now, nlohmann::json& j) const {
+  nlohmann::json classes = nlohmann::json::object();
+  for (const auto& d : last.detections) {
+    const std::string n = class_name(ctx_.model.names, d.class_id);
+    classes[n] = classes.value(n, 0) + 1;
+  }
+  j["width"] = last.source_width;
+  j["height"] = last.source_height;
+  j["last_frame"] = last.seq;
+  j["last_result_age_ms"] = round_to(static_cast<double>(now - std::min(now, last.done_mono_ns)) / 1e6, 1);
+  j["last_detections"] = last.detections.size();
+  j["classes"] = classes;
 }
 
 nlohmann::json LiveView::process_cpu(std::uint64_t now) const {

@@ -77,6 +77,9 @@ class LiveView {
   void push(std::size_t camera, const std::string& type, const std::string& event) SHMYOLO_REQUIRES(mutex_);
   [[nodiscard]] std::optional<Seen> result_for(std::size_t camera, std::uint64_t seq);
   void end_stream(Subscriber* s);
+  // One camera's entry of /v1/cameras, and the last result's part of it.
+  [[nodiscard]] nlohmann::json camera_json(std::size_t c, std::uint64_t now) const SHMYOLO_REQUIRES(mutex_);
+  void last_result_json(const Seen& last, std::uint64_t now, nlohmann::json& j) const;
   // Each worker's and the aggregator's CPU % (needs mutex_: the rates' windows).
   [[nodiscard]] nlohmann::json process_cpu(std::uint64_t now) const SHMYOLO_REQUIRES(mutex_);
 

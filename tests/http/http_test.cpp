@@ -600,9 +600,9 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
     EXPECT_GT(cam["latency_ms"]["end_to_end"]["p50"].get<double>(), 0) << cam.dump();
     EXPECT_GT(cam["recall"].get<double>(), 0.5) << cam.dump();
     EXPECT_EQ(cam["state"], "running") << cam.dump();
-    for (const char* key : {"frames_in", "dropped", "backpressure", "queue_depth", "source_errors", "restarts",
-                            "decoded", "not_decoded", "skipped", "decoding", "keyframes_only_s", "cpu_s",
-                            "cpu_percent"}) {
+    for (const char* key :
+         {"frames_in", "dropped", "backpressure", "queue_depth", "source_errors", "restarts", "decoded", "not_decoded",
+          "skipped", "decoding", "keyframes_only_s", "cpu_s", "cpu_percent"}) {
       EXPECT_TRUE(cam.contains(key)) << key << ": " << cam.dump();
     }
     EXPECT_GT(cam["cpu_s"].get<double>(), 0) << cam.dump();  // the synthetic camera draws on the CPU
@@ -615,10 +615,10 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
   EXPECT_TRUE(cameras["cpu_percent"]["aggregator"].is_number()) << cameras.dump();
   // /metrics: the same statistics under the same names, labelled by camera.
   const std::string metrics = c.Get("/metrics")->body;
-  for (const char* name : {"shmyolo_frames_in_total", "shmyolo_frames_out_total", "shmyolo_frames_dropped_total",
-                           "shmyolo_backpressure_total", "shmyolo_queue_depth", "shmyolo_restarts_total",
-                           "shmyolo_frames_decoded_total", "shmyolo_frames_skipped_total",
-                           "shmyolo_ingest_cpu_seconds_total"}) {
+  for (const char* name :
+       {"shmyolo_frames_in_total", "shmyolo_frames_out_total", "shmyolo_frames_dropped_total",
+        "shmyolo_backpressure_total", "shmyolo_queue_depth", "shmyolo_restarts_total", "shmyolo_frames_decoded_total",
+        "shmyolo_frames_skipped_total", "shmyolo_ingest_cpu_seconds_total"}) {
     EXPECT_NE(metrics.find(std::string(name) + "{pipeline=\"" + cameras["pipeline"].get<std::string>() +
                            "\",camera=\"yard\"} "),
               std::string::npos)

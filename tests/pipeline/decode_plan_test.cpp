@@ -103,6 +103,29 @@ TEST(DecodePlan, AutoDropsToKeyFramesWhileWorkersAreBehindAndComesBack) {
   EXPECT_FALSE(plan.keyframes_only());
 }
 
+// A camera served less than the mean holds on to every frame longer; one
+// served more lets go sooner.
+TEST(DecodePlan, AutoHoldsOnLongerForACameraServedLessThanTheOthers) {
+  const auto frames_until_keyframes = [](double mine, double mean) {
+    DecodePlan plan({.mode = config::DecodeMode::automatic, .period = kFrame, .interval = kFrame}, t0);
+    plan.share(mine, mean);
+    auto now = t0;
+    (void)plan.on_frame(now, 0);
+    plan.on_published(now, 0);
+    int frames = 0;
+    while (!plan.keyframes_only() && frames < 100) {
+      now += kFrame;
+      if (plan.on_frame(now, 0) == Verdict::convert) plan.on_published(now, 0);
+      ++frames;
+    }
+    return frames;
+  };
+  EXPECT_EQ(frames_until_keyframes(5, 5), DecodePlan::kBehindPeriods);
+  EXPECT_EQ(frames_until_keyframes(2.5, 5), 2 * DecodePlan::kBehindPeriods);
+  EXPECT_EQ(frames_until_keyframes(10, 5), static_cast<int>(DecodePlan::kFewestBehindPeriods));
+  EXPECT_EQ(frames_until_keyframes(0, 5), static_cast<int>(DecodePlan::kMostBehindPeriods));
+}
+
 TEST(DecodePlan, KeyFramesModeStaysThere) {
   DecodePlan plan({.mode = config::DecodeMode::keyframes, .period = 1s, .interval = kFrame}, t0);
   EXPECT_TRUE(plan.keyframes_only());
