@@ -133,9 +133,10 @@ class FfmpegSource final : public FrameSource {
   [[nodiscard]] std::optional<double> time_of(const AVFrame& f);
   SwsContext* scaler(int width, int height, int out_width, int out_height);
   [[nodiscard]] bool even_corner(const AVPixFmtDescriptor& desc) const;
-  // YUV 4:2:0 of limited range, what H.264 and most codecs decode to: each
-  // plane resized (cv::resize, INTER_LINEAR) into a small I420 picture, then
-  // OpenCV's BT.601 conversion into the slot; false for other formats.
+  // YUV 4:2:0 of limited range, what H.264 and most codecs decode to: the
+  // three planes resized (cv::resize, INTER_LINEAR) to the output's size,
+  // stretched to full range and converted by OpenCV's YCrCb conversion into
+  // the slot; false for other formats.
   bool place_i420(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                   const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
 

@@ -1,9 +1,9 @@
 // Video files and network streams (rtsp, rtsps, http, https) read with
 // FFmpeg's own libraries: demux, decode (key frames only when asked), then
-// one swscale pass from the decoder's pixel format (YUV420P, NV12, ...)
-// straight into the slot at the letterbox size, the region of interest cut
-// before scaling: no full-size BGR picture. Undistortion and colour options
-// take the slower path through a full-size BGR picture and the corrections.
+// the decoder's YUV planes resized straight to the letterbox size and
+// converted into the slot, the region of interest cut before: no full-size
+// BGR picture. Other pixel formats, undistortion and colour options take
+// the slower path through a full-size BGR picture and the corrections.
 #pragma once
 
 #include <expected>
