@@ -12,6 +12,7 @@
 #include <array>
 #include <csignal>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -215,6 +216,36 @@ TEST_F(Modbus, TheHeartbeatStopsWithTheAggregatorAndResumesWithItsReplacement) {
   ASSERT_TRUE(eventually([&] { return plc.connect() && plc.input(0) >= 1; })) << "no heartbeat after the restart";
   EXPECT_LT(plc.input32(8), 30) << "uptime is the replacement's";
   EXPECT_EQ(plc.input(12), 2) << "aggregator_starts counts the restart";
+  ASSERT_EQ(kill(run.pid, SIGTERM), 0);
+  EXPECT_EQ(shmyolo::test::wait_exit(run.pid, 60s).value_or(-1), 0);
+}
+
+// Past outputs.modbus.max_clients a connection is closed as it comes; a
+// place freed by a client that leaves is taken by the next one.
+TEST_F(Modbus, AClientPastTheLimitIsClosedAndAFreedPlaceIsTaken) {
+  std::ifstream in(config_);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  text.replace(text.find("max_clients: 60"), 15, "max_clients: 2");
+  std::ofstream(config_) << text;
+  auto run = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config_.string()});
+  const Client first(port_);
+  const Client second(port_);
+  // Each try closes the last one's connection: a connection left open would hold one of the two places.
+  const auto served = [](const Client& c) {
+    modbus_close(c.ctx);
+    return c.connect() && c.input(0) >= 1;
+  };
+  ASSERT_TRUE(eventually([&] { return served(first); }));
+  ASSERT_TRUE(second.connect());
+  EXPECT_GE(second.input(0), 1);
+  const Client third(port_);
+  ASSERT_TRUE(third.connect()) << "the kernel accepts; the server then closes it";
+  EXPECT_EQ(third.input(0), -1) << "a third client was served past max_clients: 2";
+  modbus_close(second.ctx);  // a place frees
+  const Client fourth(port_);
+  EXPECT_TRUE(eventually([&] { return served(fourth); })) << "the freed place is not taken";
+  EXPECT_GE(first.input(0), 1) << "the first client is still served";
   ASSERT_EQ(kill(run.pid, SIGTERM), 0);
   EXPECT_EQ(shmyolo::test::wait_exit(run.pid, 60s).value_or(-1), 0);
 }
