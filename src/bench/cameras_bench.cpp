@@ -106,26 +106,13 @@ CameraWayRun run_once(const CamerasBenchOptions& o, const std::string& clip, con
   CameraWayRun r;
   r.way = way.name;
   r.cameras = cameras;
-  const auto stats_file = std::filesystem::temp_directory_path() / fmt::format("shmyolo-cams-{}.json", getpid());
-  const config::PipelineConfig config = config_for(o, clip, way, cameras);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    silence_stderr();
-    _exit(pipeline::run_pipeline(config, {.duration_s = o.seconds, .stats_json = stats_file}));
-  }
-  const WatchedExit exit = wait_sampling_memory(pid);
-  r.pss_mb = exit.peak_pss_mb;
-  std::ifstream in(stats_file);
-  if (!WIFEXITED(exit.status) || WEXITSTATUS(exit.status) != 0 || !in) {
+  const PipelineChildRun run = run_pipeline_child(config_for(o, clip, way, cameras), o.seconds);
+  r.pss_mb = run.peak_pss_mb;
+  if (run.stats.is_null()) {
     r.error = "the pipeline failed; run it with shmyolo run to see why";
     return r;
   }
-  const auto s = nlohmann::json::parse(in, nullptr, false);
-  std::filesystem::remove(stats_file);
-  if (s.is_discarded()) {
-    r.error = "no statistics";
-    return r;
-  }
+  const auto& s = run.stats;
   read_cameras(s, report.floor_ms, r);
   // The decoders' share of the cores; the workers can use the rest.
   const double cores = std::max(1U, std::thread::hardware_concurrency());

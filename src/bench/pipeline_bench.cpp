@@ -101,28 +101,18 @@ config::PipelineConfig bench_config(const PipelineBenchOptions& o) {
 }
 
 void run_pipeline_once(const PipelineBenchOptions& o, PipelineBenchReport& r) {
-  const auto stats_file = std::filesystem::temp_directory_path() / fmt::format("shmyolo-bench-{}.json", getpid());
-  const config::PipelineConfig config = bench_config(o);
   const double cpu_before = cpu_seconds_of_children();
   const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    silence_stderr();
-    _exit(pipeline::run_pipeline(config, {.stats_json = stats_file}));
-  }
-  const WatchedExit exit = wait_sampling_memory(pid);
-  const int status = exit.status;
-  r.pss_mb = exit.peak_pss_mb;
+  const PipelineChildRun run = run_pipeline_child(bench_config(o));
+  r.pss_mb = run.peak_pss_mb;
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_pct = 100.0 * (cpu_seconds_of_children() - cpu_before) / wall /
               static_cast<double>(std::max(1U, std::thread::hardware_concurrency()));
-  std::ifstream in(stats_file);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !in) {
+  if (run.stats.is_null()) {
     r.error = "the pipeline failed; run it with shmyolo run to see why";
     return;
   }
-  const auto s = nlohmann::json::parse(in);
-  std::filesystem::remove(stats_file);
+  const auto& s = run.stats;
   r.seconds = s["elapsed_s"].get<double>();
   r.frames = s["total"]["frames_out"].get<int>();
   // All cameras' samples together; null when no frame came out.
@@ -133,6 +123,25 @@ void run_pipeline_once(const PipelineBenchOptions& o, PipelineBenchReport& r) {
 }
 
 }  // namespace
+
+PipelineChildRun run_pipeline_child(const config::PipelineConfig& config, double duration_s) {
+  const auto stats_file = std::filesystem::temp_directory_path() / fmt::format("shmyolo-bench-{}.json", getpid());
+  std::filesystem::remove(stats_file);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    silence_stderr();
+    _exit(pipeline::run_pipeline(config, {.duration_s = duration_s, .stats_json = stats_file}));
+  }
+  const WatchedExit exit = wait_sampling_memory(pid);
+  PipelineChildRun run{.stats = nullptr, .peak_pss_mb = exit.peak_pss_mb};
+  std::ifstream in(stats_file);
+  if (WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0 && in) {
+    run.stats = nlohmann::json::parse(in, nullptr, false);
+    if (run.stats.is_discarded()) run.stats = nullptr;
+  }
+  std::filesystem::remove(stats_file);
+  return run;
+}
 
 double bare_fps(const PipelineBenchOptions& o, bool ingest) {
   const std::uint64_t total = sum_over_processes(o.workers, [&](int index) { return bare_frames(o, index, ingest); });

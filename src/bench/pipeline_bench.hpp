@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+#include <shmyolo/config/pipeline_config.hpp>
+
 namespace shmyolo::bench {
 
 struct PipelineBenchOptions {
@@ -40,6 +43,16 @@ struct PipelineBenchReport {
 // `ingest`, each frame decoded and letterboxed first in the same process.
 // Results per second, all together. No engine may be open in the caller.
 [[nodiscard]] double bare_fps(const PipelineBenchOptions& o, bool ingest);
+
+// `shmyolo run` of `config` in a child process (stderr silenced) for
+// `duration_s` (0: until its sources end): its final statistics
+// (--stats-json; null when it failed) and the peak of its processes'
+// summed PSS. No engine may be open in the caller.
+struct PipelineChildRun {
+  nlohmann::json stats;
+  double peak_pss_mb = 0;
+};
+[[nodiscard]] PipelineChildRun run_pipeline_child(const config::PipelineConfig& config, double duration_s = 0);
 [[nodiscard]] std::string report_table(const PipelineBenchReport& report);
 [[nodiscard]] std::string report_json(const PipelineBenchReport& report);
 

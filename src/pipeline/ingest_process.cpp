@@ -16,7 +16,7 @@
 #include "context.hpp"
 #include "cpu_meter.hpp"
 #include "decode_plan.hpp"
-#include "frame_record.hpp"
+#include "slot_frame.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -100,23 +100,13 @@ bool publish(Camera& cam, ingest::FrameSource& source, std::uint64_t index, std:
     if (stop_requested()) cam.status.skipped.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
-  const auto& g = cam.ring.geometry();
-  const ingest::SlotPixels pixels{.data = reinterpret_cast<std::uint8_t*>(slot->pixels().data()),
-                                  .width = static_cast<int>(g.width),
-                                  .height = static_cast<int>(g.height),
-                                  .stride = g.row_stride};
-  auto placed = source.place(pixels, cam.ctx.model.preprocessing);
+  auto placed = source.place(slot_pixels(*slot, cam.ring.geometry()), cam.ctx.model.preprocessing);
   if (!placed) {
     cam.producer.abandon(*slot);
     say(cam.config, placed.error());
     return false;
   }
-  const auto u32 = [](int v) { return static_cast<std::uint32_t>(v); };
-  bus::FrameMeta meta;
-  write_record(meta, {.placement = Placement::of(placed->transform, u32(placed->source.width),
-                                                 u32(placed->source.height), u32(placed->crop.x), u32(placed->crop.y),
-                                                 u32(placed->picture.width), u32(placed->picture.height)),
-                      .origin = CameraFrame{.camera = static_cast<std::uint32_t>(cam.index), .index = index}});
+  bus::FrameMeta meta = meta_of(*placed, CameraFrame{.camera = static_cast<std::uint32_t>(cam.index), .index = index});
   meta.capture_unix_ns = unix_ns;
   meta.capture_mono_ns = mono_ns;
   cam.producer.publish(*slot, meta);

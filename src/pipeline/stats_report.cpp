@@ -82,9 +82,9 @@ CameraCounts StatsReport::counts(std::size_t c) const {
   return camera_counts(ctx_.config->cameras[c].name, rings_[c], ctx_.status->cameras[c]);
 }
 
-nlohmann::json StatsReport::camera(std::size_t c, const StatsSnapshot& now, const StatsSnapshot& then, double dt,
-                                   const StageHistograms& latencies) const {
-  nlohmann::json j = counts_json(counts(c));
+nlohmann::json StatsReport::camera(std::size_t c, const CameraCounts& counts, const StatsSnapshot& now,
+                                   const StatsSnapshot& then, double dt, const StageHistograms& latencies) {
+  nlohmann::json j = counts_json(counts);
   j["fps_decoded"] = round_to(rate(now.decoded[c], then.decoded[c], dt), 2);
   j["fps_in"] = round_to(rate(now.frames_in[c], then.frames_in[c], dt), 2);
   j["fps_out"] = round_to(rate(now.frames_out[c], then.frames_out[c], dt), 2);
@@ -106,7 +106,7 @@ nlohmann::json StatsReport::next() {
   const StatsSnapshot now = snapshot();
   const double dt = std::max(1e-9, static_cast<double>(now.mono_ns - last_.mono_ns) / 1e9);
   nlohmann::json cameras = nlohmann::json::array();
-  for (std::size_t c = 0; c < rings_.size(); ++c) cameras.push_back(camera(c, now, last_, dt, *window(c)));
+  for (std::size_t c = 0; c < rings_.size(); ++c) cameras.push_back(camera(c, counts(c), now, last_, dt, *window(c)));
   nlohmann::json cpu = process_cpu(now, last_, dt);
   last_ = now;
   return {{"pipeline", ctx_.config->name}, {"cameras", cameras}, {"cpu_percent", cpu}};
@@ -127,7 +127,7 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
   for (std::size_t c = 0; c < rings_.size(); ++c) {
     const CameraStatus& st = ctx_.status->cameras[c];
     const CameraCounts camera_now = counts(c);
-    cameras.push_back(camera(c, now, start_, std::max(elapsed_s, 1e-9), *copy_of(st)));
+    cameras.push_back(camera(c, camera_now, now, start_, std::max(elapsed_s, 1e-9), *copy_of(st)));
     end_to_end.merge(st.end_to_end);
     frames += now.frames_out[c];
     if (camera_now.scored) {

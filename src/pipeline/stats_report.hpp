@@ -43,8 +43,8 @@ class StatsReport {
   [[nodiscard]] StatsSnapshot snapshot() const;
   [[nodiscard]] CameraCounts counts(std::size_t c) const;
   // Rates over `dt` seconds between two snapshots.
-  [[nodiscard]] nlohmann::json camera(std::size_t c, const StatsSnapshot& now, const StatsSnapshot& then, double dt,
-                                      const StageHistograms& latencies) const;
+  [[nodiscard]] static nlohmann::json camera(std::size_t c, const CameraCounts& counts, const StatsSnapshot& now,
+                                             const StatsSnapshot& then, double dt, const StageHistograms& latencies);
   // Each worker's and the aggregator's CPU % between two snapshots.
   [[nodiscard]] static nlohmann::json process_cpu(const StatsSnapshot& now, const StatsSnapshot& then, double dt);
   // The samples recorded since the previous call, per stage.

@@ -48,6 +48,7 @@ class Pipeline : public ::testing::Test {
   std::filesystem::path jsonl() const { return dir_.path() / "out.jsonl"; }
   void expect_clean_stop(int sig, bool to_group);
   void rtsp_outage(const std::string& codec, const std::string& camera_options);
+  void break_model_and_kill_worker(const std::string& name, const std::string& workers, shmyolo::test::Spawned& child);
   std::filesystem::path stats() const { return dir_.path() / "stats.json"; }
 
   std::vector<json> results() const {
@@ -421,6 +422,23 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
   EXPECT_TRUE(shm_.entries().empty());
 }
 
+// Runs pipeline `name` on a copy of the bundled model with `workers`; once
+// it gives results, replaces the model file with garbage and SIGKILLs the
+// worker. `child` is the running pipeline.
+void Pipeline::break_model_and_kill_worker(const std::string& name, const std::string& workers,
+                                           shmyolo::test::Spawned& child) {
+  const auto model = dir_.path() / "model.onnx";
+  std::filesystem::copy_file(kShapes, model);
+  const auto config = write_config("name: " + name + "\nmodel: {path: " + model.string() + "}\nworkers: " + workers +
+                                   "\ncameras: [{name: a, source: \"synthetic:?seed=5\", fps: 10}]\n");
+  child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
+  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
+  ASSERT_GT(worker, 0);
+  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
+  std::ofstream(model, std::ios::trunc) << "not a model";
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+}
+
 // A worker that fails on every start (its model file was replaced by
 // garbage under the running pipeline) is given up on after 5 failures in a
 // row: the pipeline says so in one line and exits 1, instead of restarting
@@ -428,19 +446,8 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
 // each worker loads its own model (with one, the supervisor loads it once
 // and a replaced worker never reads the file again: see the next test).
 TEST_F(Pipeline, AWorkerInACrashLoopFailsThePipeline) {
-  const auto model = dir_.path() / "model.onnx";
-  std::filesystem::copy_file(kShapes, model);
-  const auto config = write_config(R"(name: loop
-model: {path: )" + model.string() + R"(}
-workers: {count: 1, threads: 2}
-cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
-)");
-  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
-  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
-  ASSERT_GT(worker, 0);
-  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
-  std::ofstream(model, std::ios::trunc) << "not a model";
-  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  shmyolo::test::Spawned child;
+  ASSERT_NO_FATAL_FAILURE(break_model_and_kill_worker("loop", "{count: 1, threads: 2}", child));
   const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
   const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
   ASSERT_TRUE(code.has_value()) << output;
@@ -455,19 +462,8 @@ cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
 // With the model loaded once by the supervisor, a replaced worker starts
 // from it: a model file broken under the running pipeline does not stop it.
 TEST_F(Pipeline, AReplacedWorkerUsesTheModelLoadedAtTheStart) {
-  const auto model = dir_.path() / "model.onnx";
-  std::filesystem::copy_file(kShapes, model);
-  const auto config = write_config(R"(name: kept
-model: {path: )" + model.string() + R"(}
-workers: {count: 1}
-cameras: [{name: a, source: "synthetic:?seed=5", fps: 10}]
-)");
-  auto child = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
-  const pid_t worker = child_named(child.pid, "shmyolo-worker0", std::chrono::seconds(20));
-  ASSERT_GT(worker, 0);
-  ASSERT_TRUE(wait_for_results(1, std::chrono::seconds(30)));
-  std::ofstream(model, std::ios::trunc) << "not a model";
-  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  shmyolo::test::Spawned child;
+  ASSERT_NO_FATAL_FAILURE(break_model_and_kill_worker("kept", "{count: 1}", child));
   const auto before = result_count();
   const bool resumed = wait_for_results(before + 10, std::chrono::seconds(30));
   kill(child.pid, SIGINT);

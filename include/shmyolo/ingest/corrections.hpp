@@ -23,6 +23,7 @@ class Corrections {
   // frame cannot be used (an ROI outside it). The view may point into
   // `frame` or into this object's buffers until the next call.
   [[nodiscard]] std::expected<cv::Mat, std::string> apply(const cv::Mat& frame);
+  [[nodiscard]] const std::optional<config::Roi>& roi() const { return camera_.roi; }
 
  private:
   void prepare_remap(const config::Undistort& u, cv::Size size);

@@ -44,7 +44,7 @@ struct DecodeCounts {
 
 class FrameSource {
  public:
-  explicit FrameSource(const config::CameraConfig& camera) : corrections_(camera), roi_(camera.roi) {}
+  explicit FrameSource(const config::CameraConfig& camera) : corrections_(camera) {}
   virtual ~FrameSource() = default;
   FrameSource(const FrameSource&) = delete;
   FrameSource& operator=(const FrameSource&) = delete;
@@ -90,12 +90,14 @@ class FrameSource {
   std::expected<Placed, std::string> place_picture(const cv::Mat& frame, const SlotPixels& slot,
                                                    const detect::Preprocessing& p);
   // The region of interest's corner, so boxes land in full-frame pixels.
-  [[nodiscard]] cv::Point crop_corner() const { return roi_ ? cv::Point(roi_->x, roi_->y) : cv::Point(); }
-  [[nodiscard]] const std::optional<config::Roi>& roi() const { return roi_; }
+  [[nodiscard]] cv::Point crop_corner() const {
+    const auto& r = roi();
+    return r ? cv::Point(r->x, r->y) : cv::Point();
+  }
+  [[nodiscard]] const std::optional<config::Roi>& roi() const { return corrections_.roi(); }
 
  private:
   Corrections corrections_;
-  std::optional<config::Roi> roi_;
 };
 
 // Opens the camera's source; the message says what failed and what to do.
