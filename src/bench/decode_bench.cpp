@@ -1,5 +1,6 @@
 #include "decode_bench.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -96,6 +97,10 @@ DecodeBenchReport run_decode_bench(const DecodeBenchOptions& o) {
 std::string decode_table(const DecodeBenchOptions& o, const DecodeBenchReport& r) {
   std::string out = fmt::format("shmyolo bench decode: {} ({} frames per way, one thread, {}x{} slots)\n", o.source,
                                 o.frames, o.input, o.input);
+  // A source that gave no frame at all: the reason alone, not a table of zeros.
+  if (!r.error.empty() && std::ranges::all_of(r.ways, [](const DecodeWay& w) { return w.decoded == 0; })) {
+    return out + fmt::format("  failed: {}\n", r.error);
+  }
   if (!r.error.empty()) out += fmt::format("  note: {}\n", r.error);
   out += fmt::format("  {:<40} {:>14} {:>9} {:>10}\n", "way", "CPU ms/frame", "decoded", "x floor");
   const double floor = r.ways.empty() ? 0 : r.ways.front().cpu_ms_per_frame;

@@ -101,7 +101,9 @@ std::expected<void, std::string> encode(Output& out, const AVFrame* frame) {
 }  // namespace
 
 std::expected<void, std::string> write_synthetic_clip(const ClipOptions& o) {
-  av_log_set_level(AV_LOG_ERROR);  // libx264 prints its settings and statistics at info level
+  // Quiet: libx264 prints its settings and statistics, and FFmpeg its own
+  // errors, which the one-line messages below say instead.
+  av_log_set_level(AV_LOG_QUIET);
   Output out;
   const std::string path = o.path.string();
   if (avformat_alloc_output_context2(&out.format, nullptr, nullptr, path.c_str()) < 0 || out.format == nullptr) {
