@@ -39,10 +39,9 @@ bool allowed(int function) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Server>, std::string> Server::start(const config::ModbusConfig& config,
-                                                                  std::uint16_t input_registers,
-                                                                  std::uint16_t holding_registers,
-                                                                  std::uint16_t input_bits) {
+std::expected<std::unique_ptr<Server>, std::string> Server::start(
+    const config::ModbusConfig& config, std::uint16_t input_registers, std::uint16_t holding_registers,
+    std::uint16_t input_bits, std::span<const std::pair<std::uint16_t, std::uint16_t>> fixed) {
   std::unique_ptr<Server> s(new Server());
   s->max_clients_ = config.max_clients;
   s->ctx_ = modbus_new_tcp(config.bind.c_str(), config.port);
@@ -51,6 +50,10 @@ std::expected<std::unique_ptr<Server>, std::string> Server::start(const config::
   modbus_set_indication_timeout(s->ctx_, 0, kByteTimeoutUs);
   s->map_ = modbus_mapping_new(0, input_bits, holding_registers, input_registers);
   if (s->map_ == nullptr) return std::unexpected(fmt::format("modbus: {}", modbus_strerror(errno)));
+  // Before the serving thread exists: no client reads these as 0.
+  for (const auto& [address, value] : fixed) {
+    if (address < input_registers) s->map_->tab_input_registers[address] = value;
+  }
   s->listener_ = modbus_tcp_listen(s->ctx_, config.max_clients);
   if (s->listener_ < 0) {
     return std::unexpected(fmt::format("modbus: cannot listen on {}:{} ({}): pick another outputs.modbus.port",

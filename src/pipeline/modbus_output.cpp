@@ -31,9 +31,12 @@ std::unique_ptr<ModbusOutput> ModbusOutput::start(const Context& ctx, const std:
   const auto inputs = modbus::camera_base(cameras.size());
   int bits = 0;
   for (const auto& a : config.alarms) bits = std::max(bits, a.bit + 1);
+  // The map's version and camera count, fixed for the run: in place before a PLC can read them.
+  const std::array<std::pair<std::uint16_t, std::uint16_t>, 2> fixed{
+      {{modbus::kVersion, modbus::kMapVersion}, {modbus::kCameraCount, static_cast<std::uint16_t>(cameras.size())}}};
   auto server =
       modbus::Server::start(config, inputs, static_cast<std::uint16_t>(std::max<std::size_t>(1, cameras.size())),
-                            static_cast<std::uint16_t>(bits));
+                            static_cast<std::uint16_t>(bits), fixed);
   if (!server) {
     std::fprintf(stderr, "shmyolo: aggregator: %s\n", server.error().c_str());
     return nullptr;
@@ -56,10 +59,6 @@ std::unique_ptr<ModbusOutput> ModbusOutput::start(const Context& ctx, const std:
   }
   out->started_ns_ = bus::monotonic_ns();
   out->next_beat_ns_ = out->started_ns_;
-  const std::array<std::uint16_t, 1> version{modbus::kMapVersion};
-  out->server_->store(modbus::kVersion, version);
-  const std::array<std::uint16_t, 1> count{static_cast<std::uint16_t>(cameras.size())};
-  out->server_->store(modbus::kCameraCount, count);
   std::fprintf(stderr, "shmyolo: modbus: serving on %s:%d (register map: shmyolo modbus map CONFIG)\n",
                config.bind.c_str(), out->server_->port());
   return out;

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <shmyolo/config/pipeline_config.hpp>
 #include <shmyolo/sync.hpp>
@@ -27,11 +28,11 @@ class Server {
  public:
   // Binds and starts serving `input_registers` input registers,
   // `holding_registers` (writable) holding registers and `input_bits`
-  // discrete inputs, all 0.
-  static std::expected<std::unique_ptr<Server>, std::string> start(const config::ModbusConfig& config,
-                                                                   std::uint16_t input_registers,
-                                                                   std::uint16_t holding_registers,
-                                                                   std::uint16_t input_bits);
+  // discrete inputs, all 0 but the input registers in `fixed` (address,
+  // value), which are in place before the first request is answered.
+  static std::expected<std::unique_ptr<Server>, std::string> start(
+      const config::ModbusConfig& config, std::uint16_t input_registers, std::uint16_t holding_registers,
+      std::uint16_t input_bits, std::span<const std::pair<std::uint16_t, std::uint16_t>> fixed = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
