@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -584,36 +585,80 @@ __attribute__((no_sanitize("thread"))) bool peekable(const SlotDescriptor& d) {
 
 }  // namespace
 
-BusResult<FrameInfo> peek_latest(const FrameRing& ring, std::span<std::byte> out) {
-  return peek(ring, out, [&ring] {
-    const std::uint32_t slots = ring.geometry().slot_count;
-    std::uint32_t best = slots;
-    std::uint64_t best_seq = 0;
-    for (std::uint32_t i = 0; i < slots; ++i) {
-      const SlotDescriptor& d = ring.descriptor(i);
-      if (!peekable(d)) continue;
-      const std::uint64_t seq = d.frame_seq.load(std::memory_order_relaxed);
-      if (best == slots || seq > best_seq) {
-        best = i;
-        best_seq = seq;
-      }
+namespace {
+
+// The peekable slot whose frame `wanted` accepts and `before` ranks first
+// (before(a, b): a is preferred to b); slot_count when there is none.
+template <class Wanted, class Before>
+std::uint32_t pick_slot(const FrameRing& ring, Wanted wanted, Before before) {
+  const std::uint32_t slots = ring.geometry().slot_count;
+  std::uint32_t best = slots;
+  std::uint64_t best_seq = 0;
+  for (std::uint32_t i = 0; i < slots; ++i) {
+    const SlotDescriptor& d = ring.descriptor(i);
+    if (!peekable(d)) continue;
+    const std::uint64_t seq = d.frame_seq.load(std::memory_order_relaxed);
+    if (wanted(seq) && (best == slots || before(seq, best_seq))) {
+      best = i;
+      best_seq = seq;
     }
-    return best;
-  });
+  }
+  return best;
+}
+
+constexpr auto kAny = [](std::uint64_t) { return true; };
+
+}  // namespace
+
+BusResult<FrameInfo> peek_latest(const FrameRing& ring, std::span<std::byte> out) {
+  return peek(ring, out, [&ring] { return pick_slot(ring, kAny, std::greater<>()); });
 }
 
 BusResult<FrameInfo> peek_frame(const FrameRing& ring, std::uint64_t seq, std::span<std::byte> out) {
   auto info = peek(ring, out, [&ring, seq] {
-    const std::uint32_t slots = ring.geometry().slot_count;
-    for (std::uint32_t i = 0; i < slots; ++i) {
-      const SlotDescriptor& d = ring.descriptor(i);
-      if (peekable(d) && d.frame_seq.load(std::memory_order_relaxed) == seq) return i;
-    }
-    return slots;
+    return pick_slot(
+        ring, [seq](std::uint64_t s) { return s == seq; }, std::less<>());
   });
   // The slot may have taken a newer frame between the pick and the copy.
   if (info && info->frame_seq != seq) return bus_error(BusErrc::timeout);
   return info;
+}
+
+BusResult<FrameInfo> peek_from(const FrameRing& ring, std::uint64_t from, std::span<std::byte> out) {
+  auto info = peek(ring, out, [&ring, from] {
+    return pick_slot(
+        ring, [from](std::uint64_t s) { return s >= from; }, std::less<>());
+  });
+  // A slot overwritten between the pick and the copy holds a newer frame,
+  // still at or after `from` (the reader then counts the one it replaced as
+  // missed); only a smaller number, which no producer writes, is refused.
+  if (info && info->frame_seq < from) return bus_error(BusErrc::timeout);
+  return info;
+}
+
+BusResult<FrameInfo> wait_from(const FrameRing& ring, std::uint64_t from, std::span<std::byte> out,
+                               std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  RingHeader& h = ring.header();
+  while (true) {
+    auto got = peek_from(ring, from, out);
+    if (got || got.error().code != BusErrc::timeout || !got.error().message.empty()) return got;
+    if (ring.health() == RingHealth::closed) {
+      return bus_error(BusErrc::closed, strf("ring %s was closed by its creator", ring.name().c_str()));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return got;
+    // The consumer's handshake (Consumer::claim): announce the sleep, read
+    // the bell, look once more, then sleep while the bell is unchanged.
+    h.frame_waiters.fetch_add(1, kSc);
+    const std::uint32_t bell = h.frame_bell.load(kSc);
+    got = peek_from(ring, from, out);
+    if (!got && got.error().code == BusErrc::timeout && got.error().message.empty()) {
+      detail::futex_wait(h.frame_bell, bell, std::min<std::chrono::nanoseconds>(deadline - now, kWaitSlice));
+    }
+    h.frame_waiters.fetch_sub(1, kSc);
+    if (got || got.error().code != BusErrc::timeout || !got.error().message.empty()) return got;
+  }
 }
 
 }  // namespace shmyolo::bus

@@ -10,6 +10,7 @@
 #include <http_bench.hpp>
 #include <modbus_bench.hpp>
 #include <pipeline_bench.hpp>
+#include <python_bench.hpp>
 #include <slow_clients_bench.hpp>
 #include <tracker_bench.hpp>
 #include <transport.hpp>
@@ -137,6 +138,21 @@ void add_decode_bench_command(CLI::App& bench, int& exit_code) {
     const auto report = bench::run_decode_bench(*o);
     fmt::print("{}", bench::decode_table(*o, report));
     exit_code = report.error.empty() ? 0 : 1;
+  });
+}
+
+void add_python_bench_command(CLI::App& bench, int& exit_code) {
+  auto o = std::make_shared<bench::PythonBenchOptions>();
+  auto* cmd = bench.add_subcommand("python",
+                                   "The Python package against C++ and against shared_memory + a semaphore + np.copy");
+  cmd->add_option("--width", o->width, "Frame width")->check(CLI::Range(32, 8192));
+  cmd->add_option("--height", o->height, "Frame height")->check(CLI::Range(32, 8192));
+  cmd->add_option("--frames", o->frames, "Frames per measurement")->check(CLI::Range(10, 1000000));
+  cmd->add_option("--json", o->json, "Write the figures as JSON");
+  cmd->callback([o, &exit_code] {
+    o->script = (source_tree() / "src" / "bench" / "python_bench.py").string();
+    o->module_dir = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "python").string();
+    exit_code = bench::run_python_bench(*o);
   });
 }
 
@@ -316,6 +332,7 @@ void add_bench_commands(CLI::App& app, int& exit_code) {
   add_tracker_bench_command(*bench, exit_code);
   add_decode_bench_command(*bench, exit_code);
   add_cameras_bench_command(*bench, exit_code);
+  add_python_bench_command(*bench, exit_code);
   add_modbus_bench_command(*bench, exit_code);
   add_chaos_bench_command(*bench, exit_code);
 }

@@ -734,7 +734,10 @@ ConfigResult<CameraConfig> parse_source(CameraConfig c, const std::filesystem::p
   auto expanded = expand_references(c.source);
   if (!expanded) return std::unexpected(expanded.error());
   const std::string& s = *expanded;
-  if (starts_with(s, "synthetic:")) {
+  if (s == "external") {
+    c.kind = SourceKind::external;
+    c.shown = s;
+  } else if (starts_with(s, "synthetic:")) {
     auto synthetic = parse_synthetic(s);
     if (!synthetic) return std::unexpected(synthetic.error());
     c.kind = SourceKind::synthetic;

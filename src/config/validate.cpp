@@ -167,10 +167,25 @@ void check_decoding(Checker& c, const CameraConfig& cam, const std::string& key)
          "only a video file plays in real time (streams and cameras already do): drop realtime:");
 }
 
+// A camera fed from outside gets frames its producer has already decoded,
+// paced and placed: what the pipeline would do to a source does not apply.
+void check_external(Checker& c, const CameraConfig& cam, const std::string& key) {
+  const std::string why = "not for source: external (its producer decodes, paces and places the frames): drop it";
+  c.rule(cam.fps == -1, key + ".fps", why);
+  c.rule(!cam.loop, key + ".loop", why);
+  c.rule(cam.frames == 0, key + ".frames", why);
+  c.rule(!cam.roi, key + ".roi", why);
+  c.rule(!cam.undistort, key + ".undistort", why);
+  c.rule(cam.color == SourceColor::bgr, key + ".color", why);
+  c.rule(!cam.decoder, key + ".decoder", why);
+  c.rule(!cam.decode, key + ".decode", why);
+  c.rule(!cam.realtime, key + ".realtime", why);
+}
+
 void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
   c.rule(valid_name(cam.name), key + ".name", kNameRule);
   c.rule(!cam.source.empty(), key + ".source",
-         "missing: a video file, image folder, rtsp:// or http:// URL, /dev/videoN or synthetic:");
+         "missing: a video file, image folder, rtsp:// or http:// URL, /dev/videoN, synthetic: or external");
   // -1: the source's own rate (the default); 0: unpaced.
   if (cam.fps != -1) c.range(key + ".fps", cam.fps, 0.0, 1000.0);
   if (cam.slots != 0) c.range<std::uint32_t>(key + ".slots", cam.slots, 2, 256);
@@ -182,7 +197,11 @@ void check_camera(Checker& c, const CameraConfig& cam, const std::string& key) {
     c.range(key + ".roi.height", cam.roi->height, 2, 65535);
   }
   if (cam.undistort) check_undistort(c, *cam.undistort, key + ".undistort");
-  check_decoding(c, cam, key);
+  if (cam.kind == SourceKind::external) {
+    check_external(c, cam, key);
+  } else {
+    check_decoding(c, cam, key);
+  }
   check_scene(c, cam, key);
 }
 

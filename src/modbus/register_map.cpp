@@ -40,7 +40,8 @@ void add_camera(std::vector<Register>& m, const config::PipelineConfig& config, 
   const std::uint16_t base = camera_base(c);
   const auto at = [base](std::uint16_t offset) { return static_cast<std::uint16_t>(base + offset); };
   const std::string n = cam.name;
-  add(m, at(kCameraState), 1, n + ".state", "0 starting, 1 running, 2 retrying, 3 finished, 4 stopped, 5 failed");
+  add(m, at(kCameraState), 1, n + ".state",
+      "0 starting, 1 running, 2 retrying, 3 finished, 4 stopped, 5 failed, 6 waiting");
   add(m, at(kFpsTenths), 1, n + ".fps_x10", "results per second x 10, over the last 3 s");
   add(m, at(kCameraFramesOut), 2, n + ".frames_out", "results (32-bit, high word first)");
   add(m, at(kResultAgeMs), 1, n + ".result_age_ms", "ms since the newest result; 65535 at most and before the first");

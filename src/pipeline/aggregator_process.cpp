@@ -2,8 +2,8 @@
 // drops a frame's second result (a worker that died after publishing but
 // before releasing its claim), puts each camera's results in frame order
 // (result_order.hpp), tracks objects (camera_tracking.hpp), keeps per-camera
-// latency statistics in the shared status, and writes JSON Lines, events and
-// MQTT messages.
+// latency statistics in the shared status, and writes JSON Lines, events,
+// MQTT messages and the detections feed.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,6 +25,7 @@
 #include "camera_tracking.hpp"
 #include "context.hpp"
 #include "cpu_meter.hpp"
+#include "feed_output.hpp"
 #include "frame_picture.hpp"
 #include "frame_record.hpp"
 #include "http_front.hpp"
@@ -186,6 +187,8 @@ class Aggregator {
     for (auto& c : consumers_) pointers_.push_back(&c);
     const auto& out = ctx_.config->outputs;
     if (!open_lines(out.jsonl, jsonl_) || !open_lines(out.events, events_)) return false;
+    feed_ = FeedOutput::open(ctx_);
+    if (!feed_) return false;
     if (const std::optional<config::SnapshotConfig> snap = out.snapshots; snap.has_value())
       snapshots_ = std::make_unique<Snapshots>(*snap);
     for (const auto& cam : ctx_.config->cameras)
@@ -345,6 +348,7 @@ class Aggregator {
     if (mqtt_)
       mqtt_->publish(fmt::format("{}/{}/detections", mqtt_->prefix(), ctx_.config->cameras[record.camera].name), line);
     if (front_) front_->observe(record, line, tracked.ids);
+    feed_->publish(record, tracked.ids);
     emit_events(record.camera, tracked.events);
     publish_counts(record.camera);
   }
@@ -446,6 +450,7 @@ class Aggregator {
   std::FILE* events_ = nullptr;
   std::unique_ptr<Snapshots> snapshots_;
   std::unique_ptr<ModbusOutput> modbus_;
+  std::unique_ptr<FeedOutput> feed_;
   std::vector<std::byte> frame_;  // a camera frame copied for a snapshot
   std::unique_ptr<MqttOutput> mqtt_;
   std::unique_ptr<StatsReport> report_;

@@ -30,6 +30,7 @@ struct Context {
   std::vector<std::string> camera_rings;  // one per camera, config order
   std::vector<std::string> result_rings;  // one per worker
   std::string upload_ring;                // HTTP uploads (config http:), else empty
+  std::string feed_ring;                  // the detections feed
   PipelineStatus* status = nullptr;
   // The model the supervisor loaded before forking (shared_model.hpp), which
   // workers use instead of loading their own; nullptr: each loads its own.

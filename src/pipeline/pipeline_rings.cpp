@@ -1,5 +1,7 @@
 #include "pipeline_rings.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "statistics.hpp"
@@ -48,6 +50,8 @@ std::optional<PipelineRings> PipelineRings::create(const RingLayout& layout) {
     rings.uploads_ = make(*layout.uploads);
     if (!rings.uploads_) return std::nullopt;
   }
+  rings.feed_ = make(layout.feed);
+  if (!rings.feed_) return std::nullopt;
   return rings;
 }
 
@@ -75,21 +79,38 @@ void PipelineRings::take_back_frames_of(pid_t pid) const {
   for (const auto& r : results_) r.reclaim_claims_of(pid);
 }
 
-bool PipelineRings::queues_drained() const {
-  std::vector<const bus::FrameRing*> rings;
-  rings.reserve(cameras_.size() + results_.size() + 1);
-  for (const auto& ring : cameras_) rings.push_back(&ring);
-  if (uploads_) rings.push_back(&*uploads_);
-  for (const auto& ring : results_) rings.push_back(&ring);
-  for (const auto* ring : rings) {
-    if (ring->policy().delivery != bus::Delivery::queue) continue;
-    for (std::uint32_t i = 0; i < ring->geometry().slot_count; ++i) {
-      // acquire: pairs with the release that published or released the slot.
-      const bus::SlotControl control{ring->descriptor(i).control.load(std::memory_order_acquire)};
-      if (control.state() == bus::SlotState::ready || control.state() == bus::SlotState::claimed) return false;
-    }
+namespace {
+
+// A queue-mode ring holds a frame below `limit` waiting or in work.
+bool holds_work(const bus::FrameRing& ring, std::uint64_t limit) {
+  if (ring.policy().delivery != bus::Delivery::queue) return false;
+  for (std::uint32_t i = 0; i < ring.geometry().slot_count; ++i) {
+    const bus::SlotDescriptor& d = ring.descriptor(i);
+    // acquire: pairs with the release that published or released the slot.
+    const bus::SlotControl control{d.control.load(std::memory_order_acquire)};
+    const bool busy = control.state() == bus::SlotState::ready || control.state() == bus::SlotState::claimed;
+    // relaxed: a ready or claimed slot's number is the one published with it (acquire above).
+    if (busy && d.frame_seq.load(std::memory_order_relaxed) < limit) return true;
   }
-  return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::uint64_t> PipelineRings::seq_limits() const {
+  std::vector<std::uint64_t> limits;
+  limits.reserve(cameras_.size());
+  // relaxed: a number compared later with published frames' own numbers.
+  for (const auto& ring : cameras_) limits.push_back(ring.header().next_frame_seq.load(std::memory_order_relaxed));
+  return limits;
+}
+
+bool PipelineRings::queues_drained(const std::vector<std::uint64_t>& camera_limits) const {
+  for (std::size_t c = 0; c < cameras_.size(); ++c) {
+    if (holds_work(cameras_[c], c < camera_limits.size() ? camera_limits[c] : UINT64_MAX)) return false;
+  }
+  if (uploads_ && holds_work(*uploads_, UINT64_MAX)) return false;
+  return std::ranges::none_of(results_, [](const bus::FrameRing& r) { return holds_work(r, UINT64_MAX); });
 }
 
 std::optional<std::string> PipelineRings::removed_segment() const {
@@ -99,6 +120,7 @@ std::optional<std::string> PipelineRings::removed_segment() const {
     }
   }
   if (uploads_ && uploads_->superseded()) return uploads_->path().string();
+  if (feed_ && feed_->superseded()) return feed_->path().string();
   return std::nullopt;
 }
 
@@ -112,6 +134,9 @@ std::vector<DamagedRing> PipelineRings::damaged() const {
   }
   if (uploads_) {
     if (auto ok = uploads_->check_header(); !ok) found.push_back({DamagedRing::Kind::uploads, 0, ok.error().message});
+  }
+  if (feed_) {
+    if (auto ok = feed_->check_header(); !ok) found.push_back({DamagedRing::Kind::feed, 0, ok.error().message});
   }
   return found;
 }
@@ -132,6 +157,11 @@ std::optional<std::uint32_t> PipelineRings::recreate(const DamagedRing& damage, 
       if (!uploads_ || !layout.uploads) return std::nullopt;
       ring = &*uploads_;
       options = &*layout.uploads;
+      break;
+    case DamagedRing::Kind::feed:
+      if (!feed_) return std::nullopt;
+      ring = &*feed_;
+      options = &layout.feed;
       break;
   }
   if (ring == nullptr || options == nullptr) return std::nullopt;
@@ -156,6 +186,7 @@ void PipelineRings::close() {
   for (auto& r : cameras_) r.close();
   for (auto& r : results_) r.close();
   if (uploads_) uploads_->close();
+  if (feed_) feed_->close();
 }
 
 }  // namespace shmyolo::pipeline

@@ -2,6 +2,7 @@
 // the owner, or attached by name by `--role workers`, which only needs them
 // to take back a dead worker's frames. The checks the supervisor makes on
 // them each tick (removed, damaged, drained) are here too.
+// The detections feed is created and checked with them by the owner.
 #pragma once
 
 #include <sys/types.h>
@@ -18,7 +19,7 @@ namespace shmyolo::pipeline {
 
 // A ring whose header no longer reads as the ring it was (scribbled on).
 struct DamagedRing {
-  enum class Kind { camera, results, uploads } kind;
+  enum class Kind { camera, results, uploads, feed } kind;
   std::size_t index = 0;  // camera or worker
   std::string why;
 };
@@ -37,8 +38,12 @@ class PipelineRings {
   void take_back_frames_of(pid_t pid) const;
 
   // No queue-mode frame is waiting or being worked on, and no result is
-  // waiting for the aggregator.
-  [[nodiscard]] bool queues_drained() const;
+  // waiting for the aggregator. Camera frames count only below the sequence
+  // numbers seq_limits() gave at the stop: a camera fed from outside may
+  // still publish, and what comes after the stop is not waited for.
+  [[nodiscard]] bool queues_drained(const std::vector<std::uint64_t>& camera_limits) const;
+  // Each camera ring's next sequence number now.
+  [[nodiscard]] std::vector<std::uint64_t> seq_limits() const;
   // A ring's file was unlinked or replaced under the pipeline.
   [[nodiscard]] std::optional<std::string> removed_segment() const;
   // Rings whose header was scribbled on: no process could attach them again.
@@ -58,6 +63,7 @@ class PipelineRings {
   std::vector<bus::FrameRing> cameras_;
   std::vector<bus::FrameRing> results_;
   std::optional<bus::FrameRing> uploads_;
+  std::optional<bus::FrameRing> feed_;  // the owner's only: --role workers does not use it
 };
 
 }  // namespace shmyolo::pipeline

@@ -24,6 +24,7 @@ struct RingLayout {
   std::vector<bus::RingOptions> cameras;    // config order
   std::vector<bus::RingOptions> results;    // one per worker
   std::optional<bus::RingOptions> uploads;  // with http: only
+  bus::RingOptions feed;                    // the detections feed (include/shmyolo/pipeline/feed.hpp)
   bus::RingOptions status;
 
   // Every ring, cameras first and the status segment last.

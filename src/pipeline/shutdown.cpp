@@ -1,4 +1,5 @@
-// The ordered stop: cameras first, so nothing new arrives; then the workers
+// The ordered stop: cameras first, so nothing new arrives (a camera fed
+// from outside: nothing after the stop is waited for); then the workers
 // finish every queued frame (dead ones are still replaced meanwhile); then
 // the workers and the aggregator stop, and the rings are removed.
 #include <sys/wait.h>
@@ -54,10 +55,13 @@ bool Supervisor::workers_alive() const {
 // Queued frames are owed a result, and results in the results rings a line:
 // let the workers and the aggregator finish them. Either may have died just
 // before the stop (it is then in its backoff): it is restarted as usual, or
-// its results would be lost with the rings.
+// its results would be lost with the rings. A camera fed from outside
+// (`source: external`) has its frames up to the stop finished; its producer
+// finds the ring closed at the next frame after that.
 void Supervisor::drain_queues() {
   const auto deadline = Clock::now() + kDrainLimit;
-  while (!rings_.queues_drained() && Clock::now() < deadline && workers_alive() && failure_.empty()) {
+  const auto limits = rings_.seq_limits();
+  while (!rings_.queues_drained(limits) && Clock::now() < deadline && workers_alive() && failure_.empty()) {
     std::this_thread::sleep_for(kTick);
     reap();
     replace_stuck_workers();

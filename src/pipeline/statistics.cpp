@@ -5,21 +5,6 @@
 #include <cmath>
 
 namespace shmyolo::pipeline {
-namespace {
-
-const char* state_name(std::uint32_t s) {
-  switch (static_cast<CameraState>(s)) {
-    case CameraState::starting: return "starting";
-    case CameraState::running: return "running";
-    case CameraState::retrying: return "retrying";
-    case CameraState::finished: return "finished";
-    case CameraState::stopped: return "stopped";
-    case CameraState::failed: return "failed";
-  }
-  return "unknown";
-}
-
-}  // namespace
 
 CameraCounts camera_counts(const std::string& camera, const bus::FrameRing& ring, const CameraStatus& status) {
   // relaxed below: counters read for display; no other memory depends on them.

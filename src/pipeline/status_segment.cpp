@@ -1,12 +1,34 @@
 #include "status_segment.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace shmyolo::pipeline {
 namespace {
 
-constexpr std::uint64_t kLayout = kStatusLayoutTag ^ sizeof(PipelineStatus);
 constexpr std::uint32_t kRowBytes = 4096;  // opaque rings carry bytes as rows; 4096 keeps rows page-sized
+
+// Copies `text` into a NUL-terminated field, cut to fit.
+template <std::size_t N>
+void put(std::array<char, N>& field, const std::string& text) {
+  const std::size_t n = std::min(text.size(), N - 1);
+  std::copy_n(text.begin(), n, field.begin());
+  field[n] = '\0';
+}
+
+void fill_facts(PipelineFacts& facts, const config::PipelineConfig& config, const ModelFacts& model) {
+  facts.camera_count = static_cast<std::uint32_t>(std::min<std::size_t>(config.cameras.size(), kMaxCameras));
+  for (std::size_t c = 0; c < facts.camera_count; ++c) {
+    put(facts.cameras[c], config.cameras[c].name);
+    facts.external[c] = config.cameras[c].kind == config::SourceKind::external ? 1 : 0;
+  }
+  facts.class_count = static_cast<std::uint32_t>(std::min<std::size_t>(model.names.size(), kMaxClassNames));
+  for (std::size_t i = 0; i < facts.class_count; ++i) put(facts.classes[i], model.names[i]);
+  facts.letterbox = model.preprocessing.letterbox ? 1 : 0;
+  facts.centered = model.preprocessing.centered ? 1 : 0;
+  facts.pad_value = model.preprocessing.pad_value;
+}
 
 }  // namespace
 
@@ -21,12 +43,14 @@ bus::RingOptions status_ring_options(const std::string& pipeline, const std::fil
   return o;
 }
 
-bus::BusResult<StatusSegment> create_status(const bus::RingOptions& options) {
+bus::BusResult<StatusSegment> create_status(const bus::RingOptions& options, const config::PipelineConfig& config,
+                                            const ModelFacts& model) {
   auto ring = bus::FrameRing::create(options);
   if (!ring) return std::unexpected(ring.error());
   auto* status = new (ring->slot_pixels(0)) PipelineStatus{};  // slots are page-aligned
+  fill_facts(status->facts, config, model);
   // release: an attacher that reads the tag (acquire) sees the zeroed status.
-  status->layout.store(kLayout, std::memory_order_release);
+  status->layout.store(kStatusLayout, std::memory_order_release);
   return StatusSegment{std::move(*ring), status};
 }
 
@@ -37,7 +61,7 @@ bus::BusResult<StatusSegment> attach_status(const std::string& name, const std::
   auto* status = reinterpret_cast<PipelineStatus*>(ring->slot_pixels(0));  // NOLINT: the creator placed it there
   // acquire: pairs with create_status's release.
   if (g.slot_count != 1 || g.frame_bytes < sizeof(PipelineStatus) ||
-      status->layout.load(std::memory_order_acquire) != kLayout) {
+      status->layout.load(std::memory_order_acquire) != kStatusLayout) {
     return bus::bus_error(bus::BusErrc::version_mismatch,
                           fmt::format("segment {} in {} holds the status of another shmyolo build: run the same "
                                       "shmyolo version in every container of the pipeline",

@@ -6,6 +6,11 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include <shmyolo/config/pipeline_config.hpp>
+
+#include "context.hpp"
 
 #include <shmyolo/bus/ring.hpp>
 #include <shmyolo/pipeline/status.hpp>
@@ -19,8 +24,11 @@ struct StatusSegment {
 
 [[nodiscard]] bus::RingOptions status_ring_options(const std::string& pipeline, const std::filesystem::path& dir);
 
-// The owner (`--role all` or `ingest`): a fresh, zeroed status.
-[[nodiscard]] bus::BusResult<StatusSegment> create_status(const bus::RingOptions& options);
+// The owner (`--role all` or `ingest`): a fresh, zeroed status with the
+// pipeline's facts (PipelineFacts) filled in.
+[[nodiscard]] bus::BusResult<StatusSegment> create_status(const bus::RingOptions& options,
+                                                          const config::PipelineConfig& config,
+                                                          const ModelFacts& model);
 
 // Another process (`--role workers`): the owner's status, checked to be of
 // this build's layout.

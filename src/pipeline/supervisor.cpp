@@ -30,7 +30,9 @@ std::string milliseconds(const nlohmann::json& ms) {
 
 // A camera's decoding, on its stats line: decoded frames per second, the
 // frames skipped before conversion, key frames only (now), its ingest's CPU.
-std::string decoding(const nlohmann::json& cam) {
+// A camera fed from outside has no ingest to report on.
+std::string decoding(const nlohmann::json& cam, const config::CameraConfig& config) {
+  if (config.kind == config::SourceKind::external) return "  fed from outside";
   return fmt::format("  decoded {:.1f} fps  skipped {}{}  cpu {:.0f}%", cam["fps_decoded"].get<double>(),
                      cam["skipped"].get<std::uint64_t>(),
                      cam["decoding"].get<std::string>() == "keyframes" ? "  key frames only" : "",
@@ -71,7 +73,7 @@ bool Supervisor::create_segments() {
   auto rings = PipelineRings::create(layout_);
   if (!rings) return false;
   rings_ = std::move(*rings);
-  auto seg = create_status(layout_.status);
+  auto seg = create_status(layout_.status, config_, ctx_.model);
   if (!seg) {
     std::fprintf(stderr, "shmyolo: %s\n", seg.error().message.c_str());
     return false;
@@ -95,9 +97,30 @@ void Supervisor::start_children() {
     for (int w = 0; w < config_.workers.count; ++w) children_.emplace_back(Role::worker, w);
   }
   if (options_.role != RunRole::workers) {
-    for (std::size_t c = 0; c < config_.cameras.size(); ++c) children_.emplace_back(Role::ingest, static_cast<int>(c));
+    for (std::size_t c = 0; c < config_.cameras.size(); ++c) {
+      if (config_.cameras[c].kind == config::SourceKind::external) continue;  // another process publishes
+      children_.emplace_back(Role::ingest, static_cast<int>(c));
+    }
   }
   for (auto& c : children_) spawn(c);
+  watch_external_cameras();
+}
+
+// A camera fed from outside has no ingest process to say how it is: it is
+// running while a live producer holds its ring and has published a frame,
+// waiting before its first frame and after its producer has gone.
+void Supervisor::watch_external_cameras() {
+  if (!owns_segments(options_.role)) return;
+  for (std::size_t c = 0; c < config_.cameras.size(); ++c) {
+    if (config_.cameras[c].kind != config::SourceKind::external) continue;
+    const bus::FrameRing& ring = rings_.cameras()[c];
+    // relaxed: a counter and a state read and written for display. Active:
+    // a producer is attached, alive and beating.
+    const bool fed = ring.header().counters.published.load(std::memory_order_relaxed) > 0 &&
+                     ring.health() == bus::RingHealth::active;
+    status_->cameras[c].state.store(static_cast<std::uint32_t>(fed ? CameraState::running : CameraState::waiting),
+                                    std::memory_order_relaxed);
+  }
 }
 
 bool Supervisor::duration_over() const {
@@ -200,14 +223,18 @@ void Supervisor::restart_due() {
   }
 }
 
-// The run ends with its sources, unless it also serves HTTP uploads.
+// The run ends with its sources, unless it also serves HTTP uploads or has
+// a camera fed from outside (whose producer may come and go).
 bool Supervisor::all_sources_ended() const {
-  return owns_segments(options_.role) && !config_.http &&
+  const bool external = std::ranges::any_of(
+      config_.cameras, [](const config::CameraConfig& c) { return c.kind == config::SourceKind::external; });
+  return owns_segments(options_.role) && !config_.http && !external &&
          std::ranges::all_of(children_, [](const Child& c) { return c.role != Role::ingest || c.done; });
 }
 
 void Supervisor::print_stats() {
   const nlohmann::json s = report_->next();
+  std::size_t camera = 0;  // the report lists the cameras in config order
   for (const auto& cam : s["cameras"]) {
     std::string quality = cam.contains("precision")
                               ? fmt::format("  precision {:.3f} recall {:.3f}", cam["precision"].get<double>(),
@@ -224,7 +251,7 @@ void Supervisor::print_stats() {
                "  {:<12} {:<8} in {:6.1f} fps  out {:6.1f} fps  dropped {:6}  latency p50 {} ms  p99 {} ms{}{}{}\n",
                cam["camera"].get<std::string>(), cam["state"].get<std::string>(), cam["fps_in"].get<double>(),
                cam["fps_out"].get<double>(), cam["dropped"].get<std::uint64_t>(), milliseconds(e2e["p50"]),
-               milliseconds(e2e["p99"]), losses, quality, decoding(cam));
+               milliseconds(e2e["p99"]), losses, quality, decoding(cam, config_.cameras[camera++]));
   }
   const auto& cpu = s["cpu_percent"];
   std::string workers;
@@ -241,6 +268,7 @@ void Supervisor::supervise() {
     reap();
     replace_stuck_workers();
     restart_due();
+    watch_external_cameras();
     if (!failure_.empty() || all_sources_ended() || duration_over() || owner_gone() || !rings_intact()) break;
     if (report_ && Clock::now() >= next_stats) {
       print_stats();
@@ -296,7 +324,8 @@ void Supervisor::replace_users_of(const DamagedRing& ring) {
   switch (ring.kind) {
     case DamagedRing::Kind::camera: replace(Role::ingest, static_cast<int>(ring.index)); break;
     case DamagedRing::Kind::results: replace(Role::worker, static_cast<int>(ring.index)); break;
-    case DamagedRing::Kind::uploads: break;
+    case DamagedRing::Kind::uploads:
+    case DamagedRing::Kind::feed: break;
   }
   replace(Role::aggregator, 0);  // it reads the results rings, the uploads ring and the cameras' latest frames
 }

@@ -46,6 +46,7 @@ class Supervisor {
   void on_exit(Child& c, int wait_status);
   void replace_stuck_workers();
   void restart_due();
+  void watch_external_cameras();
   [[nodiscard]] bool all_sources_ended() const;
   [[nodiscard]] bool duration_over() const;
   void print_stats();

@@ -322,6 +322,23 @@ TEST(Config, DecodingIsCheckedWhereItIsWritten) {
             "do): drop realtime:");
 }
 
+TEST(Config, AnExternalCameraTakesNoSourceOptions) {
+  const auto camera = [](const std::string& options) {
+    return with_model("cameras:\n  - name: door\n    source: external\n" + options);
+  };
+  auto good =
+      parse(camera("    delivery: queue\n    slots: 8\n    zones: [{name: z, points: [[0, 0], [9, 0], [9, 9]]}]\n"));
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(good->cameras[0].kind, shmyolo::config::SourceKind::external);
+  EXPECT_EQ(good->cameras[0].shown, "external");
+  const std::string why = ": not for source: external (its producer decodes, paces and places the frames): drop it";
+  EXPECT_EQ(error_of(camera("    fps: 5\n")), "test.yaml:5: cameras[0].fps" + why);
+  EXPECT_EQ(error_of(camera("    loop: true\n")), "test.yaml:5: cameras[0].loop" + why);
+  EXPECT_EQ(error_of(camera("    roi: {x: 0, y: 0, width: 8, height: 8}\n")), "test.yaml:5: cameras[0].roi" + why);
+  EXPECT_EQ(error_of(camera("    decode: keyframes\n")), "test.yaml:5: cameras[0].decode" + why);
+  EXPECT_EQ(error_of(camera("    color: gray\n")), "test.yaml:5: cameras[0].color" + why);
+}
+
 TEST(Config, ZonesAndLinesAreCheckedWhereTheyAreWritten) {
   const auto camera = [](const std::string& scene) {
     return with_model("cameras:\n  - name: a\n    source: synthetic:?width=640&height=480\n" + scene);

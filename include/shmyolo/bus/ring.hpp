@@ -301,6 +301,16 @@ class Consumer {
 // The same for frame `seq`, while a slot still holds it; timeout once it is
 // gone (overwritten by newer frames).
 [[nodiscard]] BusResult<FrameInfo> peek_frame(const FrameRing& ring, std::uint64_t seq, std::span<std::byte> out);
+// For readers that follow a ring without claiming (a feed every reader sees
+// whole): the oldest frame still in a slot whose sequence number is `from` or
+// later, or timeout while there is none. A reader that fell behind gets the
+// oldest one left, and the gap in sequence numbers says how many it missed.
+[[nodiscard]] BusResult<FrameInfo> peek_from(const FrameRing& ring, std::uint64_t from, std::span<std::byte> out);
+// The same, sleeping on the ring's doorbell up to `timeout` for the producer
+// to publish one; closed once the creator has closed the ring. The sleep is
+// announced in the header: the ring must be attached read-write.
+[[nodiscard]] BusResult<FrameInfo> wait_from(const FrameRing& ring, std::uint64_t from, std::span<std::byte> out,
+                                             std::chrono::nanoseconds timeout);
 
 // CLOCK_MONOTONIC in nanoseconds: the clock all *_mono_ns fields use.
 [[nodiscard]] std::uint64_t monotonic_ns();

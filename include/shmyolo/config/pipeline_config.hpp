@@ -34,6 +34,7 @@ enum class SourceKind {
   image_folder,  // a directory of JPEG/PNG/BMP files, in name order
   stream,        // rtsp://, rtsps://, http://, https:// (FFmpeg)
   device,        // /dev/videoN or v4l2:N (V4L2)
+  external,      // "external": another process publishes into the camera's ring (docs/python.md)
 };
 
 struct SyntheticSource {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include <shmyolo/stats/latency_histogram.hpp>
@@ -18,7 +19,22 @@ inline constexpr int kMaxCameras = 64;  // the config's limits
 inline constexpr int kMaxWorkers = 64;
 
 // failed: its ingest was given up on (crash loop or an error a restart repeats).
-enum class CameraState : std::uint32_t { starting, running, retrying, finished, stopped, failed };
+// waiting: a camera fed from outside (`source: external`) with no frame yet,
+// or whose producer has gone.
+enum class CameraState : std::uint32_t { starting, running, retrying, finished, stopped, failed, waiting };
+
+[[nodiscard]] constexpr const char* state_name(std::uint32_t state) {
+  switch (static_cast<CameraState>(state)) {
+    case CameraState::starting: return "starting";
+    case CameraState::running: return "running";
+    case CameraState::retrying: return "retrying";
+    case CameraState::finished: return "finished";
+    case CameraState::stopped: return "stopped";
+    case CameraState::failed: return "failed";
+    case CameraState::waiting: return "waiting";
+  }
+  return "unknown";
+}
 
 struct CameraStatus {
   std::atomic<std::uint32_t> state;
@@ -77,7 +93,27 @@ struct WorkerStatus {
 // Written last by the creator (release) and checked by every attacher
 // (acquire): a status of another shmyolo build, whose layout differs, is
 // refused instead of misread. Bump the tag when PipelineStatus changes.
-inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530008ULL;  // "STATUS" + version 8
+inline constexpr std::uint64_t kStatusLayoutTag = 0x5354415455530009ULL;  // "STATUS" + version 9
+
+// What a process outside the pipeline needs to use its rings (the Python
+// package, a gateway): which camera index is which, the model's class names,
+// and how the model's input is letterboxed (so an outside producer places
+// frames exactly as ingest does). Written by the supervisor before the status
+// is published; never changed while the pipeline runs.
+inline constexpr std::size_t kCameraNameBytes = 40;  // camera names are at most 32 characters (config rule)
+inline constexpr std::size_t kClassNameBytes = 32;   // longer class names are cut to 31 characters
+inline constexpr int kMaxClassNames = 1024;          // classes past it are shown by number only
+
+struct PipelineFacts {
+  std::uint32_t camera_count;
+  std::uint32_t class_count;
+  std::uint32_t letterbox;  // 1: keep the aspect ratio and pad; 0: stretch (detect::Preprocessing)
+  std::uint32_t centered;   // 1: padding on both sides; 0: right and bottom
+  std::uint32_t pad_value;  // the padding's grey level
+  std::array<std::array<char, kCameraNameBytes>, kMaxCameras> cameras;  // NUL-terminated, config order
+  std::array<std::uint32_t, kMaxCameras> external;                      // 1: `source: external`
+  std::array<std::array<char, kClassNameBytes>, kMaxClassNames> classes;
+};
 
 struct PipelineStatus {
   std::atomic<std::uint64_t> layout;    // kStatusLayoutTag ^ sizeof(PipelineStatus) once initialised
@@ -90,8 +126,12 @@ struct PipelineStatus {
   std::atomic<std::uint64_t> uploads_failed;     // uploads whose inference failed (answered 500)
   std::atomic<std::uint32_t> aggregator_starts;  // 1 at the first start, +1 at each restart
   std::atomic<std::uint64_t> aggregator_cpu_ns;  // the aggregator's CPU time (all its starts)
+  PipelineFacts facts;
   std::array<CameraStatus, kMaxCameras> cameras;
   std::array<WorkerStatus, kMaxWorkers> workers;
 };
+
+// The value of PipelineStatus::layout once the creator has initialised it.
+inline constexpr std::uint64_t kStatusLayout = kStatusLayoutTag ^ sizeof(PipelineStatus);
 
 }  // namespace shmyolo::pipeline
