@@ -46,6 +46,7 @@ std::unique_ptr<ModbusOutput> ModbusOutput::start(const Context& ctx, const std:
   for (const auto& a : config.alarms) {
     Alarm alarm;
     alarm.config = a;
+    alarm.bit = Debounce(a.on_after_s, a.off_after_s);
     const auto& cams = ctx.config->cameras;
     alarm.camera =
         static_cast<std::size_t>(std::ranges::find(cams, a.camera, &config::CameraConfig::name) - cams.begin());
@@ -80,19 +81,12 @@ void ModbusOutput::judge(Alarm& a, const CameraTracking& tracking, std::uint64_t
       if (a.classes.empty() || std::ranges::find(a.classes, class_id) != a.classes.end()) n += count;
     }
   }
-  const bool condition = n >= a.config.min;
-  if (condition == a.condition) return;
-  a.condition = condition;
-  a.changed_ns = now;
+  a.bit.observe(n >= a.config.min, now);
 }
 
 void ModbusOutput::debounce(std::uint64_t now) {
   for (auto& a : alarms_) {
-    if (a.condition == a.on) continue;
-    const double wait_s = a.condition ? a.config.on_after_s : a.config.off_after_s;
-    if (static_cast<double>(now - a.changed_ns) < wait_s * 1e9) continue;
-    a.on = a.condition;
-    server_->set_bit(static_cast<std::uint16_t>(a.config.bit), a.on);
+    if (a.bit.settle(now)) server_->set_bit(static_cast<std::uint16_t>(a.config.bit), a.bit.on());
   }
 }
 

@@ -17,6 +17,7 @@
 
 #include "camera_tracking.hpp"
 #include "context.hpp"
+#include "debounce.hpp"
 
 namespace shmyolo::pipeline {
 
@@ -41,9 +42,7 @@ class ModbusOutput {
     std::size_t camera = 0;
     std::optional<std::size_t> zone;  // index in the camera's zones; none: the whole frame
     std::vector<int> classes;
-    bool condition = false;  // as the newest result has it
-    bool on = false;         // as served, after the debounce
-    std::uint64_t changed_ns = 0;
+    Debounce bit;
   };
   ModbusOutput(const Context& ctx, const std::vector<bus::FrameRing>& cameras);
   void judge(Alarm& a, const CameraTracking& tracking, std::uint64_t now);
