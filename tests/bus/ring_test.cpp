@@ -293,6 +293,54 @@ TEST(Ring, PeekFindsTheLastFrameWhileTheNextIsWritten) {
   }
 }
 
+// A feed: readers follow a latest ring without claiming, each seeing every
+// frame still held, in order, and the gap when they fall behind.
+TEST(Ring, ReadersFollowALatestRingWithoutClaimingAndSeeWhatTheyMissed) {
+  TempShmDir dir;
+  auto ring = FrameRing::create(options(dir, Delivery::latest, 4)).value();
+  auto producer = Producer::attach(ring).value();
+  std::vector<std::byte> copy(ring.geometry().frame_bytes);
+  EXPECT_EQ(peek_from(ring, 0, copy).error().code, BusErrc::timeout) << "nothing published yet";
+  for (std::uint64_t i = 0; i < 3; ++i) publish(producer, i);
+  for (std::uint64_t seq = 0; seq < 3; ++seq) {  // two readers, each sees all three
+    for (int reader = 0; reader < 2; ++reader) {
+      const auto info = peek_from(ring, seq, copy);
+      ASSERT_TRUE(info);
+      EXPECT_EQ(info->frame_seq, seq);
+      EXPECT_TRUE(test::check_frame(copy, info->meta.user[1], info->meta.user[0]));
+    }
+  }
+  EXPECT_EQ(peek_from(ring, 3, copy).error().code, BusErrc::timeout) << "nothing after the newest";
+  for (std::uint64_t i = 3; i < 10; ++i) publish(producer, i);
+  const auto oldest = peek_from(ring, 3, copy);  // frames 3..5 were overwritten: 4 slots hold 6..9
+  ASSERT_TRUE(oldest);
+  EXPECT_EQ(oldest->frame_seq, 6U);
+  EXPECT_EQ(ring.header().counters.claimed.load(), 0U) << "readers claim nothing";
+}
+
+TEST(Ring, AWaitingReaderIsWokenByAPublishAndToldOfAClose) {
+  TempShmDir dir;
+  auto ring = FrameRing::create(options(dir, Delivery::latest, 4)).value();
+  auto producer = Producer::attach(ring).value();
+  std::thread later([&] {
+    std::this_thread::sleep_for(50ms);
+    publish(producer, 0);
+  });
+  std::vector<std::byte> copy(ring.geometry().frame_bytes);
+  const auto start = std::chrono::steady_clock::now();
+  const auto info = wait_from(ring, 0, copy, 10s);
+  later.join();
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->frame_seq, 0U);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "woken by the doorbell, not the timeout";
+  EXPECT_EQ(wait_from(ring, 1, copy, 20ms).error().code, BusErrc::timeout);
+  ring.close();
+  const auto closed = wait_from(ring, 1, copy, 10s);
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().code, BusErrc::closed);
+  EXPECT_TRUE(wait_from(ring, 0, copy, 10s)) << "what the ring still holds stays readable after the close";
+}
+
 TEST(Ring, PeekNeverReturnsATornFrame) {
   TempShmDir dir;
   auto o = options(dir, Delivery::latest, 3);
