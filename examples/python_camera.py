@@ -7,11 +7,14 @@ Each frame is letterboxed straight into a slot of the camera's ring, as shmyolo'
 pipeline's workers take it from there. Stops at the end of the video, on Ctrl-C, or when the pipeline stops.
 """
 import argparse
+import os
 import sys
 import time
 
-import cv2
-import shmyolo
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # its own warnings would bury the one line below
+import cv2  # noqa: E402
+
+import shmyolo  # noqa: E402
 
 
 def main() -> int:
@@ -22,6 +25,9 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=0, help="pace to this rate (0: as fast as the ring takes)")
     args = parser.parse_args()
 
+    if not (args.video.isdigit() or "://" in args.video or os.path.exists(args.video)):
+        print(f"python_camera: no file at {args.video}: check the path", file=sys.stderr)
+        return 1
     capture = cv2.VideoCapture(int(args.video) if args.video.isdigit() else args.video)
     if not capture.isOpened():
         print(f"python_camera: cannot open {args.video}: check the path or URL", file=sys.stderr)
