@@ -1,6 +1,7 @@
 #include <shmyolo/bus/cleanup.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <climits>
@@ -66,8 +67,12 @@ void mark_closed(RingHeader& header) noexcept {
   header.state.store(RingState::closed, std::memory_order_release);
   header.frame_bell.fetch_add(1, std::memory_order_seq_cst);
   header.space_bell.fetch_add(1, std::memory_order_seq_cst);
-  futex_wake(header.frame_bell, INT_MAX);
-  futex_wake(header.space_bell, INT_MAX);
+  // seq_cst: as ring_bell (roles.cpp), the announced waiters are every sleeper.
+  const auto announced = [](const std::atomic<std::uint32_t>& waiters) {
+    return static_cast<int>(std::min<std::uint32_t>(waiters.load(std::memory_order_seq_cst), INT_MAX));
+  };
+  futex_wake(header.frame_bell, announced(header.frame_waiters));
+  futex_wake(header.space_bell, announced(header.space_waiters));
 }
 
 }  // namespace detail

@@ -35,6 +35,9 @@ void futex_wake(const std::atomic<std::uint32_t>& word, int count) {
   syscall(SYS_futex, raw(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
+void register_mapping(const void* /*base*/, std::size_t /*bytes*/, const std::string& /*name*/) {}
+void unregister_mapping(const void* /*base*/) {}
+
 bool futex_wait_any(std::span<const FutexWaitEntry> entries, std::chrono::nanoseconds timeout) {
 #ifdef SYS_futex_waitv
   if (entries.empty() || entries.size() > FUTEX_WAITV_MAX) return false;

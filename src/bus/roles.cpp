@@ -49,7 +49,11 @@ std::uint64_t ms_to_ns(std::uint32_t ms) {
 // of the waiter count and load of the bell (see Consumer::claim).
 void ring_bell(std::atomic<std::uint32_t>& bell, const std::atomic<std::uint32_t>& waiters) {
   bell.fetch_add(1, kSc);
-  if (waiters.load(kSc) > 0) detail::futex_wake(bell, INT_MAX);
+  // seq_cst: the bell was rung first; a waiter announced after this load
+  // reads the new bell and does not sleep, so the announced ones are all.
+  if (const std::uint32_t n = waiters.load(kSc); n > 0) {
+    detail::futex_wake(bell, static_cast<int>(std::min<std::uint32_t>(n, INT_MAX)));
+  }
 }
 
 bool pids_comparable(const RingHeader& h) {
