@@ -1,15 +1,18 @@
+// The segments a process created, closed and removed when it is told to stop
+// (cleanup.hpp), on every system: how a stop arrives and how a segment is
+// removed are the platform's (cleanup_posix.cpp, cleanup_win32.cpp).
 #include <shmyolo/bus/cleanup.hpp>
 
-#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <climits>
-#include <csignal>
+#include <cstdint>
 #include <cstring>
 
 #include "cleanup_registry.hpp"
 #include "futex.hpp"
+#include "process.hpp"
 
 namespace shmyolo::bus {
 namespace detail {
@@ -22,7 +25,7 @@ struct OwnedSegment {
   // 0 free, 1 being filled, 2 registered. A slot goes 0->1 by CAS (acquire),
   // 1->2 with release so a signal handler that sees 2 also sees path/header.
   std::atomic<int> state{0};
-  pid_t creator = 0;  // a forked child inherits the table but owns none of it
+  std::int32_t creator = 0;  // a forked child inherits the table but owns none of it
   RingHeader* header = nullptr;
   std::array<char, kMaxPath> path{};
 };
@@ -42,7 +45,7 @@ int register_owned_segment(RingHeader* header, const char* path) noexcept {
     // acquire: pairs with the release in unregister, so the old contents are done with.
     if (owned[i].state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
       owned[i].header = header;
-      owned[i].creator = ::getpid();
+      owned[i].creator = self_pid();
       std::strncpy(owned[i].path.data(), path, kMaxPath - 1);
       // release: publishes header and path to a signal handler reading state == 2.
       owned[i].state.store(2, std::memory_order_release);
@@ -79,33 +82,17 @@ void mark_closed(RingHeader& header) noexcept {
 
 void cleanup_owned_segments() noexcept {
   auto& owned = detail::table();
-  const pid_t self = ::getpid();
+  const std::int32_t self = detail::self_pid();
   for (auto& entry : owned) {
     if (entry.creator != self) continue;
     int expected = 2;
     // acquire: see the header and path the registering thread wrote.
     if (!entry.state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
     detail::mark_closed(*entry.header);
-    ::unlink(entry.path.data());
+    detail::remove_segment(entry.path.data());
     // Leave it at 1: the ring's destructor must not unlink a file of the same
     // name that someone else may create after this point.
   }
-}
-
-namespace {
-void on_stop_signal(int sig) {
-  cleanup_owned_segments();
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
-}  // namespace
-
-void install_signal_cleanup() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;
-  for (const int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaction(sig, &sa, nullptr);
 }
 
 }  // namespace shmyolo::bus

@@ -12,5 +12,8 @@ int register_owned_segment(RingHeader* header, const char* path) noexcept;
 bool unregister_owned_segment(int entry) noexcept;
 // Marks the ring closed and wakes everyone waiting on it.
 void mark_closed(RingHeader& header) noexcept;
+// Removes a segment by its path, from a stop handler too (async-signal-safe):
+// unlink on POSIX; nothing on Windows, where a mapping goes with its last view.
+void remove_segment(const char* path) noexcept;
 
 }  // namespace shmyolo::bus::detail

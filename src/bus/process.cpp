@@ -82,6 +82,10 @@ std::int32_t self_pid() {
   return static_cast<std::int32_t>(::getpid());
 }
 
+std::uint32_t self_uid() {
+  return static_cast<std::uint32_t>(::getuid());
+}
+
 namespace {
 
 // One line of /proc/<pid>/maps: "start-end perms offset major:minor inode path".

@@ -27,6 +27,9 @@ bool pid_exists(pid_t pid);
 // The pid exists and, when start_ticks is non-zero, is the same process.
 bool process_alive(pid_t pid, std::uint64_t start_ticks);
 std::int32_t self_pid();
+// The user a ring's creator runs as (getuid; 0 on Windows, whose mappings a
+// security descriptor restricts instead).
+std::uint32_t self_uid();
 
 // A process that has a file named `name` mapped from another file system
 // than `dir` is on here: it sees a different /dev/shm (another mount or IPC

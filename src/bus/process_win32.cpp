@@ -78,6 +78,10 @@ std::int32_t self_pid() {
   return static_cast<std::int32_t>(GetCurrentProcessId());
 }
 
+std::uint32_t self_uid() {
+  return 0;  // a mapping's security descriptor says who may open it (segment_win32.cpp)
+}
+
 std::optional<MappedElsewhere> find_mapped_elsewhere(std::string_view /*name*/, const char* /*dir*/) {
   return std::nullopt;  // named mappings live in one namespace per session: no other file system to find
 }

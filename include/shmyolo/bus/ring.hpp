@@ -164,6 +164,9 @@ class FrameRing {
   bool owner_ = false;
   bool read_only_ = false;
   int cleanup_entry_ = -1;
+  // Windows: the mapping's handle, kept while the ring is mapped, since a
+  // named object's name lives only as long as a handle to it (unused on POSIX).
+  void* segment_handle_ = nullptr;
 };
 
 // What travels with a frame besides its pixels.

@@ -1,0 +1,30 @@
+// Stopping on Windows: Ctrl-C, Ctrl-Break and a closing console mark the
+// process's own rings closed (waking their waiters) before the default
+// handler ends the process. Nothing is removed by name: a mapping goes with
+// its last view, so the rings disappear with the processes that map them.
+#include <shmyolo/bus/cleanup.hpp>
+
+#include <windows.h>
+
+#include "cleanup_registry.hpp"
+
+namespace shmyolo::bus {
+
+namespace detail {
+
+void remove_segment(const char* /*path*/) noexcept {}
+
+}  // namespace detail
+
+namespace {
+BOOL WINAPI on_console_stop(DWORD /*event*/) {
+  cleanup_owned_segments();
+  return FALSE;  // the next handler (the default one) ends the process
+}
+}  // namespace
+
+void install_signal_cleanup() {
+  SetConsoleCtrlHandler(on_console_stop, TRUE);
+}
+
+}  // namespace shmyolo::bus
