@@ -70,14 +70,6 @@ bool pid_exists(pid_t pid) {
   return !stat || (stat->state != 'Z' && stat->state != 'X');
 }
 
-bool process_alive(pid_t pid, std::uint64_t start_ticks) {
-  if (!pid_exists(pid)) return false;
-  if (start_ticks == 0) return true;
-  const auto now = process_start_ticks(pid);
-  // No /proc entry but kill() found it: another pid namespace's /proc. Trust kill().
-  return !now.has_value() || *now == start_ticks;
-}
-
 std::int32_t self_pid() {
   return static_cast<std::int32_t>(::getpid());
 }

@@ -24,8 +24,15 @@ std::uint64_t self_start_ticks();
 std::uint64_t self_pid_namespace();
 // kill(pid, 0): false only when the pid does not exist (ESRCH).
 bool pid_exists(pid_t pid);
-// The pid exists and, when start_ticks is non-zero, is the same process.
-bool process_alive(pid_t pid, std::uint64_t start_ticks);
+// The pid exists and, when start_ticks is non-zero, is the same process. A
+// pid that exists without a start time to compare (another pid namespace's
+// /proc on Linux) is taken as alive.
+inline bool process_alive(pid_t pid, std::uint64_t start_ticks) {
+  if (!pid_exists(pid)) return false;
+  if (start_ticks == 0) return true;
+  const auto now = process_start_ticks(pid);
+  return !now.has_value() || *now == start_ticks;
+}
 std::int32_t self_pid();
 // The user a ring's creator runs as (getuid; 0 on Windows, whose mappings a
 // security descriptor restricts instead).

@@ -67,13 +67,6 @@ bool pid_exists(pid_t pid) {
   return running(p.h);  // an exited process whose handle someone keeps holds its pid but lives no more
 }
 
-bool process_alive(pid_t pid, std::uint64_t start_ticks) {
-  if (!pid_exists(pid)) return false;
-  if (start_ticks == 0) return true;
-  const auto now = process_start_ticks(pid);
-  return !now.has_value() || *now == start_ticks;
-}
-
 std::int32_t self_pid() {
   return static_cast<std::int32_t>(GetCurrentProcessId());
 }

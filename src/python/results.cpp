@@ -13,6 +13,16 @@
 namespace shmyolo::python {
 namespace {
 
+py::dtype detection_dtype() {
+  // The bytes of pipeline::FeedDetection.
+  py::list fields;
+  fields.append(py::make_tuple("class_id", "<i4"));
+  fields.append(py::make_tuple("score", "<f4"));
+  fields.append(py::make_tuple("box", "<f4", py::make_tuple(4)));
+  fields.append(py::make_tuple("track_id", "<u8"));
+  return py::dtype::from_args(fields);
+}
+
 struct Results {
   std::string pipeline;
   RingPtr feed;
@@ -21,6 +31,7 @@ struct Results {
   std::uint64_t next = 0;    // the feed sequence number to read next
   std::uint64_t missed = 0;  // records overwritten before this reader got to them
   std::uint64_t read = 0;
+  py::dtype dtype = detection_dtype();  // made once: as_array reads use it for every record
 };
 
 Results open_results(const std::string& pipeline, const std::optional<std::string>& shm_dir, bool from_start) {
@@ -38,16 +49,6 @@ Results open_results(const std::string& pipeline, const std::optional<std::strin
   // relaxed: where to start; records already published are before it.
   if (!from_start) r.next = r.feed->ring.header().next_frame_seq.load(std::memory_order_relaxed);
   return r;
-}
-
-py::dtype detection_dtype() {
-  // The bytes of pipeline::FeedDetection.
-  py::list fields;
-  fields.append(py::make_tuple("class_id", "<i4"));
-  fields.append(py::make_tuple("score", "<f4"));
-  fields.append(py::make_tuple("box", "<f4", py::make_tuple(4)));
-  fields.append(py::make_tuple("track_id", "<u8"));
-  return py::dtype::from_args(fields);
 }
 
 std::string class_name(const Results& r, std::int32_t id) {
@@ -97,7 +98,7 @@ py::dict record_dict(const Results& r, const bus::FrameInfo& info, bool as_array
   d["worker"] = head.worker;
   const std::byte* items = r.buffer.data() + pipeline::kFeedHeaderBytes;
   if (as_array) {
-    py::array a(detection_dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(head.count)});
+    py::array a(r.dtype, std::vector<py::ssize_t>{static_cast<py::ssize_t>(head.count)});
     std::memcpy(a.mutable_data(), items, head.count * sizeof(pipeline::FeedDetection));
     d["detections"] = a;
   } else {
