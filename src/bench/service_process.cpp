@@ -102,13 +102,6 @@ void stop(Service& s) {
   s.pid = -1;
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
-  std::ranges::nth_element(v, v.begin() + static_cast<std::ptrdiff_t>(k));
-  return v[k];
-}
-
 httplib::Client client_for(const Service& s) {
   httplib::Client c(fmt::format("{}://127.0.0.1:{}", s.ca_file.empty() ? "http" : "https", s.port));
   if (!s.ca_file.empty()) {

@@ -12,6 +12,8 @@
 
 #include <httplib.h>
 
+#include "quantile.hpp"  // percentile, which the services' benchmarks report by
+
 namespace shmyolo::bench {
 
 struct Service {
@@ -41,7 +43,5 @@ void start(Service& s);
 void stop(Service& s);
 // A client of the service: HTTPS and a bearer token when it has them; reads wait 60 s.
 [[nodiscard]] httplib::Client client_for(const Service& s);
-// The q-quantile (0..1) of v, 0 when empty.
-[[nodiscard]] double percentile(std::vector<double> v, double q);
 
 }  // namespace shmyolo::bench

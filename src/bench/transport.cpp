@@ -28,6 +28,8 @@
 #include <nlohmann/json.hpp>
 #include <shmyolo/bus/ring.hpp>
 
+#include "transport_internal.hpp"
+
 namespace shmyolo::bench {
 namespace {
 
@@ -368,7 +370,7 @@ std::unique_ptr<Transport> make_transport(const std::string& name, const Transpo
   if (name == "shm") return std::make_unique<ShmTransport>(o, consumer);
   if (name == "file-tmpfs")
     return std::make_unique<FileTransport>(o.shm_dir.empty() ? bus::default_shm_dir() : o.shm_dir, bytes);
-  if (name == "file-disk") return std::make_unique<FileTransport>(o.disk_dir, bytes);
+  if (name == "file-disk") return std::make_unique<FileTransport>(o.disk_dir.empty() ? "/var/tmp" : o.disk_dir, bytes);
   if (name == "unix-socket") return std::make_unique<StreamTransport>(StreamTransport::Kind::unix_socket, bytes);
   if (name == "pipe") return std::make_unique<StreamTransport>(StreamTransport::Kind::pipe, bytes);
   if (name == "zeromq") return std::make_unique<ZmqTransport>();
@@ -394,28 +396,6 @@ bool run_phase(const std::string& name, const TransportOptions& o, const Phase& 
   return WIFEXITED(status_c) && WEXITSTATUS(status_c) == 0 && WIFEXITED(status_p) && WEXITSTATUS(status_p) == 0;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto idx =
-      static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1), p * static_cast<double>(v.size())));
-  return v[idx];
-}
-
-double memcpy_floor_us(std::size_t bytes) {
-  std::vector<std::byte> a(bytes, std::byte{1});
-  std::vector<std::byte> b(bytes, std::byte{2});
-  std::vector<double> times;
-  for (int i = 0; i < 30; ++i) {
-    const std::uint64_t t0 = monotonic_ns();
-    std::memcpy(b.data(), a.data(), bytes);
-    const std::uint64_t t1 = monotonic_ns();
-    times.push_back(static_cast<double>(t1 - t0) / 1e3);
-    a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i) + 1];  // keep the copy observable
-  }
-  return percentile(times, 0.5);
-}
-
 struct Variant {
   std::string transport;
   std::string placement;
@@ -433,14 +413,8 @@ TransportResult run_variant(const Variant& v, const TransportOptions& o, Shared&
       r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
       return r;
     }
-    std::vector<double> lat;
-    for (std::uint64_t i = 0; i < s.received; ++i) lat.push_back(static_cast<double>(s.latency_ns[i]) / 1e3);
-    r.p50_us = percentile(lat, 0.5);
-    r.p99_us = percentile(lat, 0.99);
-    r.max_us = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
-    r.mean_us = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / static_cast<double>(lat.size());
-    const double wall = static_cast<double>(paced.frames) / o.rate_hz;
-    r.consumer_cpu_pct = 100.0 * s.cpu_seconds / wall;
+    summarise_latency(r, std::span(s.latency_ns, s.received));
+    r.consumer_cpu_pct = 100.0 * s.cpu_seconds * o.rate_hz / static_cast<double>(paced.frames);
     const Phase flat{std::min(o.throughput_frames, 4096), 0};
     if (!run_phase(v.transport, o, flat, v.consumer, v.cpus, s, r.copies)) {
       r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
@@ -494,47 +468,6 @@ TransportReport run_transport_bench(const TransportOptions& o,
   }
   munmap(mem, sizeof(Shared));
   return report;
-}
-
-std::string report_table(const TransportReport& r) {
-  std::string out = fmt::format("frame: {} bytes (1920x1080x3 = 1080p BGR); one memcpy: {:.0f} us; {} CPUs\n\n",
-                                r.frame_bytes, r.memcpy_us, r.cpus);
-  out += fmt::format("| {:<11} | {:<32} | {:>6} | {:>9} | {:>9} | {:>9} | {:>8} | {:>13} |\n", "transport", "placement",
-                     "copies", "p50 us", "p99 us", "max us", "fps", "consumer CPU%");
-  out +=
-      "|-------------|----------------------------------|--------|-----------|-----------|-----------|----------|------"
-      "---------|\n";
-  for (const auto& t : r.results) {
-    if (!t.error.empty()) {
-      out += fmt::format("| {:<11} | {:<32} | failed: {} |\n", t.transport, t.placement, t.error);
-      continue;
-    }
-    out += fmt::format("| {:<11} | {:<32} | {:>6} | {:>9.1f} | {:>9.1f} | {:>9.1f} | {:>8.1f} | {:>13.1f} |\n",
-                       t.transport, t.placement, t.copies, t.p50_us, t.p99_us, t.max_us, t.fps, t.consumer_cpu_pct);
-  }
-  return out;
-}
-
-std::string report_json(const TransportReport& r) {
-  nlohmann::json j;
-  j["frame_bytes"] = r.frame_bytes;
-  j["memcpy_us"] = r.memcpy_us;
-  j["cpus"] = r.cpus;
-  j["results"] = nlohmann::json::array();
-  for (const auto& t : r.results) {
-    nlohmann::json e{{"transport", t.transport},
-                     {"placement", t.placement},
-                     {"copies", t.copies},
-                     {"p50_us", t.p50_us},
-                     {"p99_us", t.p99_us},
-                     {"max_us", t.max_us},
-                     {"mean_us", t.mean_us},
-                     {"fps", t.fps},
-                     {"consumer_cpu_pct", t.consumer_cpu_pct}};
-    if (!t.error.empty()) e["error"] = t.error;
-    j["results"].push_back(e);
-  }
-  return j.dump(2);
 }
 
 }  // namespace shmyolo::bench

@@ -13,12 +13,12 @@ namespace shmyolo::bench {
 struct TransportOptions {
   std::uint32_t width = 1920;
   std::uint32_t height = 1080;
-  int latency_frames = 200;     // paced, so latency measures the path, not a backlog
-  double rate_hz = 50.0;        // pace of the latency run
-  int throughput_frames = 120;  // sent back to back
-  std::filesystem::path disk_dir = "/var/tmp";
-  std::filesystem::path shm_dir;  // empty: the bus default
-  std::vector<std::string> only;  // empty: every transport
+  int latency_frames = 200;        // paced, so latency measures the path, not a backlog
+  double rate_hz = 50.0;           // pace of the latency run
+  int throughput_frames = 120;     // sent back to back
+  std::filesystem::path disk_dir;  // empty: /var/tmp (not a tmpfs); on Windows, the temp folder
+  std::filesystem::path shm_dir;   // empty: the bus default
+  std::vector<std::string> only;   // empty: every transport
 };
 
 struct TransportResult {
@@ -46,5 +46,9 @@ struct TransportReport {
                                                   const std::function<void(const TransportResult&)>& progress);
 [[nodiscard]] std::string report_table(const TransportReport& report);
 [[nodiscard]] std::string report_json(const TransportReport& report);
+
+// Windows: one side of a run, started by run_transport_bench as
+// `shmyolo bench transport-child ROLE TRANSPORT TOKEN FRAMES RATE WIDTH HEIGHT DIR`.
+[[nodiscard]] int run_transport_child(const std::vector<std::string>& args);
 
 }  // namespace shmyolo::bench

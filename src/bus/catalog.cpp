@@ -1,13 +1,13 @@
+// The rings as `shmyolo ls`, `inspect` and `gc` see them, on every system:
+// where the names come from and how a stale ring goes are the platform's
+// (catalog_platform.hpp).
 #include <shmyolo/bus/catalog.hpp>
 
-#include <sys/stat.h>
-#include <unistd.h>
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include <shmyolo/bus/ring.hpp>
 
+#include "catalog_platform.hpp"
 #include "process.hpp"
 #include "text.hpp"
 
@@ -63,14 +63,7 @@ void read_ring(const FrameRing& ring, SegmentInfo& info) {
 SegmentInfo describe(const std::string& name, const std::filesystem::path& dir) {
   SegmentInfo info;
   info.name = name;
-  info.path = dir / name;
-  struct stat st {};
-  if (::lstat(info.path.c_str(), &st) == 0) {
-    info.file_bytes = static_cast<std::uint64_t>(st.st_size);
-    info.mode = st.st_mode & 07777;
-    info.file_uid = st.st_uid;
-    info.age_seconds = difftime(time(nullptr), st.st_mtime);
-  }
+  detail::read_segment_facts(name, dir, info);
   auto ring = FrameRing::attach(name, dir, Access::read_only);
   if (!ring) {
     info.valid = false;
@@ -80,6 +73,7 @@ SegmentInfo describe(const std::string& name, const std::filesystem::path& dir) 
     return info;
   }
   read_ring(*ring, info);
+  if (info.file_bytes == 0) info.file_bytes = info.geometry.total_bytes;  // no file to measure (Windows)
   return info;
 }
 
@@ -92,17 +86,11 @@ bool is_stale(const SegmentInfo& info) {
 }
 
 BusResult<std::vector<SegmentInfo>> list_segments(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) {
-    return bus_error(BusErrc::not_found, strf("cannot list %s: %s", dir.c_str(), ec.message().c_str()));
-  }
+  auto names = detail::segment_names(dir);
+  if (!names) return std::unexpected(names.error());
   std::vector<SegmentInfo> out;
-  for (const auto& entry : it) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("shmyolo.", 0) != 0) continue;
-    out.push_back(describe(name, dir));
-  }
+  out.reserve(names->size());
+  for (const auto& name : *names) out.push_back(describe(name, dir));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
@@ -137,9 +125,11 @@ GcResult collect_garbage(const std::filesystem::path& dir, bool dry_run, bool re
       }
       continue;
     }
-    if (!dry_run && ::unlink(s.path.c_str()) != 0 && errno != ENOENT) {
-      result.errors.push_back(strf("cannot remove %s: %s", s.path.c_str(), std::strerror(errno)));
-      continue;
+    if (!dry_run) {
+      if (auto error = detail::remove_stale_segment(s, dir); !error.empty()) {
+        result.errors.push_back(std::move(error));
+        continue;
+      }
     }
     result.removed.push_back(s.name);
   }

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <random>
 #include <utility>
 
@@ -33,7 +34,9 @@ std::uint64_t unix_ns() {
 }
 
 namespace detail {
+namespace {
 
+// A random number per creation: a recreated ring differs from the old one.
 std::uint64_t random_generation() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ monotonic_ns();
@@ -52,6 +55,29 @@ void fill_header(RingHeader& h, const RingOptions& o, const RingGeometry& g) {
   h.creator = RingCreator{detail::self_pid(),           detail::self_uid(),  detail::self_start_ticks(),
                           detail::self_pid_namespace(), random_generation(), unix_ns()};
   h.mode = o.mode;
+}
+
+}  // namespace
+
+RingHeader* initialise_segment(std::byte* base, const RingOptions& o, const RingGeometry& g) {
+  auto* header = new (base) RingHeader{};
+  fill_header(*header, o, g);
+  header->heartbeat_mono_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < g.slot_count; ++i) {
+    new (base + g.descriptors_offset + static_cast<std::uint64_t>(i) * sizeof(SlotDescriptor)) SlotDescriptor{};
+  }
+  header->state.store(RingState::active, std::memory_order_relaxed);
+  // release: an attacher that reads the magic (acquire) sees the whole header.
+  header->magic.store(kRingMagic, std::memory_order_release);
+  return header;
+}
+
+BusResult<HeaderFacts> read_header_facts(const std::byte* base, std::uint64_t mapping_bytes, std::string_view where) {
+  alignas(RingHeader) std::array<std::byte, sizeof(RingHeader)> copy{};
+  std::memcpy(copy.data(), base, sizeof(RingHeader));
+  const auto* snapshot = reinterpret_cast<const RingHeader*>(copy.data());  // NOLINT
+  if (auto ok = validate_header(*snapshot, mapping_bytes, where); !ok) return std::unexpected(ok.error());
+  return HeaderFacts{snapshot->geometry, snapshot->policy, snapshot->creator};
 }
 
 }  // namespace detail

@@ -42,6 +42,10 @@ BusResult<void> check_ring_name(std::string_view name) {
   return {};
 }
 
+std::uint64_t segment_bytes(std::uint64_t bytes, const ShmSpace& space) {
+  return (bytes + space.block_bytes - 1) / space.block_bytes * space.block_bytes;
+}
+
 std::uint32_t bytes_per_pixel(PixelFormat format) {
   switch (format) {
     case PixelFormat::gray8: return 1;

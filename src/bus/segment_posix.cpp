@@ -9,10 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
-#include <new>
 
 #include "cleanup_registry.hpp"
 #include "geometry_limits.hpp"
@@ -134,14 +132,8 @@ BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
   ring.path_ = path;
   ring.base_ = static_cast<std::byte*>(mem);
   ring.mapped_bytes_ = g.total_bytes;
-  ring.header_ = new (mem) RingHeader{};
-  detail::fill_header(*ring.header_, o, g);
+  ring.header_ = detail::initialise_segment(ring.base_, o, g);
   ring.geometry_ = g;
-  ring.header_->heartbeat_mono_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < g.slot_count; ++i) new (&ring.descriptor(i)) SlotDescriptor{};
-  ring.header_->state.store(RingState::active, std::memory_order_relaxed);
-  // release: an attacher that reads the magic (acquire) sees the whole header.
-  ring.header_->magic.store(kRingMagic, std::memory_order_release);
   ring.policy_ = ring.header_->policy;
   ring.creator_ = ring.header_->creator;
   ring.device_ = st.st_dev;
@@ -204,14 +196,11 @@ BusResult<FrameRing> FrameRing::attach(std::string_view name, const std::filesys
   ring.read_only_ = ro;
   ring.device_ = st.st_dev;
   ring.inode_ = st.st_ino;
-  // Validate a private copy: a scribbler cannot change a field between check and use.
-  alignas(RingHeader) std::array<std::byte, sizeof(RingHeader)> copy{};
-  std::memcpy(copy.data(), mem, sizeof(RingHeader));
-  const auto* snapshot = reinterpret_cast<const RingHeader*>(copy.data());  // NOLINT
-  if (auto ok = validate_header(*snapshot, size, path.native()); !ok) return std::unexpected(ok.error());
-  ring.geometry_ = snapshot->geometry;
-  ring.policy_ = snapshot->policy;
-  ring.creator_ = snapshot->creator;
+  const auto facts = detail::read_header_facts(ring.base_, size, path.native());
+  if (!facts) return std::unexpected(facts.error());
+  ring.geometry_ = facts->geometry;
+  ring.policy_ = facts->policy;
+  ring.creator_ = facts->creator;
   if (!ro && ring.creator_.pid_namespace != detail::self_pid_namespace()) {
     // relaxed: a hint read by reclaimers; a late view only delays a reclaim to the lease.
     ring.header_->mixed_pid_namespaces.store(1, std::memory_order_relaxed);

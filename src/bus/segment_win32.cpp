@@ -10,25 +10,23 @@
 #include <shmyolo/bus/ring.hpp>
 
 #include <windows.h>
-// After windows.h, whose types it uses.
-#include <sddl.h>
 
-#include <array>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <string>
 
+#include "catalog_platform.hpp"
 #include "cleanup_registry.hpp"
 #include "futex.hpp"
 #include "process.hpp"
 #include "ring_internal.hpp"
 #include "text.hpp"
+#include "win32_support.hpp"
 
 namespace shmyolo::bus {
 
 using detail::format_bytes;
+using detail::OwnerOnly;
 using detail::strf;
+using detail::system_message;
 
 namespace {
 
@@ -36,48 +34,18 @@ std::string object_name(std::string_view ring) {
   return "Local\\" + std::string(ring);
 }
 
-std::string system_message(DWORD code) {
-  std::array<char, 256> text{};
-  const DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0,
-                                 text.data(), static_cast<DWORD>(text.size()), nullptr);
-  std::string s(text.data(), n);
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == '.')) s.pop_back();
-  return s.empty() ? strf("error %lu", static_cast<unsigned long>(code)) : s;
+// `left`: what Windows said, or how much commit it has left.
+BusError no_commit_error(const RingOptions& o, std::uint64_t bytes, const std::string& left) {
+  return BusError{
+      BusErrc::no_space,
+      strf("cannot create ring %s: it needs %s (%llu bytes) of committed memory and Windows has not "
+           "that much left (%s): close programs, enlarge the paging file, or use fewer or smaller slots",
+           o.name.c_str(), format_bytes(bytes).c_str(), static_cast<unsigned long long>(bytes), left.c_str())};
 }
-
-// A descriptor that lets only this process's user open the mapping.
-struct OwnerOnly {
-  SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), nullptr, FALSE};
-  PSECURITY_DESCRIPTOR descriptor = nullptr;
-  OwnerOnly() {
-    HANDLE token = nullptr;
-    if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token) == 0) return;
-    std::array<std::byte, 256> buffer{};
-    DWORD size = 0;
-    LPSTR sid = nullptr;
-    if (GetTokenInformation(token, TokenUser, buffer.data(), static_cast<DWORD>(buffer.size()), &size) != 0 &&
-        ConvertSidToStringSidA(reinterpret_cast<TOKEN_USER*>(buffer.data())->User.Sid, &sid) != 0) {  // NOLINT
-      const std::string sddl = std::string("D:P(A;;GA;;;") + sid + ")";
-      ConvertStringSecurityDescriptorToSecurityDescriptorA(sddl.c_str(), SDDL_REVISION_1, &descriptor, nullptr);
-      LocalFree(sid);
-    }
-    CloseHandle(token);
-    attributes.lpSecurityDescriptor = descriptor;
-  }
-  OwnerOnly(const OwnerOnly&) = delete;
-  OwnerOnly& operator=(const OwnerOnly&) = delete;
-  ~OwnerOnly() {
-    if (descriptor != nullptr) LocalFree(descriptor);
-  }
-};
 
 BusError creation_error(DWORD code, const RingOptions& o, std::uint64_t bytes) {
   if (code == ERROR_COMMITMENT_LIMIT || code == ERROR_NOT_ENOUGH_MEMORY || code == ERROR_NO_SYSTEM_RESOURCES) {
-    return BusError{BusErrc::no_space,
-                    strf("cannot create ring %s: it needs %s (%llu bytes) of committed memory and Windows has not "
-                         "that much left (%s): close programs, enlarge the paging file, or use fewer or smaller slots",
-                         o.name.c_str(), format_bytes(bytes).c_str(), static_cast<unsigned long long>(bytes),
-                         system_message(code).c_str())};
+    return no_commit_error(o, bytes, system_message(code));
   }
   if (code == ERROR_ACCESS_DENIED) {
     return BusError{BusErrc::permission_denied,
@@ -100,7 +68,12 @@ BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
   auto planned = plan_geometry(o);
   if (!planned) return std::unexpected(planned.error());
   const RingGeometry g = *planned;
-  OwnerOnly security;
+  // Said before asking: a system that overcommits (Wine on Linux) would
+  // otherwise grant it and fail at first touch.
+  if (const auto space = shm_space(o.dir); space && g.total_bytes > space->free_bytes) {
+    return std::unexpected(no_commit_error(o, g.total_bytes, format_bytes(space->free_bytes) + " free"));
+  }
+  OwnerOnly security;  // not const: CreateFileMappingA takes a mutable pointer
   const std::string name = object_name(o.name);
   HANDLE mapping = CreateFileMappingA(INVALID_HANDLE_VALUE, &security.attributes, PAGE_READWRITE | SEC_COMMIT,
                                       static_cast<DWORD>(g.total_bytes >> 32),
@@ -128,19 +101,14 @@ BusResult<FrameRing> FrameRing::create(const RingOptions& o) {
   ring.base_ = static_cast<std::byte*>(mem);
   ring.mapped_bytes_ = g.total_bytes;
   ring.segment_handle_ = mapping;  // the name lives as long as a handle
-  ring.header_ = new (mem) RingHeader{};
-  detail::fill_header(*ring.header_, o, g);
+  ring.header_ = detail::initialise_segment(ring.base_, o, g);
   ring.geometry_ = g;
-  ring.header_->heartbeat_mono_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  for (std::uint32_t i = 0; i < g.slot_count; ++i) new (&ring.descriptor(i)) SlotDescriptor{};
-  ring.header_->state.store(RingState::active, std::memory_order_relaxed);
-  // release: an attacher that reads the magic (acquire) sees the whole header.
-  ring.header_->magic.store(kRingMagic, std::memory_order_release);
   ring.policy_ = ring.header_->policy;
   ring.creator_ = ring.header_->creator;
   ring.owner_ = true;
   detail::register_mapping(mem, g.total_bytes, o.name);
   ring.cleanup_entry_ = detail::register_owned_segment(ring.header_, name.c_str());
+  detail::catalog_add(o.name);  // for shmyolo ls and gc, which cannot list named mappings
   return ring;
 }
 
@@ -181,17 +149,15 @@ BusResult<FrameRing> FrameRing::attach(std::string_view name, const std::filesys
   ring.header_ = static_cast<RingHeader*>(mem);
   ring.read_only_ = ro;
   detail::register_mapping(mem, size, ring.name_);
-  // Validate a private copy: a scribbler cannot change a field between check and use.
-  alignas(RingHeader) std::array<std::byte, sizeof(RingHeader)> copy{};
+  detail::catalog_hold();
   if (size < sizeof(RingHeader)) {
     return bus_error(BusErrc::invalid_header, strf("ring %s is shorter than its header", object.c_str()));
   }
-  std::memcpy(copy.data(), mem, sizeof(RingHeader));
-  const auto* snapshot = reinterpret_cast<const RingHeader*>(copy.data());  // NOLINT
-  if (auto ok = validate_header(*snapshot, size, object); !ok) return std::unexpected(ok.error());
-  ring.geometry_ = snapshot->geometry;
-  ring.policy_ = snapshot->policy;
-  ring.creator_ = snapshot->creator;
+  const auto facts = detail::read_header_facts(ring.base_, size, object);
+  if (!facts) return std::unexpected(facts.error());
+  ring.geometry_ = facts->geometry;
+  ring.policy_ = facts->policy;
+  ring.creator_ = facts->creator;
   return ring;
 }
 
@@ -211,7 +177,10 @@ void FrameRing::close() {
   owner_ = false;
   const bool still_ours = detail::unregister_owned_segment(cleanup_entry_);
   cleanup_entry_ = -1;
-  if (still_ours) detail::mark_closed(*header_);
+  if (still_ours) {
+    detail::mark_closed(*header_);
+    detail::catalog_remove(name_);
+  }
 }
 
 // The name still maps the ring this process holds: a mapping cannot be

@@ -54,10 +54,6 @@ std::optional<ShmSpace> shm_space(const std::filesystem::path& dir) {
   return s;
 }
 
-std::uint64_t segment_bytes(std::uint64_t bytes, const ShmSpace& space) {
-  return (bytes + space.block_bytes - 1) / space.block_bytes * space.block_bytes;
-}
-
 std::string huge_page_advice(std::uint64_t needed, const ShmSpace& space) {
   const std::uint64_t page = space.block_bytes;
   const std::uint64_t pages = (needed + page - 1) / page;

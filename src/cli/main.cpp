@@ -96,15 +96,7 @@ int run(int argc, char** argv) {
   app.option_defaults()->always_capture_default();  // --help shows each option's default
   app.set_version_flag("--version", "shmyolo 0.1.0");
   int exit_code = 0;
-  shmyolo::cli::add_segment_commands(app, exit_code);
-  shmyolo::cli::add_bench_commands(app, exit_code);
-  shmyolo::cli::add_demo_command(app, exit_code);
-  shmyolo::cli::add_detect_commands(app, exit_code);
-  shmyolo::cli::add_synth_command(app, exit_code);
-  shmyolo::cli::add_run_command(app, exit_code);
-  shmyolo::cli::add_serve_command(app, exit_code);
-  shmyolo::cli::add_token_command(app, exit_code);
-  shmyolo::cli::add_modbus_command(app, exit_code);
+  shmyolo::cli::add_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -88,7 +88,7 @@ int run_ls(const std::string& dir, bool json) {
     return 0;
   }
   if (segments->empty()) {
-    fmt::print("no shmyolo segments in {}\n", dir);
+    fmt::print("no shmyolo segments in {}\n", bus::segments_place(dir));
     return 0;
   }
   fmt::print("{:<32} {:>10} {:>5} {:>14} {:>14} {:<18} {:<7} {:>11} {:>10} {:>9} {:>9}\n", "NAME", "BYTES", "MODE",
@@ -129,7 +129,8 @@ int run_gc(const std::string& dir, bool dry_run, bool invalid) {
   const auto result = bus::collect_garbage(dir, dry_run, invalid);
   for (const auto& name : result.removed) fmt::print("{} {}\n", dry_run ? "would remove" : "removed", name);
   for (const auto& e : result.errors) fmt::print(stderr, "shmyolo: {}\n", e);
-  if (result.removed.empty() && result.errors.empty()) fmt::print("no stale segments in {}\n", dir);
+  if (result.removed.empty() && result.errors.empty())
+    fmt::print("no stale segments in {}\n", bus::segments_place(dir));
   for (const auto& why : result.invalid_kept) fmt::print("kept {}\n", why);
   return result.errors.empty() ? 0 : 1;
 }
@@ -138,7 +139,7 @@ int run_gc(const std::string& dir, bool dry_run, bool invalid) {
 
 void add_segment_commands(CLI::App& app, int& exit_code) {
   struct Options {
-    std::string dir = bus::default_shm_dir();
+    std::string dir = bus::default_shm_dir().string();
     std::string name;
     bool json = false;
     bool dry_run = false;

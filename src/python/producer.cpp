@@ -56,12 +56,25 @@ StatePtr make_producer(const RingPtr& ring) {
   return s;
 }
 
-bus::WriteSlot acquire(ProducerState& s) {
-  auto slot = [&] {
-    const py::gil_scoped_release unlocked;  // queue mode may wait for space
-    return s.producer->acquire();
-  }();
-  if (!slot) raise(slot.error());
+// A free slot. Queue delivery waits for one (the bus waits up to the ring's
+// queue wait each time, then this tries again) until `timeout` seconds have
+// passed, or without end for None, and Ctrl-C still works; latest delivery
+// never waits.
+bus::WriteSlot acquire(ProducerState& s, std::optional<double> timeout) {
+  auto slot = wait_releasing_gil<bus::WriteSlot>(deadline_of(timeout),
+                                                 [&](std::chrono::nanoseconds) -> bus::BusResult<bus::WriteSlot> {
+                                                   auto got = s.producer->acquire();
+                                                   if (!got && got.error().code == bus::BusErrc::ring_full)
+                                                     return bus::bus_error(bus::BusErrc::timeout, "");
+                                                   return got;
+                                                 });
+  if (!slot) {
+    if (slot.error().code == bus::BusErrc::timeout && slot.error().message.empty()) {
+      slot.error().message = fmt::format("no free slot in ring {} within {} s: its consumers are not keeping up",
+                                         s.ring->ring.name(), timeout.value_or(0));
+    }
+    raise(slot.error());
+  }
   return *slot;
 }
 
@@ -139,7 +152,8 @@ std::uint64_t publish_slot(Slot& s, std::optional<std::uint64_t> capture_ns,
 
 // A BGR picture (height x width x 3, uint8, rows contiguous) letterboxed into
 // a fresh slot with the pipeline model's own placement.
-std::uint64_t publish_frame(ProducerState& s, const py::array& frame, std::optional<std::uint64_t> capture_ns) {
+std::uint64_t publish_frame(ProducerState& s, const py::array& frame, std::optional<std::uint64_t> capture_ns,
+                            std::optional<double> timeout) {
   const auto& g = s.ring->ring.geometry();
   if (g.pixel_format != bus::PixelFormat::bgr8) {
     raise_value(
@@ -156,7 +170,7 @@ std::uint64_t publish_frame(ProducerState& s, const py::array& frame, std::optio
   }
   const int width = static_cast<int>(frame.shape(1));
   const int height = static_cast<int>(frame.shape(0));
-  bus::WriteSlot slot = acquire(s);
+  bus::WriteSlot slot = acquire(s, timeout);
   detect::LetterboxTransform t;
   {
     const py::gil_scoped_release unlocked;  // `frame` stays referenced by the caller's argument
@@ -206,12 +220,16 @@ void bind_producer(py::module_& m) {
       .def(py::init(&make_producer), py::arg("ring"),
            "Takes the ring's producer role; raises shmyolo.BusError while another live process holds it.")
       .def(
-          "slot", [](const StatePtr& s) { return Slot(s, acquire(*s)); },
-          "A free slot to write into (a context manager). Latest delivery never waits; queue delivery waits up "
-          "to the ring's queue wait, then raises shmyolo.BusError when it stays full.")
+          "slot", [](const StatePtr& s, std::optional<double> timeout) { return Slot(s, acquire(*s, timeout)); },
+          py::arg("timeout") = py::none(),
+          "A free slot to write into (a context manager). Latest delivery never waits. Queue delivery waits while "
+          "every slot is taken, without end by default (every frame is owed to the consumers), or up to TIMEOUT "
+          "seconds (then TimeoutError); a closed ring raises shmyolo.BusError. The GIL is released meanwhile.")
       .def("publish_frame", &publish_frame, py::arg("frame"), py::arg("capture_ns") = py::none(),
+           py::arg("timeout") = py::none(),
            "Letterboxes a BGR picture (uint8, height x width x 3, any size) into a slot exactly as shmyolo's camera "
-           "ingest does, and publishes it; returns its sequence number. The GIL is released meanwhile.")
+           "ingest does, and publishes it; returns its sequence number. Waits for a slot as slot() does. The GIL "
+           "is released meanwhile.")
       .def(
           "heartbeat", [](ProducerState& s) { s.producer->heartbeat(); },
           "Tells consumers the producer lives while it has no frame to send (call at least every second).")

@@ -9,7 +9,7 @@
 // over every byte and user[1] the index, so a consumer detects a torn frame
 // (checksum) and a frame under the wrong label (content vs index).
 // Exit codes: 0 done, 1 error, 2 corrupt frame seen, 3 ring reported stale.
-#include <unistd.h>
+// Portable: the Windows tests run it too (tests/windows).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,7 +49,7 @@ std::string get(const std::map<std::string, std::string>& a, const std::string& 
 RingOptions ring_options(const std::map<std::string, std::string>& a) {
   RingOptions o;
   o.name = get(a, "name");
-  o.dir = get(a, "dir", default_shm_dir());
+  o.dir = get(a, "dir", default_shm_dir().string());
   o.width = static_cast<std::uint32_t>(std::stoul(get(a, "width", "64")));
   o.height = static_cast<std::uint32_t>(std::stoul(get(a, "height", "48")));
   o.slot_count = static_cast<std::uint32_t>(std::stoul(get(a, "slots", "4")));
@@ -66,7 +66,7 @@ int cmd_create(const std::map<std::string, std::string>& a) {
     std::fprintf(stderr, "%s\n", ring.error().message.c_str());
     return 1;
   }
-  std::printf("created %s\n", ring->path().c_str());
+  std::printf("created %s\n", ring->path().string().c_str());
   return 0;
 }
 

@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -82,6 +83,34 @@ def test_claim_times_out_with_a_timeout_error(ring_name):
     with pytest.raises(TimeoutError, match=f"no frame in ring {ring_name}"):
         shmyolo.Consumer(ring).claim(timeout=0.2)
     assert time.monotonic() - start >= 0.2
+
+
+
+def test_a_full_queue_makes_the_producer_wait_for_a_free_slot(ring_name):
+    ring = shmyolo.Ring.create(ring_name, 8, 8, slots=2, delivery="queue")
+    producer = shmyolo.Producer(ring)
+    for _ in range(2):
+        producer.publish_frame(np.zeros((8, 8, 3), np.uint8))
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=f"no free slot in ring {ring_name} within 0.3 s: its consumers are not"):
+        producer.publish_frame(np.zeros((8, 8, 3), np.uint8), timeout=0.3)
+    assert time.monotonic() - start >= 0.3
+    consumer = shmyolo.Consumer(ring)
+
+    def take_one_later():
+        time.sleep(0.5)
+        consumer.claim(timeout=1).release()
+
+    helper = threading.Thread(target=take_one_later)
+    helper.start()
+    start = time.monotonic()
+    with producer.slot() as slot:  # no timeout: waits until the helper frees a slot
+        assert time.monotonic() - start >= 0.4
+        slot.publish()
+    helper.join()
+    ring.close()
+    with pytest.raises(shmyolo.BusError, match="closed"):
+        producer.slot()  # a closed ring ends the wait
 
 
 CONSUMER = """

@@ -73,9 +73,13 @@ def test_python_camera_through_the_workers_to_python_results(tmp_path):
         _, err = pipeline.communicate(timeout=60)
         assert pipeline.returncode == 0, err
     finally:
-        if pipeline.poll() is None:
-            pipeline.kill()
-            pipeline.wait()
+        if pipeline.poll() is None:  # the test failed midway: stop it as a user would, so it removes its segments
+            pipeline.send_signal(signal.SIGINT)
+            try:
+                pipeline.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pipeline.kill()
+                pipeline.wait()
     with pytest.raises(shmyolo.BusError, match="closed"):
         producer.publish_frame(frame)  # the stopped pipeline closed the camera's ring
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]

@@ -95,5 +95,23 @@ TEST(WindowsRing, AKilledClaimersFrameIsDeliveredAgain) {
   EXPECT_EQ(ring.header().counters.reclaimed.load(), 1U);
 }
 
+// More than the commit limit (RAM plus paging files): refused at creation,
+// in one line with the bytes needed, and not at first touch.
+TEST(WindowsRing, ARingBeyondTheCommitLimitIsRefusedWithTheBytesNeeded) {
+  RingOptions o = queue_ring("huge");
+  o.width = 16384;
+  o.height = 16384;
+  o.slot_count = 1024;  // 824 GB
+  const auto ring = FrameRing::create(o);
+  ASSERT_FALSE(ring);
+  EXPECT_EQ(ring.error().code, BusErrc::no_space);
+  const std::string& message = ring.error().message;
+  EXPECT_NE(message.find("of committed memory"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(plan_geometry(o)->total_bytes) + " bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("enlarge the paging file"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_FALSE(FrameRing::attach(o.name)) << "nothing is left under its name";
+}
+
 }  // namespace
 }  // namespace shmyolo::bus

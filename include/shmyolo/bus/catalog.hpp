@@ -59,7 +59,12 @@ struct SegmentInfo {
 // its pid was reused), it was closed, or it was left half-initialised.
 [[nodiscard]] bool is_stale(const SegmentInfo& info);
 
-// Files named "shmyolo.*" in `dir`, each read and validated.
+// Where the rings live, for messages: the folder `dir` on POSIX systems,
+// "this Windows session" on Windows (whose rings are named mappings).
+[[nodiscard]] std::string segments_place(const std::filesystem::path& dir);
+
+// The rings in `dir` (files named "shmyolo.*"; on Windows the rings listed in
+// the session's catalog, `dir` unused), each read and validated, by name.
 [[nodiscard]] BusResult<std::vector<SegmentInfo>> list_segments(const std::filesystem::path& dir);
 [[nodiscard]] BusResult<SegmentInfo> inspect_segment(const std::string& name, const std::filesystem::path& dir);
 
@@ -70,7 +75,9 @@ struct GcResult {
   std::vector<std::string> errors;
 };
 
-// Removes stale segments. Invalid segments are only removed with
+// Removes stale segments (on Windows: marks them closed, so the processes
+// that still map them let go, and takes them out of the catalog; the system
+// frees a mapping with its last view). Invalid segments are only removed with
 // `remove_invalid`, since they may belong to another program; segments this
 // process cannot read are never removed (it cannot tell whether they live).
 [[nodiscard]] GcResult collect_garbage(const std::filesystem::path& dir, bool dry_run, bool remove_invalid);
