@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -50,51 +49,24 @@ double memcpy_us(std::size_t bytes, int frames) {
   return median_us(ns);
 }
 
-struct CppFigures {
-  double publish_us = 0;  // a C++ producer: take a slot, memcpy the frame in, publish
-  double wake_us = 0;     // publish -> a sleeping consumer in another process holds the frame's pixels
-};
-
-// The consumer process: claims each frame as it comes and writes how long
-// after its publish it held the pixels (ns) into `out`.
-[[noreturn]] void consume(const std::string& name, int frames, int out) {
-  auto ring = bus::FrameRing::attach(name);
-  if (!ring) _exit(1);
-  bus::Consumer consumer(*ring);
-  for (int i = 0; i < frames + kWarmUp; ++i) {
-    auto claim = consumer.claim(std::chrono::seconds(5));
-    if (!claim) _exit(1);
-    const std::byte* volatile pixels = claim->pixels().data();
-    const std::int64_t took =
-        static_cast<std::int64_t>(bus::monotonic_ns()) - static_cast<std::int64_t>(claim->info().publish_mono_ns);
-    (void)pixels;
-    (void)claim->release();
-    if (i >= kWarmUp && write(out, &took, sizeof took) != sizeof took) _exit(1);
-  }
-  _exit(0);
-}
-
-std::optional<CppFigures> cpp_figures(const PythonBenchOptions& o) {
+// A C++ producer: take a slot, memcpy the frame in, publish (a latest ring,
+// so it never waits for a consumer); the median in microseconds.
+std::optional<double> cpp_publish_us(const PythonBenchOptions& o) {
   const std::string name = fmt::format("shmyolo.bench-python-{}.cpp", getpid());
   auto ring = bus::FrameRing::create({.name = name,
                                       .width = static_cast<std::uint32_t>(o.width),
                                       .height = static_cast<std::uint32_t>(o.height),
-                                      .delivery = bus::Delivery::queue});
+                                      .delivery = bus::Delivery::latest});
   if (!ring) {
     std::fprintf(stderr, "shmyolo bench python: %s\n", ring.error().message.c_str());
     return std::nullopt;
   }
-  std::array<int, 2> pipe_fds{};
-  if (pipe(pipe_fds.data()) != 0) return std::nullopt;
-  const pid_t child = fork();
-  if (child == 0) consume(name, o.frames, pipe_fds[1]);
-  close(pipe_fds[1]);
   auto producer = bus::Producer::attach(*ring);
   if (!producer) return std::nullopt;
   const std::vector<std::byte> frame(ring->geometry().frame_bytes, std::byte{7});
   std::vector<std::int64_t> publish;
   for (int i = 0; i < o.frames + kWarmUp; ++i) {
-    std::this_thread::sleep_for(kPace);  // the consumer is asleep when the frame comes, as in a pipeline
+    std::this_thread::sleep_for(kPace);  // paced as a camera is
     const auto t0 = std::chrono::steady_clock::now();
     auto slot = producer->acquire();
     if (!slot) break;
@@ -102,33 +74,18 @@ std::optional<CppFigures> cpp_figures(const PythonBenchOptions& o) {
     producer->publish(*slot, {});
     if (i >= kWarmUp) publish.push_back(since_ns(t0));
   }
-  std::vector<std::int64_t> wake(static_cast<std::size_t>(o.frames));
-  const auto want = static_cast<ssize_t>(wake.size() * sizeof(std::int64_t));
-  ssize_t got = 0;
-  while (got < want) {
-    const ssize_t n =
-        read(pipe_fds[0], reinterpret_cast<char*>(wake.data()) + got, static_cast<std::size_t>(want - got));
-    if (n <= 0) break;
-    got += n;
-  }
-  close(pipe_fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (got != want || publish.empty()) {
-    std::fprintf(stderr, "shmyolo bench python: the C++ consumer process failed\n");
-    return std::nullopt;
-  }
-  return CppFigures{.publish_us = median_us(publish), .wake_us = median_us(wake)};
+  if (publish.empty()) return std::nullopt;
+  return median_us(publish);
 }
 
-int run_script(const PythonBenchOptions& o, double memcpy, const CppFigures& cpp) {
+int run_script(const PythonBenchOptions& o, double memcpy, double cpp_publish) {
   std::vector<std::string> args{"/usr/bin/python3", o.script,
                                 "--width",          std::to_string(o.width),
                                 "--height",         std::to_string(o.height),
                                 "--frames",         std::to_string(o.frames),
                                 "--cpp-memcpy-us",  fmt::format("{:.3f}", memcpy),
-                                "--cpp-publish-us", fmt::format("{:.3f}", cpp.publish_us),
-                                "--cpp-wake-us",    fmt::format("{:.3f}", cpp.wake_us)};
+                                "--cpp-publish-us", fmt::format("{:.3f}", cpp_publish),
+                                "--shmyolo",        std::filesystem::read_symlink("/proc/self/exe").string()};
   if (!o.json.empty()) args.insert(args.end(), {"--json", o.json});
   std::fflush(stdout);
   const pid_t pid = fork();
@@ -168,9 +125,35 @@ int run_python_bench(const PythonBenchOptions& o) {
   }
   const auto bytes = static_cast<std::size_t>(o.width) * static_cast<std::size_t>(o.height) * 3;
   const double memcpy = memcpy_us(bytes, o.frames);
-  const auto cpp = cpp_figures(o);
-  if (!cpp) return 1;
-  return run_script(o, memcpy, *cpp);
+  const auto cpp_publish = cpp_publish_us(o);
+  if (!cpp_publish) return 1;
+  return run_script(o, memcpy, *cpp_publish);
+}
+
+int run_cpp_consumer(const std::string& ring_name, int frames) {
+  auto ring = bus::FrameRing::attach(ring_name);
+  if (!ring) {
+    std::fprintf(stderr, "shmyolo bench python: %s\n", ring.error().message.c_str());
+    return 1;
+  }
+  bus::Consumer consumer(*ring);
+  std::vector<std::int64_t> took;
+  took.reserve(static_cast<std::size_t>(frames));
+  for (int i = 0; i < frames + kWarmUp; ++i) {
+    auto claim = consumer.claim(std::chrono::seconds(5));
+    if (!claim) {
+      std::fprintf(stderr, "shmyolo bench python: %s\n", claim.error().message.c_str());
+      return 1;
+    }
+    const std::byte* volatile pixels = claim->pixels().data();  // held: the slot's pointer, as a worker has it
+    const std::int64_t ns =
+        static_cast<std::int64_t>(bus::monotonic_ns()) - static_cast<std::int64_t>(claim->info().publish_mono_ns);
+    (void)pixels;
+    (void)claim->release();
+    if (i >= kWarmUp) took.push_back(ns);
+  }
+  const std::size_t bytes = took.size() * sizeof(std::int64_t);
+  return std::fwrite(took.data(), 1, bytes, stdout) == bytes && std::fflush(stdout) == 0 ? 0 : 1;
 }
 
 }  // namespace shmyolo::bench

@@ -13,8 +13,6 @@
 
 namespace shmyolo::bus {
 
-using detail::strf;
-
 std::string segments_place(const std::filesystem::path& dir) {
   return dir.string();
 }

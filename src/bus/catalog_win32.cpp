@@ -23,8 +23,6 @@
 
 namespace shmyolo::bus {
 
-using detail::strf;
-
 std::string segments_place(const std::filesystem::path& /*dir*/) {
   return "this Windows session";
 }
@@ -112,9 +110,10 @@ void catalog_add(std::string_view name) {
     if (read_name(e, word) != name) continue;
     // Listed by a creator whose ring has gone (the name was free to create):
     // list it again under a new generation, so a listing that found the old
-    // ring gone does not free it (acq_rel: as a take below).
-    e.word.compare_exchange_strong(word, word + kGenerationStep, std::memory_order_acq_rel);
-    return;
+    // ring gone does not free it (acq_rel: as a take below). Freed meanwhile:
+    // take a free entry below.
+    if (e.word.compare_exchange_strong(word, word + kGenerationStep, std::memory_order_acq_rel)) return;
+    break;
   }
   for (Entry& e : c->entries) {
     std::uint32_t word = e.word.load(std::memory_order_relaxed);

@@ -148,7 +148,13 @@ void add_python_bench_command(CLI::App& bench, int& exit_code) {
   cmd->add_option("--height", o->height, "Frame height")->check(CLI::Range(32, 8192));
   cmd->add_option("--frames", o->frames, "Frames per measurement")->check(CLI::Range(10, 1000000));
   cmd->add_option("--json", o->json, "Write the figures as JSON");
+  // The script's C++ consumer, started by it: hidden from --help.
+  cmd->add_option("--consume-ring", o->consume_ring, "Be the C++ consumer of this ring")->group("");
   cmd->callback([o, &exit_code] {
+    if (!o->consume_ring.empty()) {
+      exit_code = bench::run_cpp_consumer(o->consume_ring, o->frames);
+      return;
+    }
     o->script = (source_tree() / "src" / "bench" / "python_bench.py").string();
     o->module_dir = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "python").string();
     exit_code = bench::run_python_bench(*o);
