@@ -21,7 +21,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <numeric>
 #include <thread>
 
 #include <fmt/format.h>
@@ -34,15 +33,6 @@ namespace shmyolo::bench {
 namespace {
 
 using bus::monotonic_ns;
-
-struct Shared {  // lives in MAP_SHARED|MAP_ANONYMOUS memory, seen by both children
-  std::uint64_t latency_ns[4096];
-  std::uint64_t first_ns;
-  std::uint64_t last_ns;
-  std::uint64_t received;
-  double cpu_seconds;
-  char error[256];
-};
 
 void set_error(Shared& s, const std::string& text) {
   std::snprintf(s.error, sizeof(s.error), "%s", text.c_str());
@@ -98,36 +88,13 @@ class Transport {
 // The frame bus: the producer writes straight into the slot.
 class ShmTransport final : public Transport {
  public:
-  ShmTransport(const TransportOptions& o, bus::ConsumerOptions c) : consumer_options_(c) {
-    bus::RingOptions ro;
-    ro.name = fmt::format("shmyolo.bench.{}", ::getpid());
-    if (!o.shm_dir.empty()) ro.dir = o.shm_dir;
-    ro.width = o.width;
-    ro.height = o.height;
-    ro.slot_count = 4;
-    ro.delivery = bus::Delivery::queue;
-    ro.queue_wait = std::chrono::milliseconds(10000);
-    auto r = bus::FrameRing::create(ro);
-    if (!r) throw std::runtime_error(r.error().message);
-    ring_ = std::make_unique<bus::FrameRing>(std::move(*r));
-  }
+  ShmTransport(const TransportOptions& o, bus::ConsumerOptions c)
+      : consumer_options_(c), ring_(create_bench_ring(fmt::format("shmyolo.bench.{}", ::getpid()), o)) {}
   int copies() const override { return 0; }
   void open_producer() override { producer_ = std::make_unique<bus::Producer>(bus::Producer::attach(*ring_).value()); }
   void open_consumer() override { consumer_ = std::make_unique<bus::Consumer>(*ring_, consumer_options_); }
-  bool send(std::byte* frame, std::size_t bytes) override {
-    auto slot = producer_->acquire();
-    if (!slot) return false;
-    // Rendering/decoding into the slot is the producer's own work; the
-    // handoff starts when the frame is complete.
-    std::memcpy(slot->pixels().data(), frame, bytes);
-    producer_->publish(*slot, {});
-    return true;
-  }
-  std::uint64_t receive(std::size_t) override {
-    auto claim = consumer_->claim(std::chrono::seconds(10));
-    if (!claim) return 0;
-    return claim->info().publish_mono_ns;  // the claim releases on scope exit
-  }
+  bool send(std::byte* frame, std::size_t bytes) override { return bus_send(*producer_, frame, bytes); }
+  std::uint64_t receive(std::size_t) override { return bus_receive(*consumer_); }
   void close_producer() override { producer_.reset(); }
 
  private:
@@ -317,11 +284,6 @@ void pin_to(int cpu) {
   sched_setaffinity(0, sizeof(set), &set);
 }
 
-struct Phase {
-  int frames;
-  double rate_hz;  // 0: back to back
-};
-
 [[noreturn]] void run_consumer(Transport& t, Shared& s, const Phase& phase, std::size_t bytes, int cpu) {
   pin_to(cpu);
   t.open_consumer();
@@ -407,24 +369,8 @@ TransportResult run_variant(const Variant& v, const TransportOptions& o, Shared&
   TransportResult r;
   r.transport = v.transport;
   r.placement = v.placement;
-  try {
-    const Phase paced{std::min(o.latency_frames, 4096), o.rate_hz};
-    if (!run_phase(v.transport, o, paced, v.consumer, v.cpus, s, r.copies)) {
-      r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
-      return r;
-    }
-    summarise_latency(r, std::span(s.latency_ns, s.received));
-    r.consumer_cpu_pct = 100.0 * s.cpu_seconds * o.rate_hz / static_cast<double>(paced.frames);
-    const Phase flat{std::min(o.throughput_frames, 4096), 0};
-    if (!run_phase(v.transport, o, flat, v.consumer, v.cpus, s, r.copies)) {
-      r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
-      return r;
-    }
-    const double seconds = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
-    r.fps = seconds > 0 ? static_cast<double>(s.received - 1) / seconds : 0;
-  } catch (const std::exception& e) {
-    r.error = e.what();
-  }
+  measure_transport(
+      r, o, s, [&](const Phase& phase) { return run_phase(v.transport, o, phase, v.consumer, v.cpus, s, r.copies); });
   return r;
 }
 

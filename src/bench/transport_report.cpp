@@ -1,7 +1,10 @@
 // What `shmyolo bench transport` reports, on every system: the figures from
 // the latencies the consumer process noted, and the table and JSON.
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <numeric>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +15,36 @@
 namespace shmyolo::bench {
 
 using bus::monotonic_ns;
+
+std::unique_ptr<bus::FrameRing> create_bench_ring(const std::string& name, const TransportOptions& o) {
+  bus::RingOptions ro;
+  ro.name = name;
+  if (!o.shm_dir.empty()) ro.dir = o.shm_dir;
+  ro.width = o.width;
+  ro.height = o.height;
+  ro.slot_count = 4;
+  ro.delivery = bus::Delivery::queue;
+  ro.queue_wait = std::chrono::milliseconds(10000);
+  auto r = bus::FrameRing::create(ro);
+  if (!r) throw std::runtime_error(r.error().message);
+  return std::make_unique<bus::FrameRing>(std::move(*r));
+}
+
+bool bus_send(bus::Producer& producer, const std::byte* frame, std::size_t bytes) {
+  auto slot = producer.acquire();
+  if (!slot) return false;
+  // Rendering/decoding into the slot is the producer's own work; the
+  // handoff starts when the frame is complete.
+  std::memcpy(slot->pixels().data(), frame, bytes);
+  producer.publish(*slot, {});
+  return true;
+}
+
+std::uint64_t bus_receive(bus::Consumer& consumer) {
+  auto claim = consumer.claim(std::chrono::seconds(10));
+  if (!claim) return 0;
+  return claim->info().publish_mono_ns;  // the claim releases on scope exit
+}
 
 double memcpy_floor_us(std::size_t bytes) {
   std::vector<std::byte> a(bytes, std::byte{1});
@@ -27,6 +60,9 @@ double memcpy_floor_us(std::size_t bytes) {
   return percentile(times, 0.5);
 }
 
+namespace {
+
+// p50, p99, max and mean of the consumer's latencies.
 void summarise_latency(TransportResult& r, std::span<const std::uint64_t> latency_ns) {
   std::vector<double> lat;
   lat.reserve(latency_ns.size());
@@ -35,6 +71,25 @@ void summarise_latency(TransportResult& r, std::span<const std::uint64_t> latenc
   r.p99_us = percentile(lat, 0.99);
   r.max_us = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
   r.mean_us = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / static_cast<double>(lat.size());
+}
+
+}  // namespace
+
+void measure_transport(TransportResult& r, const TransportOptions& o, const Shared& s,
+                       const std::function<bool(const Phase&)>& run) {
+  const auto failed = [&] { r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed"; };
+  try {
+    const Phase paced{std::min(o.latency_frames, kMaxFrames), o.rate_hz};
+    if (!run(paced)) return failed();
+    summarise_latency(r, std::span(s.latency_ns, s.received));
+    r.consumer_cpu_pct = 100.0 * s.cpu_seconds * o.rate_hz / static_cast<double>(paced.frames);
+    const Phase flat{std::min(o.throughput_frames, kMaxFrames), 0};
+    if (!run(flat)) return failed();
+    const double seconds = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
+    r.fps = seconds > 0 ? static_cast<double>(s.received - 1) / seconds : 0;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+  }
 }
 
 std::string report_table(const TransportReport& r) {

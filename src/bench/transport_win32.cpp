@@ -27,17 +27,6 @@ namespace {
 
 using bus::monotonic_ns;
 
-constexpr int kMaxFrames = 4096;
-
-struct Shared {  // a named mapping, seen by the parent and both children
-  std::uint64_t latency_ns[kMaxFrames];
-  std::uint64_t first_ns;
-  std::uint64_t last_ns;
-  std::uint64_t received;
-  double cpu_seconds;
-  char error[256];
-};
-
 // A named, pagefile-backed mapping of one Shared, closed with its handle.
 class SharedMapping {
  public:
@@ -127,18 +116,8 @@ class ShmTransport final : public Transport {
       consumer_ = std::make_unique<bus::Consumer>(*ring_);
     }
   }
-  bool send(std::byte* frame, std::size_t bytes) override {
-    auto slot = producer_->acquire();
-    if (!slot) return false;
-    std::memcpy(slot->pixels().data(), frame, bytes);
-    producer_->publish(*slot, {});
-    return true;
-  }
-  std::uint64_t receive(std::size_t /*bytes*/) override {
-    auto claim = consumer_->claim(std::chrono::seconds(10));
-    if (!claim) return 0;
-    return claim->info().publish_mono_ns;  // released on scope exit
-  }
+  bool send(std::byte* frame, std::size_t bytes) override { return bus_send(*producer_, frame, bytes); }
+  std::uint64_t receive(std::size_t /*bytes*/) override { return bus_receive(*consumer_); }
 
  private:
   std::unique_ptr<bus::FrameRing> ring_;
@@ -357,11 +336,6 @@ std::string child_command(const ChildArgs& a) {
                      a.token, a.frames, a.rate_hz, a.width, a.height, a.dir);
 }
 
-struct Phase {
-  int frames;
-  double rate_hz;  // 0: back to back
-};
-
 // One run in two fresh processes; their results are copied into `s`.
 bool run_phase(const std::string& transport, const TransportOptions& o, const Phase& phase, Shared& s,
                const std::string& token) {
@@ -370,19 +344,8 @@ bool run_phase(const std::string& transport, const TransportOptions& o, const Ph
   std::string folder = parent.string();
   if (folder.ends_with('\\') || folder.ends_with('/')) folder += '.';  // "C:\Temp\" would escape its closing quote
   ChildArgs a{"consumer", transport, token, phase.frames, phase.rate_hz, o.width, o.height, folder};
-  std::unique_ptr<bus::FrameRing> ring;
-  if (transport == "shm") {
-    bus::RingOptions ro;
-    ro.name = ring_name(token);
-    ro.width = o.width;
-    ro.height = o.height;
-    ro.slot_count = 4;
-    ro.delivery = bus::Delivery::queue;
-    ro.queue_wait = std::chrono::milliseconds(10000);
-    auto r = bus::FrameRing::create(ro);
-    if (!r) throw std::runtime_error(r.error().message);
-    ring = std::make_unique<bus::FrameRing>(std::move(*r));
-  }
+  // The parent holds the ring, so its name lives across both children.
+  const auto ring = transport == "shm" ? create_bench_ring(ring_name(token), o) : nullptr;
   const auto dir = file_dir(a.dir, token);
   if (transport == "file-disk") std::filesystem::create_directories(dir);
   bool ok = false;
@@ -405,25 +368,9 @@ TransportResult run_transport(const std::string& name, const TransportOptions& o
   r.transport = name;
   r.placement = "unpinned";
   r.copies = copies_of(name);
-  const std::string base = std::to_string(GetCurrentProcessId());
-  try {
-    const Phase paced{std::min(o.latency_frames, kMaxFrames), o.rate_hz};
-    if (!run_phase(name, o, paced, s, fmt::format("{}-{}", base, phases++))) {
-      r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
-      return r;
-    }
-    summarise_latency(r, std::span(s.latency_ns, s.received));
-    r.consumer_cpu_pct = 100.0 * s.cpu_seconds * o.rate_hz / static_cast<double>(paced.frames);
-    const Phase flat{std::min(o.throughput_frames, kMaxFrames), 0};
-    if (!run_phase(name, o, flat, s, fmt::format("{}-{}", base, phases++))) {
-      r.error = s.error[0] != '\0' ? s.error : "a benchmark process failed";
-      return r;
-    }
-    const double seconds = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
-    r.fps = seconds > 0 ? static_cast<double>(s.received - 1) / seconds : 0;
-  } catch (const std::exception& e) {
-    r.error = e.what();
-  }
+  measure_transport(r, o, s, [&](const Phase& phase) {
+    return run_phase(name, o, phase, s, fmt::format("{}-{}", GetCurrentProcessId(), phases++));
+  });
   return r;
 }
 

@@ -2,13 +2,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <csignal>
-#include <fstream>
-#include <map>
 #include <set>
 #include <thread>
 
 #include <shmyolo/bus/ring.hpp>
 
+#include "stream_check.hpp"
 #include "test_support.hpp"
 
 using namespace shmyolo::bus;
@@ -17,22 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Received {
-  std::map<std::uint64_t, int> count;  // frame index -> times received
-  std::uint64_t torn = 0;
-  std::uint64_t total = 0;
-};
-
-void read_received(const std::filesystem::path& file, Received& r) {
-  std::ifstream in(file);
-  std::uint64_t index = 0;
-  int intact = 0;
-  while (in >> index >> intact) {
-    ++r.count[index];
-    ++r.total;
-    if (intact == 0) ++r.torn;
-  }
-}
+using shmyolo::bus::test::Received;
 
 std::vector<std::string> peer(const std::string& cmd, const TempShmDir& dir, const std::string& name,
                               std::vector<std::string> extra = {}) {
@@ -42,14 +26,8 @@ std::vector<std::string> peer(const std::string& cmd, const TempShmDir& dir, con
 }
 
 RingOptions ring_options(const TempShmDir& dir, const std::string& name, Delivery delivery) {
-  RingOptions o;
-  o.name = name;
+  RingOptions o = shmyolo::bus::test::stream_ring_options(name, delivery);
   o.dir = dir.path();
-  o.width = 64;
-  o.height = 48;
-  o.slot_count = 6;
-  o.delivery = delivery;
-  o.queue_wait = 10s;
   return o;
 }
 
@@ -80,7 +58,7 @@ Received stream_frames(Delivery delivery, std::uint64_t frames, const std::strin
   for (int i = 0; i < 3; ++i) {
     const auto rc = wait_exit(consumers[static_cast<std::size_t>(i)].pid, 30s);
     EXPECT_EQ(rc, std::optional<int>(0)) << read_output(consumers[static_cast<std::size_t>(i)].stdout_fd, 100ms);
-    read_received(dir.path() / ("got" + std::to_string(i)), r);
+    shmyolo::bus::test::read_received(dir.path() / ("got" + std::to_string(i)), r);
   }
   const auto [published, claimed, dropped] = counters;
   EXPECT_EQ(claimed, r.total);
@@ -94,20 +72,12 @@ Received stream_frames(Delivery delivery, std::uint64_t frames, const std::strin
 
 TEST(MultiProcess, QueueModeDeliversEveryFrameExactlyOnceIntact) {
   constexpr std::uint64_t kFrames = 100000;
-  const Received r = stream_frames(Delivery::queue, kFrames, "0");
-  EXPECT_EQ(r.torn, 0U);
-  EXPECT_EQ(r.total, kFrames);
-  EXPECT_EQ(r.count.size(), kFrames);  // none lost
-  for (const auto& [index, n] : r.count) ASSERT_EQ(n, 1) << "frame " << index << " delivered " << n << " times";
+  shmyolo::bus::test::expect_every_frame_once(stream_frames(Delivery::queue, kFrames, "0"), kFrames);
 }
 
 TEST(MultiProcess, LatestModeNeverTearsOrDuplicates) {
   constexpr std::uint64_t kFrames = 100000;
-  // Consumers slower than the camera: frames are dropped, never torn or doubled.
-  const Received r = stream_frames(Delivery::latest, kFrames, "20");
-  EXPECT_EQ(r.torn, 0U);
-  EXPECT_GT(r.total, 0U);
-  for (const auto& [index, n] : r.count) ASSERT_EQ(n, 1) << "frame " << index << " delivered " << n << " times";
+  shmyolo::bus::test::expect_none_torn_or_doubled(stream_frames(Delivery::latest, kFrames, "20"));
 }
 
 TEST(MultiProcess, KilledConsumersFrameIsRedeliveredAndItsSlotFreed) {

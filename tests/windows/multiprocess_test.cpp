@@ -9,7 +9,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -17,10 +16,13 @@
 
 #include <shmyolo/bus/ring.hpp>
 
+#include "stream_check.hpp"  // tests/bus, shared with the Linux suite
+
 namespace shmyolo::bus {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Received;
 
 std::string program_dir() {
   std::string path(MAX_PATH, '\0');
@@ -125,28 +127,11 @@ std::string unique_ring(const char* what) {
   return std::string("shmyolo.wintest-") + std::to_string(GetCurrentProcessId()) + "." + what;
 }
 
-RingOptions ring_options(const std::string& name, Delivery delivery) {
-  RingOptions o;
-  o.name = name;
-  o.width = 64;
-  o.height = 48;
-  o.slot_count = 6;
-  o.delivery = delivery;
-  o.queue_wait = 10s;
-  return o;
-}
-
-struct Received {
-  std::map<std::uint64_t, int> count;  // frame index -> times received
-  std::uint64_t torn = 0;
-  std::uint64_t total = 0;
-};
-
 // 1 producer process and 3 consumer processes move `frames` checksummed frames.
 Received stream_frames(Delivery delivery, std::uint64_t frames, const std::string& linger_us) {
   const TempDir dir;
   const std::string name = unique_ring(delivery == Delivery::queue ? "queue" : "latest");
-  auto ring = FrameRing::create(ring_options(name, delivery)).value();
+  auto ring = FrameRing::create(test::stream_ring_options(name, delivery)).value();
   std::vector<std::unique_ptr<Process>> consumers;
   for (int i = 0; i < 3; ++i) {
     const auto got = dir.path / ("got" + std::to_string(i));
@@ -171,14 +156,7 @@ Received stream_frames(Delivery delivery, std::uint64_t frames, const std::strin
   for (int i = 0; i < 3; ++i) {
     const auto& consumer = *consumers[static_cast<std::size_t>(i)];
     EXPECT_EQ(consumer.wait(30s), 0U) << consumer.output();
-    std::ifstream in(dir.path / ("got" + std::to_string(i)));
-    std::uint64_t index = 0;
-    int intact = 0;
-    while (in >> index >> intact) {
-      ++r.count[index];
-      ++r.total;
-      if (intact == 0) ++r.torn;
-    }
+    test::read_received(dir.path / ("got" + std::to_string(i)), r);
   }
   EXPECT_EQ(claimed, r.total);
   if (delivery == Delivery::latest) {
@@ -189,20 +167,12 @@ Received stream_frames(Delivery delivery, std::uint64_t frames, const std::strin
 
 TEST(WindowsMultiProcess, QueueModeDeliversEveryFrameExactlyOnceIntact) {
   constexpr std::uint64_t kFrames = 10000;
-  const Received r = stream_frames(Delivery::queue, kFrames, "0");
-  EXPECT_EQ(r.torn, 0U);
-  EXPECT_EQ(r.total, kFrames);
-  EXPECT_EQ(r.count.size(), kFrames);  // none lost
-  for (const auto& [index, n] : r.count) ASSERT_EQ(n, 1) << "frame " << index << " delivered " << n << " times";
+  test::expect_every_frame_once(stream_frames(Delivery::queue, kFrames, "0"), kFrames);
 }
 
 TEST(WindowsMultiProcess, LatestModeNeverTearsOrDuplicates) {
   constexpr std::uint64_t kFrames = 10000;
-  // Consumers slower than the camera: frames are dropped, never torn or doubled.
-  const Received r = stream_frames(Delivery::latest, kFrames, "20");
-  EXPECT_EQ(r.torn, 0U);
-  EXPECT_GT(r.total, 0U);
-  for (const auto& [index, n] : r.count) ASSERT_EQ(n, 1) << "frame " << index << " delivered " << n << " times";
+  test::expect_none_torn_or_doubled(stream_frames(Delivery::latest, kFrames, "20"));
 }
 
 // A killed producer (the ring's creator): a consumer is told the ring is
@@ -247,7 +217,7 @@ TEST(WindowsMultiProcess, KilledProducersRingIsStaleAndCollected) {
 TEST(WindowsMultiProcess, LsAndInspectDescribeALiveRingAndGcKeepsIt) {
   const TempDir dir;
   const std::string name = unique_ring("cli");
-  auto ring = FrameRing::create(ring_options(name, Delivery::latest)).value();
+  auto ring = FrameRing::create(test::stream_ring_options(name, Delivery::latest)).value();
   auto producer = Producer::attach(ring).value();
   auto slot = producer.acquire().value();
   producer.publish(slot, {});
@@ -273,7 +243,7 @@ TEST(WindowsMultiProcess, LsAndInspectDescribeALiveRingAndGcKeepsIt) {
 TEST(WindowsMultiProcess, InspectRefusesAScribbledHeaderInOneLine) {
   const TempDir dir;
   const std::string name = unique_ring("bad");
-  auto ring = FrameRing::create(ring_options(name, Delivery::latest)).value();
+  auto ring = FrameRing::create(test::stream_ring_options(name, Delivery::latest)).value();
   ring.header().geometry.slot_count = 1000;
   const Finished inspect = run(shmyolo_command("inspect " + name), dir, "inspect");
   EXPECT_EQ(inspect.exit_code, 1U);
@@ -288,7 +258,7 @@ TEST(WindowsMultiProcess, InspectRefusesAScribbledHeaderInOneLine) {
 TEST(WindowsMultiProcess, SecondLiveProducerIsRefused) {
   const TempDir dir;
   const std::string name = unique_ring("two");
-  auto ring = FrameRing::create(ring_options(name, Delivery::queue)).value();
+  auto ring = FrameRing::create(test::stream_ring_options(name, Delivery::queue)).value();
   auto producer = Producer::attach(ring).value();
   const Finished other = run(peer_command("produce", name, "--frames 1"), dir, "other");
   EXPECT_EQ(other.exit_code, 1U);
