@@ -382,10 +382,7 @@ std::vector<std::string> transport_names() {
 
 TransportReport run_transport_bench(const TransportOptions& o,
                                     const std::function<void(const TransportResult&)>& progress) {
-  TransportReport report;
-  report.frame_bytes = static_cast<std::uint64_t>(o.width) * o.height * 3;
-  report.memcpy_us = memcpy_floor_us(report.frame_bytes);
-  report.cpus = static_cast<int>(std::thread::hardware_concurrency());
+  TransportReport report = start_report(o);
   void* mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw std::runtime_error("cannot map the results area");
   auto& shared = *static_cast<Shared*>(mem);

@@ -44,8 +44,8 @@ struct Phase {
 [[nodiscard]] bool bus_send(bus::Producer& producer, const std::byte* frame, std::size_t bytes);
 [[nodiscard]] std::uint64_t bus_receive(bus::Consumer& consumer);
 
-// One memcpy of a frame, in microseconds (the median of 30, hot caches).
-[[nodiscard]] double memcpy_floor_us(std::size_t bytes);
+// A report's frame size, the memcpy floor under it, and the CPU count.
+[[nodiscard]] TransportReport start_report(const TransportOptions& o);
 
 // A transport's figures into `r`: `run(phase)` runs a phase in two fresh
 // processes, leaves their results in `s` and says whether both succeeded; a

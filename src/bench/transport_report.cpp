@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -46,6 +47,9 @@ std::uint64_t bus_receive(bus::Consumer& consumer) {
   return claim->info().publish_mono_ns;  // the claim releases on scope exit
 }
 
+namespace {
+
+// One memcpy of a frame, in microseconds (the median of 30, hot caches).
 double memcpy_floor_us(std::size_t bytes) {
   std::vector<std::byte> a(bytes, std::byte{1});
   std::vector<std::byte> b(bytes, std::byte{2});
@@ -60,8 +64,6 @@ double memcpy_floor_us(std::size_t bytes) {
   return percentile(times, 0.5);
 }
 
-namespace {
-
 // p50, p99, max and mean of the consumer's latencies.
 void summarise_latency(TransportResult& r, std::span<const std::uint64_t> latency_ns) {
   std::vector<double> lat;
@@ -74,6 +76,14 @@ void summarise_latency(TransportResult& r, std::span<const std::uint64_t> latenc
 }
 
 }  // namespace
+
+TransportReport start_report(const TransportOptions& o) {
+  TransportReport report;
+  report.frame_bytes = static_cast<std::uint64_t>(o.width) * o.height * 3;
+  report.memcpy_us = memcpy_floor_us(report.frame_bytes);
+  report.cpus = static_cast<int>(std::thread::hardware_concurrency());
+  return report;
+}
 
 void measure_transport(TransportResult& r, const TransportOptions& o, const Shared& s,
                        const std::function<bool(const Phase&)>& run) {

@@ -382,10 +382,7 @@ std::vector<std::string> transport_names() {
 
 TransportReport run_transport_bench(const TransportOptions& o,
                                     const std::function<void(const TransportResult&)>& progress) {
-  TransportReport report;
-  report.frame_bytes = static_cast<std::uint64_t>(o.width) * o.height * 3;
-  report.memcpy_us = memcpy_floor_us(report.frame_bytes);
-  report.cpus = static_cast<int>(std::thread::hardware_concurrency());
+  TransportReport report = start_report(o);
   int phases = 0;
   const auto results = std::make_unique<Shared>();
   for (const auto& name : transport_names()) {
