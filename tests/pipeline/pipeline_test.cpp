@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <shmyolo/bus/ring.hpp>
 
+#include "../../src/pipeline/status_segment.hpp"
 #include "onnx_writer.hpp"
 #include "test_support.hpp"
 
@@ -124,6 +125,40 @@ pid_t child_named(pid_t parent, const std::string& name, std::chrono::seconds wa
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return -1;
+}
+
+// True once every thread of pid is stopped (state T): a signal is delivered
+// after kill() returns, and the process may still write meanwhile.
+bool wait_stopped(pid_t pid) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    bool all = true;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), {});
+      const auto end = stat.rfind(')');  // the state follows the command name, which may hold spaces
+      all = all && end != std::string::npos && end + 2 < stat.size() && stat[end + 2] == 'T';
+    }
+    if (all) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+// Stops a worker (SIGSTOP) at a moment it holds a frame, as the pipeline's
+// status shows it: a worker stopped between frames is not stuck on one.
+bool stop_mid_frame(pid_t worker, const std::string& pipeline, int index, const std::filesystem::path& shm_dir) {
+  auto status = shmyolo::pipeline::attach_status("shmyolo." + pipeline + ".status", shm_dir);
+  if (!status) return false;
+  const auto& seat = status->status->workers[static_cast<std::size_t>(index)];
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    if (kill(worker, SIGSTOP) != 0 || !wait_stopped(worker)) return false;
+    // relaxed: the stopped worker writes nothing more; a stale 0 only costs a retry.
+    if (seat.busy_since_ns.load(std::memory_order_relaxed) != 0) return true;
+    kill(worker, SIGCONT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 }  // namespace
@@ -903,7 +938,7 @@ cameras: [{name: a, source: )" + kShared +
   const pid_t worker = child_named(child.pid, "shmyolo-worker1", std::chrono::seconds(20));
   ASSERT_GT(worker, 0);
   ASSERT_TRUE(wait_for_results(4, std::chrono::seconds(60)));  // both workers are busy
-  ASSERT_EQ(kill(worker, SIGSTOP), 0);
+  ASSERT_TRUE(stop_mid_frame(worker, "stuck", 1, shm_.path())) << "worker 1 was never caught holding a frame";
   const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(90));
   const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
   ASSERT_TRUE(code.has_value()) << output;
