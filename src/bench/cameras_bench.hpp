@@ -33,6 +33,7 @@ struct CameraWayRun {
   double target_per_s = 0;     // 0.8 x bare throughput x the CPU share the decoders leave
   double ingest_cpu_pct = 0;   // per camera, of one core
   double ingest_vs_floor = 0;  // ingest CPU / (the floor x frames decoded)
+  double workers_cpu_pct = 0;  // all workers together, of one core
   double fairness = 0;         // the largest |camera - mean| / mean of results per second
   double decoded_per_s = 0;    // per camera
   double skipped_per_s = 0;    // per camera

@@ -510,14 +510,19 @@ BusResult<Claim> Consumer::claim(std::chrono::nanoseconds timeout) {
 
 BusResult<Claim> claim_any(std::span<Consumer* const> consumers, std::chrono::nanoseconds timeout) {
   if (consumers.empty()) return bus_error(BusErrc::invalid_argument, "claim_any needs at least one ring");
+  // Round robin: the next look starts after the ring last served, so a ring
+  // that follows empty ones is not served again before the others.
   thread_local std::size_t rotation = 0;
   const std::size_t n = consumers.size();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const auto try_all = [&]() -> BusResult<Claim> {
-    const std::size_t first = rotation++ % n;
+    const std::size_t first = rotation % n;
     for (std::size_t k = 0; k < n; ++k) {
       auto got = consumers[(first + k) % n]->try_claim();
-      if (got) return got;
+      if (got) {
+        rotation = first + k + 1;
+        return got;
+      }
     }
     return bus_error(BusErrc::timeout);
   };

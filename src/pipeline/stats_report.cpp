@@ -112,7 +112,7 @@ nlohmann::json StatsReport::next() {
   return {{"pipeline", ctx_.config->name}, {"cameras", cameras}, {"cpu_percent", cpu}};
 }
 
-nlohmann::json StatsReport::final(double elapsed_s) const {
+nlohmann::json StatsReport::final(double elapsed_s, std::optional<double> ready_s) const {
   const StatsSnapshot now = snapshot();
   nlohmann::json cameras = nlohmann::json::array();
   std::uint64_t restarts = 0;
@@ -149,6 +149,7 @@ nlohmann::json StatsReport::final(double elapsed_s) const {
   if (tracking) tracking_json(*tracking, total);
   return {{"pipeline", ctx_.config->name},
           {"elapsed_s", round_to(elapsed_s, 2)},
+          {"workers_ready_s", ready_s ? nlohmann::json(round_to(*ready_s, 2)) : nlohmann::json()},
           {"worker_restarts", restarts},
           {"total", total},
           {"cpu_percent", process_cpu(now, start_, std::max(elapsed_s, 1e-9))},

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,8 +37,9 @@ class StatsReport {
   // the start), so a slow start-up does not mask what happens now; precision
   // and recall are since the start, as a window holds too few objects.
   nlohmann::json next();
-  // Totals and rates over the whole run, for --stats-json.
-  [[nodiscard]] nlohmann::json final(double elapsed_s) const;
+  // Totals and rates over the whole run, for --stats-json; ready_s: when
+  // every worker was first ready (the cameras' start), if it came.
+  [[nodiscard]] nlohmann::json final(double elapsed_s, std::optional<double> ready_s) const;
 
  private:
   [[nodiscard]] StatsSnapshot snapshot() const;

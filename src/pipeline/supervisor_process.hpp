@@ -51,6 +51,7 @@ class Supervisor {
   [[nodiscard]] bool duration_over() const;
   void print_stats();
   void supervise();
+  void note_workers_ready();
   [[nodiscard]] bool rings_intact();
   void replace_users_of(const DamagedRing& ring);
   int finish();
@@ -77,7 +78,8 @@ class Supervisor {
   std::unique_ptr<StatsReport> report_;
   std::unique_ptr<detect::Detector> shared_model_;  // loaded before the workers are forked
   Clock::time_point start_;
-  std::string failure_;  // why the run failed (said when found); empty while it has not
+  std::optional<Clock::time_point> workers_ready_at_;  // when every worker had first run the model
+  std::string failure_;                                // why the run failed (said when found); empty while it has not
 };
 
 }  // namespace shmyolo::pipeline

@@ -235,6 +235,32 @@ TEST(Ring, ClaimAnyServesEveryRingAndSleepsOnAllOfThem) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
 }
 
+// A ring that follows an empty one is served in its turn, not once for
+// itself and once for the empty ring before it.
+TEST(Ring, ClaimAnyTakesTurnsPastAnEmptyRing) {
+  TempShmDir dir;
+  auto empty = FrameRing::create(options(dir, Delivery::queue, 8, "shmyolo.t.e")).value();
+  auto b = FrameRing::create(options(dir, Delivery::queue, 8, "shmyolo.t.b")).value();
+  auto c = FrameRing::create(options(dir, Delivery::queue, 8, "shmyolo.t.c")).value();
+  auto pb = Producer::attach(b).value();
+  auto pc = Producer::attach(c).value();
+  for (std::uint64_t i = 0; i < 6; ++i) {
+    publish(pb, i);
+    publish(pc, 100 + i);
+  }
+  Consumer ce(empty);
+  Consumer cb(b);
+  Consumer cc(c);
+  std::vector<Consumer*> all{&ce, &cb, &cc};
+  int from_b = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto claim = claim_any(all, 1s);
+    ASSERT_TRUE(claim);
+    from_b += &claim->ring() == &b;
+  }
+  EXPECT_EQ(from_b, 3);
+}
+
 TEST(Ring, ClosingWakesConsumersAfterTheyDrain) {
   TempShmDir dir;
   std::optional<FrameRing> owner(FrameRing::create(options(dir, Delivery::queue, 4)).value());

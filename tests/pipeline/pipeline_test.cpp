@@ -195,8 +195,14 @@ cameras: [{name: campus, source: )" +
   int with_people = 0;
   for (const auto& [frame, n] : people) with_people += n >= 2;
   EXPECT_GE(with_people, static_cast<int>(people.size()) * 9 / 10);
-  expect_each_frame_once(lines, final_stats());
-  EXPECT_FALSE(final_stats()["cameras"][0].contains("precision"));  // no truth for a real camera
+  const auto s = final_stats();
+  expect_each_frame_once(lines, s);
+  EXPECT_FALSE(s["cameras"][0].contains("precision"));  // no truth for a real camera
+  // The cameras started once both workers had loaded the model: a moment
+  // inside the run, before the end.
+  ASSERT_TRUE(s["workers_ready_s"].is_number()) << s;
+  EXPECT_GT(s["workers_ready_s"].get<double>(), 0);
+  EXPECT_LT(s["workers_ready_s"].get<double>(), s["elapsed_s"].get<double>() - 1);
   EXPECT_TRUE(shm_.entries().empty());
 }
 
