@@ -19,14 +19,12 @@ namespace shmyolo::bus::test {
 // The streaming tests' ring: small frames, 6 slots, a producer that waits up
 // to 10 s for a free slot.
 inline RingOptions stream_ring_options(const std::string& name, Delivery delivery) {
-  RingOptions o;
-  o.name = name;
-  o.width = 64;
-  o.height = 48;
-  o.slot_count = 6;
-  o.delivery = delivery;
-  o.queue_wait = std::chrono::seconds(10);
-  return o;
+  return {.name = name,
+          .width = 64,
+          .height = 48,
+          .slot_count = 6,
+          .delivery = delivery,
+          .queue_wait = std::chrono::seconds(10)};
 }
 
 struct Received {

@@ -401,13 +401,11 @@ cameras:
   auto child =
       shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
   const bool flowed = wait_for_results(21, std::chrono::seconds(90));
-  kill(child.pid, SIGINT);
-  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
-  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
-  ASSERT_TRUE(flowed) << output;
-  ASSERT_EQ(code.value_or(-1), 0) << output;
-  EXPECT_NE(output.find("camera gone: no video file at"), std::string::npos) << output;
-  EXPECT_NE(output.find("retrying in"), std::string::npos) << output;
+  const auto r = shmyolo::test::interrupt(child, std::chrono::seconds(60));
+  ASSERT_TRUE(flowed) << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("camera gone: no video file at"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("retrying in"), std::string::npos) << r.output;
   const auto s = final_stats();
   EXPECT_GT(s["cameras"][0]["frames_out"].get<int>(), 20);
   EXPECT_EQ(s["cameras"][1]["frames_out"].get<int>(), 0);
@@ -517,12 +515,10 @@ TEST_F(Pipeline, AReplacedWorkerUsesTheModelLoadedAtTheStart) {
   ASSERT_NO_FATAL_FAILURE(break_model_and_kill_worker("kept", "{count: 1}", child));
   const auto before = result_count();
   const bool resumed = wait_for_results(before + 10, std::chrono::seconds(30));
-  kill(child.pid, SIGINT);
-  const auto code = shmyolo::test::wait_exit(child.pid, std::chrono::seconds(60));
-  const std::string output = shmyolo::test::read_output(child.stdout_fd, std::chrono::seconds(2));
-  EXPECT_TRUE(resumed) << output;
-  EXPECT_EQ(code.value_or(-1), 0) << output;
-  EXPECT_NE(output.find("worker 0 was killed by signal 9; restarting"), std::string::npos) << output;
+  const auto r = shmyolo::test::interrupt(child, std::chrono::seconds(60));
+  EXPECT_TRUE(resumed) << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("worker 0 was killed by signal 9; restarting"), std::string::npos) << r.output;
   EXPECT_TRUE(shm_.entries().empty());
 }
 
@@ -809,10 +805,9 @@ cameras: [{name: dock, source: "synthetic:?seed=9", fps: 10}]
         << got;
     stop(sub);
   }
-  kill(run.pid, SIGINT);
-  const auto code = shmyolo::test::wait_exit(run.pid, std::chrono::seconds(60));
-  ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(code.value_or(-1), 0) << shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(1));
+  const auto stopped = shmyolo::test::interrupt(run, std::chrono::seconds(60));
+  ASSERT_NE(stopped.exit_code, -1);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
 }
 
 TEST_F(Pipeline, MqttBrokerReceivesDetectionsAndStats) {
@@ -1045,12 +1040,11 @@ cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
   const auto before = result_count();
   auto second = start_server();  // ...and comes back
   const bool resumed = streamed && wait_for_results(before + 20, std::chrono::seconds(60));
-  kill(run.pid, SIGINT);
-  const auto code = shmyolo::test::wait_exit(run.pid, std::chrono::seconds(90));
-  output += shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(2));
+  const auto stopped = shmyolo::test::interrupt(run, std::chrono::seconds(90));
+  output += stopped.output;
   stop(second);
-  ASSERT_TRUE(code.has_value()) << output;
-  EXPECT_EQ(code.value_or(-1), 0) << output;
+  ASSERT_NE(stopped.exit_code, -1) << output;
+  EXPECT_EQ(stopped.exit_code, 0) << output;
   EXPECT_TRUE(streamed) << output;
   EXPECT_TRUE(noticed) << output;  // the camera saw the stream die
   EXPECT_TRUE(resumed) << output;  // and came back after the outage
@@ -1103,14 +1097,13 @@ cameras: [{name: bad, source: "rtsp://admin:secret@127.0.0.1:)" +
   auto run = shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string()});
   std::string output;
   const bool said = shmyolo::test::read_until(run.stdout_fd, "retrying in 1.0 s", std::chrono::seconds(60), &output);
-  kill(run.pid, SIGINT);
-  const auto code = shmyolo::test::wait_exit(run.pid, std::chrono::seconds(30));
-  output += shmyolo::test::read_output(run.stdout_fd, std::chrono::seconds(2));
+  const auto stopped = shmyolo::test::interrupt(run, std::chrono::seconds(30));
+  output += stopped.output;
   done = true;
   garbage.join();
   close(listener);
   EXPECT_TRUE(said) << output;
-  EXPECT_EQ(code.value_or(-1), 0) << output;
+  EXPECT_EQ(stopped.exit_code, 0) << output;
   EXPECT_NE(output.find("camera bad: cannot open stream rtsp://admin:***@127.0.0.1"), std::string::npos) << output;
   EXPECT_EQ(output.find("secret"), std::string::npos) << output;
   EXPECT_TRUE(shm_.entries().empty());

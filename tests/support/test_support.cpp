@@ -131,6 +131,14 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   return r;
 }
 
+RunResult interrupt(const Spawned& process, std::chrono::milliseconds timeout) {
+  ::kill(process.pid, SIGINT);
+  RunResult r;
+  r.exit_code = wait_exit(process.pid, timeout).value_or(-1);
+  r.output = read_output(process.stdout_fd, std::chrono::seconds(2));
+  return r;
+}
+
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

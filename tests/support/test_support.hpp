@@ -60,6 +60,9 @@ struct RunResult {
   std::string output;
 };
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// Ends a spawned run as a user's Ctrl-C does (SIGINT), waits up to `timeout`
+// for its exit (exit_code -1 when none came) and reads what it wrote since.
+RunResult interrupt(const Spawned& process, std::chrono::milliseconds timeout);
 
 // A loopback TCP port that nothing listens on now (the kernel's choice), so
 // tests running side by side never pick the same one.
