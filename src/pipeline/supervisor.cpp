@@ -15,6 +15,7 @@
 
 #include "preflight.hpp"
 #include "shared_model.hpp"
+#include "startup_pages.hpp"
 
 namespace shmyolo::pipeline {
 namespace {
@@ -110,6 +111,9 @@ void Supervisor::start_children() {
   }
   for (auto& c : children_) spawn(c);
   watch_external_cameras();
+  // Every child is forked: the pages this process touched only to start (its
+  // libraries' loading, the model's) serve nothing now but count as its memory.
+  release_startup_pages();
 }
 
 // A camera fed from outside has no ingest process to say how it is: it is

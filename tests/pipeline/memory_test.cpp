@@ -57,9 +57,14 @@ std::set<pid_t> pipeline_of(pid_t supervisor) {
 
 class WorkerMemory : public ::testing::Test {
  protected:
-  // The summed PSS (KiB) of a running pipeline of `workers` workers (0: the
-  // ingest side alone, `--role ingest`), once every worker has run.
-  std::uint64_t pipeline_pss(int workers) {
+  struct Measured {
+    std::uint64_t pss_kib = 0;                       // summed over the pipeline's processes
+    std::uint64_t supervisor_private_clean_kib = 0;  // file pages the supervisor alone maps
+  };
+
+  // The memory of a running pipeline of `workers` workers (0: the ingest
+  // side alone, `--role ingest`), once every worker has run.
+  Measured measure(int workers) {
     const fs::path config = temp_.path() / "memory.yaml";
     const fs::path results = temp_.path() / "results.jsonl";
     fs::remove(results);
@@ -80,12 +85,15 @@ class WorkerMemory : public ::testing::Test {
       std::this_thread::sleep_for(50ms);
     }
     std::this_thread::sleep_for(1s);
-    std::uint64_t total = 0;
-    for (const pid_t pid : pipeline_of(run.pid)) total += rollup_kib(pid, "Pss");
+    Measured m;
+    for (const pid_t pid : pipeline_of(run.pid)) m.pss_kib += rollup_kib(pid, "Pss");
+    m.supervisor_private_clean_kib = rollup_kib(run.pid, "Private_Clean");
     kill(run.pid, SIGINT);
     EXPECT_EQ(shmyolo::test::wait_exit(run.pid, 60s).value_or(-1), 0);
-    return total;
+    return m;
   }
+
+  std::uint64_t pipeline_pss(int workers) { return measure(workers).pss_kib; }
 
   shmyolo::test::TempDir temp_;
   shmyolo::test::TempShmDir shm_;
@@ -104,6 +112,17 @@ TEST_F(WorkerMemory, ASecondWorkerAddsAtMostSixtyPercentOfTheFirst) {
       static_cast<double>(none) / 1024, static_cast<double>(one) / 1024, static_cast<double>(two) / 1024, first / 1024,
       second / 1024, 100 * second / first);
   EXPECT_LE(second, 0.6 * first);
+  EXPECT_TRUE(shm_.entries().empty());
+}
+
+// The supervisor's libraries' loading and the model's touched tens of MB of
+// file pages no other process maps (64 MB of a 2-camera pipeline's); once
+// every worker has run, the supervisor gives them back (startup_pages.hpp).
+TEST_F(WorkerMemory, TheSupervisorKeepsNoPagesItOnlyNeededToStart) {
+  const Measured m = measure(1);
+  std::printf("the supervisor's private file pages: %.1f MiB\n",
+              static_cast<double>(m.supervisor_private_clean_kib) / 1024);
+  EXPECT_LT(m.supervisor_private_clean_kib, 4U * 1024);
   EXPECT_TRUE(shm_.entries().empty());
 }
 
