@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -67,11 +68,29 @@ double cpu_seconds_of_children() {
          static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
 }
 
+namespace {
+
+std::chrono::nanoseconds thread_cpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
+
 WatchedExit wait_sampling_memory(pid_t pid) {
+  // A sample's CPU time x 50 until the next: the sampler's share stays under 2 %.
+  constexpr int kIdlePerBusy = 50;
+  constexpr std::chrono::milliseconds kPoll{100};
   WatchedExit w;
+  auto next_sample = std::chrono::steady_clock::now();
   while (waitpid(pid, &w.status, WNOHANG) == 0) {
-    w.peak_pss_mb = std::max(w.peak_pss_mb, pss_mb(process_tree(pid)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() >= next_sample) {
+      const auto before = thread_cpu();
+      w.peak_pss_mb = std::max(w.peak_pss_mb, pss_mb(process_tree(pid)));
+      next_sample = std::chrono::steady_clock::now() + (thread_cpu() - before) * kIdlePerBusy;
+    }
+    std::this_thread::sleep_for(kPoll);
   }
   return w;
 }

@@ -113,6 +113,7 @@ class FfmpegSource final : public FrameSource {
     keyframes_only_ = on;
   }
   void next_unused(bool unused) override { next_unused_ = unused; }
+  [[nodiscard]] bool key_frame() const override { return frame_->key_frame != 0; }
   [[nodiscard]] DecodeCounts decode_counts() const override {
     // Packets sent but never come out as frames: the non-reference frames
     // the decoder discarded (less the frames still held for reordering,

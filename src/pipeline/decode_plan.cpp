@@ -34,7 +34,9 @@ DecodePlan::Verdict DecodePlan::on_frame(Clock::time_point now, std::uint64_t cl
 void DecodePlan::steer(Clock::time_point now, bool waiting) {
   if (options_.mode != config::DecodeMode::automatic || options_.period <= Clock::duration::zero()) return;
   const auto behind = std::chrono::duration_cast<Clock::duration>(behind_periods_ * options_.period);
-  if (!keyframes_ && waiting && now - last_claim_ >= behind) {
+  // Unknown until two key frames were seen (or never, where the source cannot tell).
+  const bool few_taken = !claims_per_interval_ || *claims_per_interval_ <= kMostClaimsPerKeyInterval;
+  if (!keyframes_ && waiting && now - last_claim_ >= behind && few_taken) {
     keyframes_ = true;  // the workers are behind this camera: key frames only
   } else if (keyframes_ && !waiting) {
     // The last key frame was taken: the workers have room again. This key
@@ -47,6 +49,11 @@ void DecodePlan::share(double mine, double mean) {
   if (mean <= 0) return;
   const double ratio = mean / std::max(mine, mean / kMostBehindPeriods);
   behind_periods_ = std::clamp(kBehindPeriods * ratio, kFewestBehindPeriods, kMostBehindPeriods);
+}
+
+void DecodePlan::on_key_frame(std::uint64_t claims) {
+  if (claims_at_key_) claims_per_interval_ = claims - *claims_at_key_;
+  claims_at_key_ = claims;
 }
 
 void DecodePlan::on_published(Clock::time_point now, std::uint64_t claims) {

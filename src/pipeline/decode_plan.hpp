@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include <shmyolo/config/pipeline_config.hpp>
 
@@ -39,6 +40,8 @@ class DecodePlan {
   // A frame was decoded at `now`; `claims` is the camera ring's claim counter.
   Verdict on_frame(Clock::time_point now, std::uint64_t claims);
   void on_published(Clock::time_point now, std::uint64_t claims);
+  // The frame about to be passed to on_frame() is a key frame.
+  void on_key_frame(std::uint64_t claims);
 
   // This camera's results per second and the mean over the running cameras:
   // a camera served less than the mean holds on to every frame longer
@@ -63,6 +66,12 @@ class DecodePlan {
   // A waiting frame younger than this many periods is fresh: a newer one is
   // not converted to replace it.
   static constexpr int kFreshPeriods = 2;
+  // Key frames only give a camera one frame per key-frame interval. While
+  // the workers took more than this many of its frames in the last interval,
+  // dropping to key frames would take from this camera what the decoding it
+  // saves gives the others (with 8 cameras on 2 cores, 7 a second each), so
+  // auto keeps decoding every frame, however late the claims come.
+  static constexpr std::uint64_t kMostClaimsPerKeyInterval = 2;
 
  private:
   void steer(Clock::time_point now, bool waiting);
@@ -75,6 +84,8 @@ class DecodePlan {
   Clock::time_point last_claim_;    // when the claim counter was last seen to move
   std::uint64_t claims_seen_ = 0;
   std::uint64_t claims_at_publish_ = 0;
+  std::optional<std::uint64_t> claims_at_key_;        // at the last key frame; none seen yet
+  std::optional<std::uint64_t> claims_per_interval_;  // between the last two key frames
   bool published_ = false;
   bool keyframes_ = false;
   double behind_periods_ = kBehindPeriods;

@@ -103,6 +103,35 @@ TEST(DecodePlan, AutoDropsToKeyFramesWhileWorkersAreBehindAndComesBack) {
   EXPECT_FALSE(plan.keyframes_only());
 }
 
+// Key frames every 30 frames. While the workers take more of the camera's
+// frames per key-frame interval than key frames alone would give, late
+// claims do not drop it to key frames; once they take one or two, they do.
+TEST(DecodePlan, AutoKeepsDecodingWhileWorkersTakeMoreThanKeyFramesWouldGive) {
+  constexpr int kKeyInterval = 30;
+  const auto until_keyframes = [](int claims_per_interval) {
+    DecodePlan plan({.mode = config::DecodeMode::automatic, .period = kFrame, .interval = kFrame}, t0);
+    std::uint64_t claims = 0;
+    auto now = t0;
+    // Two intervals in which the workers take `claims_per_interval` frames each...
+    for (int i = 0; i <= 2 * kKeyInterval; ++i) {
+      now += kFrame;
+      if (i % kKeyInterval == 0) plan.on_key_frame(claims);
+      if (plan.on_frame(now, claims) == Verdict::convert) plan.on_published(now, claims);
+      if (i % kKeyInterval < claims_per_interval) ++claims;
+    }
+    // ...then none for far longer than the waiting rule's periods.
+    for (int i = 0; i < 4 * DecodePlan::kBehindPeriods; ++i) {
+      now += kFrame;
+      if (plan.on_frame(now, claims) == Verdict::convert) plan.on_published(now, claims);
+    }
+    return plan.keyframes_only();
+  };
+  EXPECT_FALSE(until_keyframes(15));
+  EXPECT_FALSE(until_keyframes(static_cast<int>(DecodePlan::kMostClaimsPerKeyInterval) + 1));
+  EXPECT_TRUE(until_keyframes(static_cast<int>(DecodePlan::kMostClaimsPerKeyInterval)));
+  EXPECT_TRUE(until_keyframes(1));
+}
+
 // A camera served less than the mean holds on to every frame longer; one
 // served more lets go sooner.
 TEST(DecodePlan, AutoHoldsOnLongerForACameraServedLessThanTheOthers) {

@@ -80,6 +80,8 @@ class FrameSource {
   virtual void keyframes_only(bool /*on*/) {}
   // The next frame will not be used: a non-reference frame need not be decoded.
   virtual void next_unused(bool /*unused*/) {}
+  // Whether the current frame is a key frame (false where the source cannot tell).
+  [[nodiscard]] virtual bool key_frame() const { return false; }
   [[nodiscard]] virtual DecodeCounts decode_counts() const = 0;
 
   // next() and picture() together (benchmarks, tools).
