@@ -117,7 +117,7 @@ TEST_F(WorkerMemory, ASecondWorkerAddsAtMostSixtyPercentOfTheFirst) {
 
 // The supervisor's libraries' loading and the model's touched tens of MB of
 // file pages no other process maps (64 MB of a 2-camera pipeline's); once
-// every worker has run, the supervisor gives them back (startup_pages.hpp).
+// every child is forked, the supervisor gives them back (startup_pages.hpp).
 TEST_F(WorkerMemory, TheSupervisorKeepsNoPagesItOnlyNeededToStart) {
   const Measured m = measure(1);
   std::printf("the supervisor's private file pages: %.1f MiB\n",
