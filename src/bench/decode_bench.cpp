@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -12,14 +11,10 @@
 #include <shmyolo/config/pipeline_config.hpp>
 #include <shmyolo/ingest/frame_source.hpp>
 
+#include "process_stats.hpp"
+
 namespace shmyolo::bench {
 namespace {
-
-double cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
 
 config::CameraConfig camera_of(const DecodeBenchOptions& o, config::Decoder decoder) {
   config::CameraConfig c;
@@ -48,7 +43,7 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
       .data = slot.data(), .width = o.input, .height = o.input, .stride = static_cast<std::size_t>(o.input) * 3};
   (*source)->keyframes_only(keyframes);
   std::string why;
-  const double start = cpu_ms();
+  const double start = own_cpu_ms();
   const auto began = std::chrono::steady_clock::now();
   const double fps = (*source)->native_fps();
   std::uint64_t read = 0;
@@ -70,7 +65,7 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
   const auto counts = (*source)->decode_counts();
   way.decoded = counts.decoded;
   way.frames = counts.decoded + counts.not_decoded;
-  way.cpu_ms_per_frame = (cpu_ms() - start) / static_cast<double>(std::max<std::uint64_t>(way.frames, 1));
+  way.cpu_ms_per_frame = (own_cpu_ms() - start) / static_cast<double>(std::max<std::uint64_t>(way.frames, 1));
   return way;
 }
 

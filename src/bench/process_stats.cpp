@@ -68,15 +68,11 @@ double cpu_seconds_of_children() {
          static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
 }
 
-namespace {
-
-std::chrono::nanoseconds thread_cpu() {
+double own_cpu_ms() {
   timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
-
-}  // namespace
 
 WatchedExit wait_sampling_memory(pid_t pid) {
   // A sample's CPU time x 50 until the next: the sampler's share stays under 2 %.
@@ -86,9 +82,11 @@ WatchedExit wait_sampling_memory(pid_t pid) {
   auto next_sample = std::chrono::steady_clock::now();
   while (waitpid(pid, &w.status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() >= next_sample) {
-      const auto before = thread_cpu();
+      const double before = own_cpu_ms();
       w.peak_pss_mb = std::max(w.peak_pss_mb, pss_mb(process_tree(pid)));
-      next_sample = std::chrono::steady_clock::now() + (thread_cpu() - before) * kIdlePerBusy;
+      next_sample = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double, std::milli>((own_cpu_ms() - before) * kIdlePerBusy));
     }
     std::this_thread::sleep_for(kPoll);
   }

@@ -20,6 +20,8 @@ namespace shmyolo::bench {
 [[nodiscard]] double pss_mb(const std::vector<pid_t>& pids);
 // User + system CPU seconds of this process's reaped descendants.
 [[nodiscard]] double cpu_seconds_of_children();
+// This process's own CPU time so far, every thread's, in ms.
+[[nodiscard]] double own_cpu_ms();
 
 // Waits for `pid` to exit, sampling the summed PSS of its tree; returns its
 // wait status and the peak. A sample walks every process's page tables

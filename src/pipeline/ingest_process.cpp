@@ -324,8 +324,9 @@ Streamed stream_frames(Camera& cam, ingest::FrameSource& source, std::uint64_t& 
     if (read_period > Clock::duration::zero()) due = std::max(due + read_period, now - read_period);
     shares.update(plan, now);
     // relaxed: a count that steers decoding; no memory is read through it.
-    if (source.key_frame()) plan.on_key_frame(claims.load(std::memory_order_relaxed));
-    const DecodePlan::Verdict verdict = plan.on_frame(now, claims.load(std::memory_order_relaxed));
+    const std::uint64_t claimed = claims.load(std::memory_order_relaxed);
+    if (source.key_frame()) plan.on_key_frame(claimed);
+    const DecodePlan::Verdict verdict = plan.on_frame(now, claimed);
     if (verdict != DecodePlan::Verdict::convert) {
       cam.status.skipped.fetch_add(1, std::memory_order_relaxed);
       cam.producer.heartbeat();  // alive, though publishing nothing (key frames may be seconds apart)
