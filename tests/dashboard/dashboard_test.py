@@ -169,6 +169,9 @@ def sign_in(driver, wait, token):
 # 640, so x = 160 of its 320-wide picture) that are the line's yellow.
 LINE_PIXELS = """
 const img = arguments[0];
+// The tile's picture is replaced as frames come: while the next one loads it
+// is not drawable (drawImage throws on a broken image), so no line is seen yet.
+if (!img.complete || img.naturalWidth === 0) return 0;
 const c = document.createElement("canvas");
 c.width = img.naturalWidth; c.height = img.naturalHeight;
 const g = c.getContext("2d");
