@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <shmyolo/bus/cleanup.hpp>
+#include <shmyolo/error.hpp>
 #include <shmyolo/nearest_word.hpp>
 
 #include "commands.hpp"
@@ -17,7 +18,7 @@
 namespace shmyolo::cli {
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "shmyolo: %s\n", message.c_str());
+  print_error(message);
   return 1;
 }
 

@@ -13,6 +13,7 @@ struct RunArgs {
   double duration = 0;
   std::string stats_json;
   bool print_shm_size = false;
+  bool check = false;
   std::string role = "all";
   std::string shm_dir;
 };
@@ -38,7 +39,8 @@ int run(const RunArgs& a) {
                                           .stats_json = a.stats_json,
                                           .role = a.role == "ingest"    ? pipeline::RunRole::ingest
                                                   : a.role == "workers" ? pipeline::RunRole::workers
-                                                                        : pipeline::RunRole::all});
+                                                                        : pipeline::RunRole::all,
+                                          .check_only = a.check});
 }
 
 }  // namespace
@@ -51,6 +53,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->check(finite_range(0.0, 1e9));
   cmd->add_option("--stats-json", a->stats_json, "Write final per-camera statistics to this file");
   cmd->add_flag("--print-shm-size", a->print_shm_size, "Print the shared memory the config needs, then exit");
+  cmd->add_flag("--check", a->check,
+                "Check the config, the model and what a start needs (shared memory, the port, the output files), "
+                "then exit: 0 and one line when it could run; nothing is started or made");
   cmd->add_option("--role", a->role,
                   "all: every process here; ingest: cameras, aggregator and the segments (one container); workers: "
                   "the inference workers, attached to an ingest side's segments (another container)")

@@ -3,36 +3,107 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <shmyolo/detect/layouts.hpp>
+#include <shmyolo/nearest_word.hpp>
 #include "violation.hpp"
 
 namespace shmyolo::config {
 namespace {
 
-// Thrown inside the reader only; parse() turns it into a ConfigError.
-struct Invalid {
+// A mistake in the file: where it is (line -1 where the key has no place, as
+// a missing key), for telling mistakes in the file's order, and its one-line
+// message.
+struct Mistake {
+  int line = -1;
+  int column = 0;
   std::string message;
 };
+
+// Thrown inside the reader only, at a mistake reading cannot go past; parse()
+// turns it, with the mistakes noted before it, into a ConfigError.
+struct Invalid {
+  Mistake mistake;
+};
+
+// Text from the file (a key, a value) inside a message: control characters
+// written as escapes, so that a mistake stays on its one line whatever the
+// file holds.
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (ch == '\n')
+      out += "\\n";
+    else if (ch == '\r')
+      out += "\\r";
+    else if (ch == '\t')
+      out += "\\t";
+    else if (byte < 0x20 || byte == 0x7f)
+      out += fmt::format("\\x{:02x}", byte);
+    else
+      out += ch;
+  }
+  return out;
+}
+
+// At most this many mistakes are told at once: a screen's worth, as a
+// compiler stops after its first errors; the rest are counted.
+constexpr std::size_t kMostMistakesTold = 10;
 
 class Reader {
  public:
   Reader(std::string origin, std::filesystem::path base) : origin_(std::move(origin)), base_(std::move(base)) {}
 
   [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
-    const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
-    if (mark.line >= 0) throw Invalid{fmt::format("{}:{}: {}: {}", origin_, mark.line + 1, key, what)};
-    throw Invalid{fmt::format("{}: {}: {}", origin_, key, what)};
+    throw Invalid{located(node, key, what)};
   }
+
+  // A mistake reading can go past (an unknown key, a value of the wrong kind,
+  // an unknown word, a missing file): noted, the default kept, and reading
+  // goes on, so that one run names every such mistake in the file.
+  void note(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    noted_.push_back(located(node, key, what));
+    noted_keys_.insert(key);
+  }
+
+  // Whether a mistake was noted at this key: its value is then the default,
+  // which the value rules need not be told about a second time.
+  [[nodiscard]] bool noted(const std::string& key) const { return noted_keys_.contains(key); }
+
+  // Every mistake noted, then `last` (where reading stopped, if it did), in
+  // the file's order, one per line.
+  [[nodiscard]] std::string report(std::optional<Mistake> last) const {
+    std::vector<Mistake> all = noted_;
+    if (last) all.push_back(std::move(*last));
+    std::ranges::stable_sort(all, {},
+                             [](const Mistake& m) { return std::pair(m.line < 0 ? INT_MAX : m.line, m.column); });
+    std::string lines;
+    for (std::size_t i = 0; i < all.size() && i < kMostMistakesTold; ++i) {
+      lines += (lines.empty() ? "" : "\n") + all[i].message;
+    }
+    if (all.size() > kMostMistakesTold) {
+      lines += fmt::format("\n{}: {} more mistakes after these: fix these, then run again", origin_,
+                           all.size() - kMostMistakesTold);
+    }
+    return lines;
+  }
+
+  [[nodiscard]] bool clean() const { return noted_.empty(); }
 
   void expect_map(const YAML::Node& node, const std::string& key) const {
     if (!node.IsMap()) fail(node, key, "expected a mapping of keys to values");
@@ -43,13 +114,9 @@ class Reader {
     for (const auto& entry : node) {
       const auto name = entry.first.as<std::string>();
       if (std::ranges::find_if(allowed, [&](const char* a) { return name == a; }) != allowed.end()) continue;
-      std::string list;
-      for (const char* a : allowed) {
-        if (!list.empty()) list += ", ";
-        list += a;
-      }
-      fail(entry.first, key.empty() ? name : fmt::format("{}.{}", key, name),
-           fmt::format("unknown key (expected one of: {})", list));
+      const std::vector<std::string> known(allowed.begin(), allowed.end());
+      note(entry.first, key.empty() ? name : fmt::format("{}.{}", key, name),
+           fmt::format("unknown key (expected one of: {}){}", fmt::join(known, ", "), did_you_mean(name, known)));
     }
   }
 
@@ -57,18 +124,26 @@ class Reader {
   bool read(const YAML::Node& parent, const char* field, const std::string& key, T& out) const {
     const YAML::Node node = parent[field];
     if (!node.IsDefined() || node.IsNull()) return false;
-    if (!node.IsScalar())
-      fail(node, key, fmt::format("expected {}, got a {}", kind_of<T>(), node.IsMap() ? "mapping" : "list"));
+    if (!node.IsScalar()) {
+      note(node, key, fmt::format("expected {}, got a {}", kind_of<T>(), node.IsMap() ? "mapping" : "list"));
+      return false;
+    }
+    T value{};
     try {
-      out = node.as<T>();
+      value = node.as<T>();
     } catch (const YAML::Exception&) {
-      fail(node, key, fmt::format("expected {}, got \"{}\"", kind_of<T>(), node.Scalar()));
+      note(node, key, fmt::format("expected {}, got \"{}\"", kind_of<T>(), node.Scalar()));
+      return false;
     }
     // YAML's .nan and .inf are numbers to yaml-cpp, and NaN passes every
     // range check (each comparison is false): refuse them here, once.
     if constexpr (std::is_floating_point_v<T>) {
-      if (!std::isfinite(out)) fail(node, key, fmt::format("expected a finite number, got \"{}\"", node.Scalar()));
+      if (!std::isfinite(value)) {
+        note(node, key, fmt::format("expected a finite number, got \"{}\"", node.Scalar()));
+        return false;
+      }
     }
+    out = std::move(value);
     return true;
   }
 
@@ -92,8 +167,19 @@ class Reader {
       return "text";
   }
 
+  [[nodiscard]] Mistake located(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+    if (mark.line >= 0) {
+      return {mark.line + 1, mark.column, one_line(fmt::format("{}:{}: {}: {}", origin_, mark.line + 1, key, what))};
+    }
+    return {-1, 0, one_line(fmt::format("{}: {}: {}", origin_, key, what))};
+  }
+
   std::string origin_;
   std::filesystem::path base_;
+  // Noted through the const Reader every read_* function takes.
+  mutable std::vector<Mistake> noted_;
+  mutable std::set<std::string> noted_keys_;
 };
 
 void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
@@ -103,7 +189,7 @@ void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
   if (!r.read(node, "path", "model.path", path)) r.fail(node, "model.path", "missing: the model file (.onnx)");
   m.options.path = r.resolve(path);
   if (std::error_code ec; !std::filesystem::is_regular_file(m.options.path, ec)) {
-    r.fail(node["path"], "model.path",
+    r.note(node["path"], "model.path",
            fmt::format("no file at {}: check the path (relative paths start at the config's folder)",
                        m.options.path.string()));
   }
@@ -114,13 +200,13 @@ void read_model(const Reader& r, const YAML::Node& node, ModelConfig& m) {
     else if (engine == "opencv")
       m.options.engine = detect::Engine::opencv;
     else
-      r.fail(node["engine"], "model.engine", fmt::format("expected ort or opencv, got \"{}\"", engine));
+      r.note(node["engine"], "model.engine", fmt::format("expected ort or opencv, got \"{}\"", engine));
   }
   std::string layout;
   if (r.read(node, "layout", "model.layout", layout)) {
     m.options.layout = detect::parse_layout(layout);
     if (!m.options.layout) {
-      r.fail(node["layout"], "model.layout", fmt::format("unknown layout \"{}\" ({})", layout, detect::layout_list()));
+      r.note(node["layout"], "model.layout", fmt::format("unknown layout \"{}\" ({})", layout, detect::layout_list()));
     }
   }
   int input_size = 0;
@@ -156,7 +242,7 @@ std::filesystem::path existing_file(const Reader& r, const YAML::Node& node, con
   auto path = p.is_absolute() ? p : (r.base() / p).lexically_normal();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    r.fail(node[key], name, fmt::format("no file at {}: check the path", path.string()));
+    r.note(node[key], name, fmt::format("no file at {}: check the path", path.string()));
   }
   return path;
 }
@@ -302,7 +388,7 @@ void read_tracker(const Reader& r, const YAML::Node& node, const std::string& ke
     try {
       t.enabled = node.as<bool>();
     } catch (const YAML::Exception&) {
-      r.fail(node, key, fmt::format("expected false or a mapping of tracker options, got \"{}\"", node.Scalar()));
+      r.note(node, key, fmt::format("expected false or a mapping of tracker options, got \"{}\"", node.Scalar()));
     }
     return;
   }
@@ -327,7 +413,7 @@ void read_tracker(const Reader& r, const YAML::Node& node, const std::string& ke
     else if (anchor == "center" || anchor == "centre")
       t.anchor = Anchor::center;
     else
-      r.fail(node["anchor"], key + ".anchor", fmt::format("expected bottom or center, got \"{}\"", anchor));
+      r.note(node["anchor"], key + ".anchor", fmt::format("expected bottom or center, got \"{}\"", anchor));
   }
 }
 
@@ -368,7 +454,7 @@ LineConfig read_line(const Reader& r, const YAML::Node& node, const std::string&
     else if (count == "backward")
       l.directions = LineDirections::backward;
     else
-      r.fail(node["count"], key + ".count", fmt::format("expected both, forward or backward, got \"{}\"", count));
+      r.note(node["count"], key + ".count", fmt::format("expected both, forward or backward, got \"{}\"", count));
   }
   l.classes = read_class_list(r, node["classes"], key + ".classes");
   return l;
@@ -406,7 +492,7 @@ void read_decoding(const Reader& r, const YAML::Node& node, const std::string& k
     else if (word == "opencv")
       c.decoder = Decoder::opencv;
     else
-      r.fail(node["decoder"], key + ".decoder", fmt::format("expected ffmpeg or opencv, got \"{}\"", word));
+      r.note(node["decoder"], key + ".decoder", fmt::format("expected ffmpeg or opencv, got \"{}\"", word));
   }
   if (r.read(node, "decode", key + ".decode", word)) {
     if (word == "all")
@@ -416,7 +502,7 @@ void read_decoding(const Reader& r, const YAML::Node& node, const std::string& k
     else if (word == "auto")
       c.decode = DecodeMode::automatic;
     else
-      r.fail(node["decode"], key + ".decode", fmt::format("expected all, keyframes or auto, got \"{}\"", word));
+      r.note(node["decode"], key + ".decode", fmt::format("expected all, keyframes or auto, got \"{}\"", word));
   }
   r.read(node, "realtime", key + ".realtime", c.realtime);
 }
@@ -439,7 +525,7 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
     else if (delivery == "queue")
       c.delivery = bus::Delivery::queue;
     else
-      r.fail(node["delivery"], key + ".delivery", fmt::format("expected latest or queue, got \"{}\"", delivery));
+      r.note(node["delivery"], key + ".delivery", fmt::format("expected latest or queue, got \"{}\"", delivery));
   }
   r.read(node, "slots", key + ".slots", c.slots);
   r.read(node, "loop", key + ".loop", c.loop);
@@ -455,7 +541,7 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& node, const std::str
     else if (color == "gray" || color == "grey")
       c.color = SourceColor::gray;
     else
-      r.fail(node["color"], key + ".color", fmt::format("expected bgr, rgb or gray, got \"{}\"", color));
+      r.note(node["color"], key + ".color", fmt::format("expected bgr, rgb or gray, got \"{}\"", color));
   }
   read_decoding(r, node, key, c);
   read_scene(r, node, key, c);
@@ -550,7 +636,8 @@ YAML::Node node_at(const YAML::Node& node, std::string_view key) {
 }
 
 PipelineConfig read_pipeline(const Reader& r, const YAML::Node& root) {
-  if (!root.IsDefined() || root.IsNull()) throw Invalid{"the file is empty: see examples/ for a configuration"};
+  if (!root.IsDefined() || root.IsNull())
+    throw Invalid{{.message = "the file is empty: see examples/ for a configuration"}};
   r.only_keys(root, "", {"name", "shm_dir", "model", "workers", "cameras", "outputs", "http"});
   PipelineConfig p;
   r.read(root, "name", "name", p.name);
@@ -776,10 +863,15 @@ ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& o
   try {
     const YAML::Node root = YAML::Load(text);
     PipelineConfig p = read_pipeline(reader, root);
-    if (const auto v = detail::first_violation(p)) reader.fail(node_at(root, v->key), v->key, v->what);
-    return p;
+    // The value rules run on what was read, so one run also names values
+    // out of range beside the mistakes the reader went past.
+    for (const auto& v : detail::violations(p)) {
+      if (!reader.noted(v.key)) reader.note(node_at(root, v.key), v.key, v.what);
+    }
+    if (reader.clean()) return p;
+    return std::unexpected(ConfigError{ConfigErrc::invalid, reader.report(std::nullopt)});
   } catch (const Invalid& e) {
-    return std::unexpected(ConfigError{ConfigErrc::invalid, e.message});
+    return std::unexpected(ConfigError{ConfigErrc::invalid, reader.report(e.mistake)});
   } catch (const YAML::Exception& e) {
     return std::unexpected(
         ConfigError{ConfigErrc::syntax, fmt::format("{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.msg)});

@@ -23,12 +23,12 @@ class Checker {
     if (!(lo <= value && value <= hi)) rule(false, key, fmt::format("must be {} to {}, got {}", lo, hi, value));
   }
   void rule(bool ok, const std::string& key, std::string what) {
-    if (!ok && !found_) found_ = Violation{key, std::move(what)};
+    if (!ok) found_.push_back(Violation{key, std::move(what)});
   }
-  [[nodiscard]] std::optional<Violation> found() const { return found_; }
+  [[nodiscard]] std::vector<Violation> found() && { return std::move(found_); }
 
  private:
-  std::optional<Violation> found_;
+  std::vector<Violation> found_;
 };
 
 constexpr const char* kNameRule = "use 1 to 32 of A-Z a-z 0-9 _ - (it names shared-memory segments)";
@@ -284,7 +284,7 @@ bool valid_name(const std::string& name) {
   });
 }
 
-std::optional<Violation> first_violation(const PipelineConfig& config) {
+std::vector<Violation> violations(const PipelineConfig& config) {
   Checker c;
   c.rule(valid_name(config.name), "name", kNameRule);
   check_model(c, config.model);
@@ -293,7 +293,7 @@ std::optional<Violation> first_violation(const PipelineConfig& config) {
   check_cameras(c, config);
   check_outputs(c, config.outputs);
   check_alarms(c, config);
-  return c.found();
+  return std::move(c).found();
 }
 
 }  // namespace detail
@@ -309,10 +309,12 @@ std::string_view to_string(ConfigErrc code) {
 }
 
 ConfigResult<void> validate(const PipelineConfig& config) {
-  const auto v = detail::first_violation(config);
-  if (!v) return {};
+  const auto found = detail::violations(config);
+  if (found.empty()) return {};
   const std::string origin = config.file.empty() ? "" : config.file.string() + ": ";
-  return make_error(ConfigErrc::invalid, fmt::format("{}{}: {}", origin, v->key, v->what));
+  std::string lines;
+  for (const auto& v : found) lines += fmt::format("{}{}{}: {}", lines.empty() ? "" : "\n", origin, v.key, v.what);
+  return make_error(ConfigErrc::invalid, lines);
 }
 
 }  // namespace shmyolo::config

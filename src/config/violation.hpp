@@ -3,8 +3,8 @@
 // file's line).
 #pragma once
 
-#include <optional>
 #include <string>
+#include <vector>
 
 #include <shmyolo/config/pipeline_config.hpp>
 
@@ -15,8 +15,8 @@ struct Violation {
   std::string what;  // what is wrong and what to do
 };
 
-// The first value out of its range or rule, in the order of the YAML keys.
-[[nodiscard]] std::optional<Violation> first_violation(const PipelineConfig& config);
+// Every value out of its range or rule, in the order of the YAML keys.
+[[nodiscard]] std::vector<Violation> violations(const PipelineConfig& config);
 
 [[nodiscard]] bool valid_name(const std::string& name);
 

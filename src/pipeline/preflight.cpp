@@ -54,10 +54,20 @@ bool check_space(const ShmPlan& plan) {
   return false;
 }
 
+// Whether a missing file (parents false: its folder must exist, as fopen
+// needs) or folder (parents true: made with the folders above it) could be
+// made: the nearest folder above it that may exist takes new entries.
+bool could_make(const std::filesystem::path& path, bool parents) {
+  std::error_code ec;
+  std::filesystem::path above = std::filesystem::absolute(path, ec).parent_path();
+  while (parents && !std::filesystem::exists(above, ec) && above != above.parent_path()) above = above.parent_path();
+  return std::filesystem::is_directory(above, ec) && ::access(above.c_str(), W_OK) == 0;
+}
+
 // The JSON Lines file is opened by the aggregator after the fork; one it
 // cannot open is refused here, at start, in one line, rather than by an
 // aggregator restarting in a loop while the queues stall.
-bool check_output_file(const config::PipelineConfig& config, const std::string& file, const char* key) {
+bool check_output_file(const config::PipelineConfig& config, const std::string& file, const char* key, bool create) {
   if (file.empty() || file == "-") return true;
   // An existing file must be a plain file on a real file system: a FIFO
   // would block the open, /proc and /sys files take no lines.
@@ -71,7 +81,12 @@ bool check_output_file(const config::PipelineConfig& config, const std::string& 
                  config.file.string().c_str(), key, file.c_str(), S_ISDIR(st.st_mode) ? "a folder" : "a special file");
     return false;
   }
-  std::FILE* f = std::fopen(file.c_str(), "a");  // creates it, as the aggregator would
+  if (!create && !exists) {
+    if (could_make(file, false)) return true;
+    std::error_code ec;
+    errno = std::filesystem::is_directory(std::filesystem::path(file).parent_path(), ec) ? EACCES : ENOENT;
+  }
+  std::FILE* f = create || exists ? std::fopen(file.c_str(), "a") : nullptr;  // creates it, as the aggregator would
   if (f == nullptr) {
     std::fprintf(stderr, "shmyolo: %s: %s: cannot write %s (%s): check the folder exists and is writable\n",
                  config.file.string().c_str(), key, file.c_str(), std::strerror(errno));
@@ -82,11 +97,12 @@ bool check_output_file(const config::PipelineConfig& config, const std::string& 
 }
 
 // The snapshots' folder is made now if it is missing, as the aggregator would.
-bool check_snapshot_dir(const config::PipelineConfig& config) {
+bool check_snapshot_dir(const config::PipelineConfig& config, bool create) {
   if (!config.outputs.snapshots) return true;
   const auto& dir = config.outputs.snapshots->dir;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (!create && !std::filesystem::exists(dir, ec) && could_make(dir, true)) return true;
+  if (create) std::filesystem::create_directories(dir, ec);
   if (!ec && std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0) return true;
   std::fprintf(stderr,
                "shmyolo: %s: outputs.snapshots.dir: cannot write in %s (%s): name a folder shmyolo may write in\n",
@@ -94,9 +110,10 @@ bool check_snapshot_dir(const config::PipelineConfig& config) {
   return false;
 }
 
-bool check_outputs(const config::PipelineConfig& config) {
-  return check_output_file(config, config.outputs.jsonl, "outputs.jsonl") &&
-         check_output_file(config, config.outputs.events, "outputs.events") && check_snapshot_dir(config);
+bool check_outputs(const config::PipelineConfig& config, bool create) {
+  return check_output_file(config, config.outputs.jsonl, "outputs.jsonl", create) &&
+         check_output_file(config, config.outputs.events, "outputs.events", create) &&
+         check_snapshot_dir(config, create);
 }
 
 // The HTTP port is taken by the aggregator after the fork; a port already in
@@ -206,8 +223,8 @@ bool check_classes(const config::PipelineConfig& config, const ModelFacts& model
   return true;
 }
 
-bool preflight(const config::PipelineConfig& config, const ShmPlan& plan) {
-  return check_space(plan) && check_exposure(config) && check_port(config) && check_outputs(config);
+bool preflight(const config::PipelineConfig& config, const ShmPlan& plan, bool create) {
+  return check_space(plan) && check_exposure(config) && check_port(config) && check_outputs(config, create);
 }
 
 }  // namespace shmyolo::pipeline

@@ -14,7 +14,9 @@ namespace shmyolo::pipeline {
 [[nodiscard]] bool check_classes(const config::PipelineConfig& config, const ModelFacts& model);
 
 // The owner's checks: room in the shared-memory folder for the plan, the
-// HTTP port free, the JSON Lines file writable.
-[[nodiscard]] bool preflight(const config::PipelineConfig& config, const ShmPlan& plan);
+// HTTP port free, the JSON Lines file writable. A start makes the output
+// files and folders that are missing; a check (`create` false) only asks
+// whether it could.
+[[nodiscard]] bool preflight(const config::PipelineConfig& config, const ShmPlan& plan, bool create = true);
 
 }  // namespace shmyolo::pipeline

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <shmyolo/bus/ring.hpp>
 
 #include "preflight.hpp"
 #include "shared_model.hpp"
@@ -45,7 +46,7 @@ std::string decoding(const nlohmann::json& cam, const config::CameraConfig& conf
 
 int Supervisor::run() {
   if (const auto valid = config::validate(config_); !valid) {
-    std::fprintf(stderr, "shmyolo: %s\n", valid.error().message.c_str());
+    print_error(valid.error().message);
     return 1;
   }
   auto model = probe_model(config_.model);
@@ -56,9 +57,11 @@ int Supervisor::run() {
   name_rings(ctx_, layout_);
   if (!check_classes(config_, ctx_.model)) return 1;
   start_ = Clock::now();
-  if (!owns_segments(options_.role)) return run_workers_role();
+  if (!owns_segments(options_.role)) return options_.check_only ? report_checked(nullptr) : run_workers_role();
   const auto plan = plan_for(layout_);
-  if (!plan || !preflight(config_, *plan) || !create_segments()) return 1;
+  if (!plan || !preflight(config_, *plan, !options_.check_only)) return 1;
+  if (options_.check_only) return report_checked(&*plan);
+  if (!create_segments()) return 1;
   start_children();
   std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers%s, model %s (%dx%d), %.1f MiB in %s\n",
                config_.name.c_str(), config_.cameras.size(), config_.workers.count,
@@ -69,6 +72,22 @@ int Supervisor::run() {
   supervise();
   stop();
   return finish();
+}
+
+// --check passed: what a start would run, on stdout; nothing was made.
+int Supervisor::report_checked(const ShmPlan* plan) const {
+  std::string room = " (attaching to the ingest side's segments)";
+  if (plan != nullptr) {
+    const auto space = bus::shm_space(plan->dir);
+    room = fmt::format(", {:.1f} MiB of shared memory in {} ({:.0f} MiB free)",
+                       static_cast<double>(plan->total_bytes) / kMiB, plan->dir.string(),
+                       space ? static_cast<double>(space->free_bytes) / kMiB : 0.0);
+  }
+  fmt::print("shmyolo: {}: ready to run pipeline {}: {} cameras, {} workers, model {} ({}x{}){}; nothing started\n",
+             config_.file.empty() ? "config" : config_.file.string(), config_.name, config_.cameras.size(),
+             config_.workers.count, config_.model.options.path.filename().string(), ctx_.model.input_width,
+             ctx_.model.input_height, room);
+  return 0;
 }
 
 bool Supervisor::create_segments() {

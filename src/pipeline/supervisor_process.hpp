@@ -36,6 +36,7 @@ class Supervisor {
 
  private:
   // supervisor.cpp
+  [[nodiscard]] int report_checked(const ShmPlan* plan) const;
   bool create_segments();
   void start_children();
   void load_model_for_workers();

@@ -2,11 +2,16 @@
 // the line and the key for what it refuses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include <shmyolo/config/pipeline_config.hpp>
 
@@ -150,14 +155,127 @@ TEST(Config, OtherMistakes) {
   EXPECT_NE(error_of("").find("empty"), std::string::npos);
 }
 
-TEST(Config, ShmyoloRunRefusesABadConfigInOneLine) {
+// A file with several mistakes gets them all in one run, one line each in
+// the file's order: a wrong kind, an unknown key (with the nearest one) and a
+// value out of range alike.
+TEST(Config, EveryMistakeIsToldOnItsOwnLineInTheFilesOrder) {
+  const auto e = error_of(with_model(R"(workers: {count: 0, thraeds: 2}
+cameras:
+  - {name: a, source: x.avi, fsp: 15, decode: some}
+  - {name: b, source: y.avi, fps: fast}
+outputs: {stats_interval: -1}
+)"));
+  std::vector<std::string> lines;
+  std::istringstream in(e);
+  for (std::string line; std::getline(in, line);) lines.push_back(line.substr(0, line.find(" (expected one of")));
+  const std::vector<std::string> expected{
+      "test.yaml:2: workers.count: must be 1 to 64, got 0",
+      "test.yaml:2: workers.thraeds: unknown key",
+      "test.yaml:4: cameras[0].fsp: unknown key",
+      "test.yaml:4: cameras[0].decode: expected all, keyframes or auto, got \"some\"",
+      "test.yaml:5: cameras[1].fps: expected a number, got \"fast\"",
+      "test.yaml:6: outputs.stats_interval: must be 0.2 to 3600, got -1",
+  };
+  EXPECT_EQ(lines, expected) << e;
+  EXPECT_NE(e.find("thraeds: unknown key (expected one of: count, threads, batch, stuck_after); did you mean "
+                   "\"threads\"?\n"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("; did you mean \"fps\"?\n"), std::string::npos) << e;
+}
+
+// A value read wrong keeps its default, which its range would refuse: the
+// mistake is told once, as what it is.
+TEST(Config, AValueReadWrongIsToldOnce) {
+  EXPECT_EQ(error_of(with_model("cameras: [{name: a, source: x.avi, roi: {x: 0, y: 0, width: wide, height: 8}}]\n")),
+            "test.yaml:2: cameras[0].roi.width: expected a whole number, got \"wide\"");
+}
+
+// Reading stops at a mistake it cannot go past (a camera without a name), and
+// says so after the mistakes it had found on the way.
+TEST(Config, AMistakeReadingCannotGoPastComesWithThoseBeforeIt) {
+  EXPECT_EQ(error_of(with_model("workers: {count: many}\ncameras:\n  - {source: x.avi}\n  - {name: b, fps: x}\n")),
+            "test.yaml:2: workers.count: expected a whole number, got \"many\"\n"
+            "test.yaml:4: cameras[0].name: missing");
+}
+
+// Found by tests/fuzz/config_fuzz.cpp: a value quoted in a message kept its
+// line breaks, and one mistake took several lines.
+TEST(Config, AMistakeQuotingTheFileStaysOnOneLine) {
+  EXPECT_EQ(error_of(with_model("cameras: [{name: a, source: \"synthetic:?\\n\\twidth=8\"}]\n")),
+            "test.yaml:2: cameras[0].source: unknown parameter \"\\n\\twidth\" "
+            "(synthetic:?width=640&height=480&seed=1&objects=1-4)");
+}
+
+TEST(Config, AtMostTenMistakesAreTold) {
+  std::string keys;
+  for (int i = 0; i < 14; ++i) keys += fmt::format("  wrong{}: 1\n", i);
+  const auto e = error_of(with_model("cameras: [{name: a, source: x.avi}]\noutputs:\n" + keys));
+  EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 10) << e;
+  EXPECT_TRUE(e.ends_with("\ntest.yaml: 4 more mistakes after these: fix these, then run again")) << e;
+}
+
+TEST(Config, ValidateTellsEveryRuleBroken) {
+  auto config = parse(with_model("cameras: [{name: a, source: x.avi}]\n"));
+  ASSERT_TRUE(config) << config.error().message;
+  config->file = "yard.yaml";
+  config->workers.count = 0;
+  config->cameras[0].fps = -2;
+  const auto r = shmyolo::config::validate(*config);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "yard.yaml: workers.count: must be 1 to 64, got 0\nyard.yaml: cameras[0].fps: must be 0 to 1000, got -2");
+}
+
+// shmyolo run stops at a bad config before it makes a segment, each mistake
+// on a line of its own.
+TEST(Config, ShmyoloRunRefusesABadConfigOneLineAMistake) {
   shmyolo::test::TempShmDir dir;
   const auto file = dir.path() / "bad.yaml";
-  std::ofstream(file) << with_model("workers: {count: zero}\ncameras: [{name: a, source: x.avi}]\n");
+  std::ofstream(file) << with_model("workers: {count: zero}\ncameras: [{name: a, source: x.avi, fps: -2}]\n");
   const auto r = shmyolo::test::run({shmyolo::test::shmyolo_bin(), "run", file.string()});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_EQ(r.output, "shmyolo: " + file.string() + ":2: workers.count: expected a whole number, got \"zero\"\n");
+  EXPECT_EQ(r.output, "shmyolo: " + file.string() + ":2: workers.count: expected a whole number, got \"zero\"\n" +
+                          "shmyolo: " + file.string() + ":3: cameras[0].fps: must be 0 to 1000, got -2\n");
   EXPECT_TRUE(dir.entries().empty());
+}
+
+// shmyolo run --check: the config read, the model loaded and a start's
+// checks made, then one line on success; no segment, file or folder is made.
+TEST(Config, RunCheckSaysWhetherItCouldRunAndMakesNothing) {
+  shmyolo::test::TempShmDir shm;
+  shmyolo::test::TempDir dir;
+  const auto config = dir.path() / "yard.yaml";
+  std::ofstream(config) << with_model(
+      "cameras: [{name: a, source: 'synthetic:'}]\noutputs: {jsonl: out.jsonl, snapshots: {dir: snaps/new}}\n");
+  const auto check = [&] {
+    return shmyolo::test::run(
+        {shmyolo::test::shmyolo_bin(), "run", config.string(), "--check", "--shm-dir", shm.path().string()});
+  };
+  const auto ok = check();
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_TRUE(ok.output.starts_with("shmyolo: " + config.string() + ": ready to run pipeline default: 1 cameras"))
+      << ok.output;
+  EXPECT_TRUE(ok.output.ends_with("; nothing started\n")) << ok.output;
+  EXPECT_EQ(std::count(ok.output.begin(), ok.output.end(), '\n'), 1) << ok.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "out.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "snaps"));
+  EXPECT_TRUE(shm.entries().empty());
+
+  // What a start would refuse, --check refuses in the same line.
+  std::ofstream(config) << with_model("cameras: [{name: a, source: 'synthetic:'}]\noutputs: {jsonl: no/out.jsonl}\n");
+  const auto refused = check();
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.output, "shmyolo: " + config.string() + ": outputs.jsonl: cannot write " +
+                                (dir.path() / "no/out.jsonl").string() +
+                                " (No such file or directory): check the folder exists and is writable\n");
+  const auto model = dir.path() / "broken.onnx";
+  std::ofstream(model) << "not a model";
+  std::ofstream(config) << "model: {path: broken.onnx}\ncameras: [{name: a, source: 'synthetic:'}]\n";
+  const auto broken = check();
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.output.find("cannot load model " + model.string()), std::string::npos) << broken.output;
+  EXPECT_TRUE(shm.entries().empty());
 }
 
 // YAML's .nan passes every range check (each comparison with NaN is false);

@@ -26,6 +26,10 @@ struct RunOptions {
   double duration_s = 0;  // 0: until a signal, or until every camera's source has ended
   std::filesystem::path stats_json;
   RunRole role = RunRole::all;
+  // --check: the config read, the model loaded and every check made before a
+  // start (room for the segments, the port, the output files), then exit
+  // without making a segment, a file or a child.
+  bool check_only = false;
 };
 
 int run_pipeline(const config::PipelineConfig& config, const RunOptions& options);
