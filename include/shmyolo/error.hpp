@@ -1,8 +1,8 @@
 // One shape for every failure shmyolo reports, whatever the component: a code
 // a program branches on, and one line for people that names the thing and
-// says what to do (a config with several mistakes: one such line each). Each component has its own code enum
-// (bus::BusErrc, detect::DetectErrc, config::ConfigErrc, image::ImageErrc, ...) with a to_string() beside it, and its
-// Error<Code> alias:
+// says what to do (a config's mistakes: a line each). Each component has its
+// own code enum (bus::BusErrc, detect::DetectErrc, config::ConfigErrc, ...)
+// with a to_string() beside it, and its Error<Code> alias:
 //   bus::BusResult<Claim> c = ring.claim(...);
 //   if (!c && c.error().code == bus::BusErrc::timeout) ...
 //   std::fprintf(stderr, "shmyolo: %s\n", std::string(c.error().what()).c_str());

@@ -34,9 +34,10 @@ struct Mistake {
 };
 
 // Thrown inside the reader only, at a mistake reading cannot go past; parse()
-// turns it, with the mistakes noted before it, into a ConfigError.
+// turns it, with the mistakes noted before it, into a ConfigError. No mistake
+// of its own where one noted at the same key says it already.
 struct Invalid {
-  Mistake mistake;
+  std::optional<Mistake> mistake;
 };
 
 // Text from the file (a key, a value) inside a message: control characters
@@ -69,7 +70,10 @@ class Reader {
  public:
   Reader(std::string origin, std::filesystem::path base) : origin_(std::move(origin)), base_(std::move(base)) {}
 
+  // A value of the wrong kind where one is required is noted as that, not
+  // told a second time as missing.
   [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    if (noted(key)) throw Invalid{};
     throw Invalid{located(node, key, what)};
   }
 
@@ -89,7 +93,7 @@ class Reader {
   // the file's order, one per line.
   [[nodiscard]] std::string report(std::optional<Mistake> last) const {
     std::vector<Mistake> all = noted_;
-    if (last) all.push_back(std::move(*last));
+    if (last) all.push_back(*std::move(last));
     std::ranges::stable_sort(all, {},
                              [](const Mistake& m) { return std::pair(m.line < 0 ? INT_MAX : m.line, m.column); });
     std::string lines;
@@ -637,7 +641,7 @@ YAML::Node node_at(const YAML::Node& node, std::string_view key) {
 
 PipelineConfig read_pipeline(const Reader& r, const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull())
-    throw Invalid{{.message = "the file is empty: see examples/ for a configuration"}};
+    throw Invalid{Mistake{.message = "the file is empty: see examples/ for a configuration"}};
   r.only_keys(root, "", {"name", "shm_dir", "model", "workers", "cameras", "outputs", "http"});
   PipelineConfig p;
   r.read(root, "name", "name", p.name);

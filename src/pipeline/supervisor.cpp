@@ -76,7 +76,7 @@ int Supervisor::run() {
 
 // --check passed: what a start would run, on stdout; nothing was made.
 int Supervisor::report_checked(const ShmPlan* plan) const {
-  std::string room = " (attaching to the ingest side's segments)";
+  std::string room = " (workers only: the ingest side makes the segments)";
   if (plan != nullptr) {
     const auto space = bus::shm_space(plan->dir);
     room = fmt::format(", {:.1f} MiB of shared memory in {} ({:.0f} MiB free)",

@@ -192,11 +192,14 @@ TEST(Config, AValueReadWrongIsToldOnce) {
 }
 
 // Reading stops at a mistake it cannot go past (a camera without a name), and
-// says so after the mistakes it had found on the way.
+// says so after the mistakes it had found on the way; a required value of the
+// wrong kind is that mistake, not also a missing one.
 TEST(Config, AMistakeReadingCannotGoPastComesWithThoseBeforeIt) {
   EXPECT_EQ(error_of(with_model("workers: {count: many}\ncameras:\n  - {source: x.avi}\n  - {name: b, fps: x}\n")),
             "test.yaml:2: workers.count: expected a whole number, got \"many\"\n"
             "test.yaml:4: cameras[0].name: missing");
+  EXPECT_EQ(error_of(with_model("cameras:\n  - {name: [a], source: x.avi}\n")),
+            "test.yaml:3: cameras[0].name: expected text, got a list");
 }
 
 // Found by tests/fuzz/config_fuzz.cpp: a value quoted in a message kept its
