@@ -118,6 +118,9 @@ TEST_F(WorkerMemory, ASecondWorkerAddsAtMostSixtyPercentOfTheFirst) {
 // The supervisor's libraries' loading and the model's touched tens of MB of
 // file pages no other process maps (64 MB of a 2-camera pipeline's); once
 // every child is forked, the supervisor gives them back (startup_pages.hpp).
+// Pages another test's pipeline also mapped at that moment are kept, and
+// become this one's alone when that pipeline exits (18 MiB once, under
+// ASan): these tests run with no other (ALONE in tests/pipeline/CMakeLists.txt).
 TEST_F(WorkerMemory, TheSupervisorKeepsNoPagesItOnlyNeededToStart) {
   const Measured m = measure(1);
   std::printf("the supervisor's private file pages: %.1f MiB\n",
