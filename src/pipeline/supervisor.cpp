@@ -63,15 +63,21 @@ int Supervisor::run() {
   if (options_.check_only) return report_checked(&*plan);
   if (!create_segments()) return 1;
   start_children();
-  std::fprintf(stderr, "shmyolo: pipeline %s: %zu cameras, %d workers%s, model %s (%dx%d), %.1f MiB in %s\n",
-               config_.name.c_str(), config_.cameras.size(), config_.workers.count,
-               options_.role == RunRole::ingest ? " (run by shmyolo run --role workers)" : "",
-               config_.model.options.path.filename().c_str(), ctx_.model.input_width, ctx_.model.input_height,
+  std::fprintf(stderr, "shmyolo: %s, %.1f MiB in %s\n",
+               described(options_.role == RunRole::ingest ? " (run by shmyolo run --role workers)" : "").c_str(),
                static_cast<double>(plan->total_bytes) / kMiB, ctx_.shm_dir.c_str());
   report_ = std::make_unique<StatsReport>(ctx_, rings_.cameras());
   supervise();
   stop();
   return finish();
+}
+
+// "pipeline yard: 4 cameras, 2 workers<after_workers>, model yolov8n.onnx
+// (640x640)": the start line's and --check's words for what runs.
+std::string Supervisor::described(std::string_view after_workers) const {
+  return fmt::format("pipeline {}: {} cameras, {} workers{}, model {} ({}x{})", config_.name, config_.cameras.size(),
+                     config_.workers.count, after_workers, config_.model.options.path.filename().string(),
+                     ctx_.model.input_width, ctx_.model.input_height);
 }
 
 // --check passed: what a start would run, on stdout; nothing was made.
@@ -83,10 +89,8 @@ int Supervisor::report_checked(const ShmPlan* plan) const {
                        static_cast<double>(plan->total_bytes) / kMiB, plan->dir.string(),
                        space ? static_cast<double>(space->free_bytes) / kMiB : 0.0);
   }
-  fmt::print("shmyolo: {}: ready to run pipeline {}: {} cameras, {} workers, model {} ({}x{}){}; nothing started\n",
-             config_.file.empty() ? "config" : config_.file.string(), config_.name, config_.cameras.size(),
-             config_.workers.count, config_.model.options.path.filename().string(), ctx_.model.input_width,
-             ctx_.model.input_height, room);
+  fmt::print("shmyolo: {}: ready to run {}{}; nothing started\n",
+             config_.file.empty() ? "config" : config_.file.string(), described(""), room);
   return 0;
 }
 

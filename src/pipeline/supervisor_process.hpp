@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <shmyolo/config/pipeline_config.hpp>
@@ -36,6 +37,7 @@ class Supervisor {
 
  private:
   // supervisor.cpp
+  [[nodiscard]] std::string described(std::string_view after_workers) const;
   [[nodiscard]] int report_checked(const ShmPlan* plan) const;
   bool create_segments();
   void start_children();
