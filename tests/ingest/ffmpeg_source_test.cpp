@@ -97,10 +97,11 @@ void match_ious(const std::vector<Found>& sure_of, const std::vector<Found>& in,
   }
 }
 
-// The two paths resample differently (the FFmpeg path resizes the decoder's
-// planes, then converts the colours; the OpenCV path the other way round),
-// so a small box may move by a fraction of a pixel at the model's scale, as
-// it does between any two resizes. Every box must be found by both, in the
+// At a scale that is not a whole number the two paths resample differently
+// (the FFmpeg path resizes the decoder's planes, then converts the colours;
+// the OpenCV path the other way round), so a small box may move by a
+// fraction of a pixel at the model's scale, as it does between any two
+// resizes. Every box must be found by both, in the
 // same place: each of one path has its class's box from the other at IoU
 // >= 0.9, and the median IoU is at least 0.98. `exact`: the same pixels, so
 // every IoU is 1.
@@ -158,8 +159,48 @@ TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathWithARegionOfInterest) {
 TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnA1080pH264Clip) {
   const TempDir dir;
   const auto clip = write_clip(dir, {.width = 1920, .height = 1080, .frames = 24, .seed = 3});
-  expect_same_detections(clip, shapes_model(), 24);
+  // 1920x1080 into 320x180: a whole-number scale, the very same pixels.
+  expect_same_detections(clip, shapes_model(), 24, std::nullopt, true);
   expect_same_detections(clip, shapes_model(), 24, config::Roi{.x = 300, .y = 100, .width = 1200, .height = 900});
+}
+
+// Each frame placed into a slot of `side` x `side` by the FFmpeg path and by
+// the OpenCV path: the count of frames whose slots differ in any byte.
+int frames_differing(const config::CameraConfig& ffmpeg_camera, const config::CameraConfig& opencv_camera, int side,
+                     int frames) {
+  auto ffmpeg = open(ffmpeg_camera);
+  auto opencv = open(opencv_camera);
+  if (!ffmpeg || !opencv) return frames;
+  const auto bytes = static_cast<std::size_t>(side) * side * 3;
+  std::vector<std::uint8_t> a(bytes);
+  std::vector<std::uint8_t> b(bytes);
+  const auto stride = static_cast<std::size_t>(side) * 3;
+  std::string error;
+  int differing = 0;
+  for (int i = 0; i < frames; ++i) {
+    EXPECT_EQ(ffmpeg->next(error), ReadStatus::frame) << error;
+    EXPECT_EQ(opencv->next(error), ReadStatus::frame) << error;
+    const auto placed_a = ffmpeg->place({.data = a.data(), .width = side, .height = side, .stride = stride}, {});
+    const auto placed_b = opencv->place({.data = b.data(), .width = side, .height = side, .stride = stride}, {});
+    EXPECT_TRUE(placed_a && placed_b);
+    if (a != b) ++differing;
+  }
+  return differing;
+}
+
+// 1080p into 640 (every output pixel on one source pixel) and into 320 (two
+// by two): the FFmpeg path converts only the pixels the resize reads, and its
+// slots are the OpenCV path's to the byte, so are its boxes.
+TEST(FfmpegSource, TheOpenCvPathsVeryPixelsAtAWholeNumberScale) {
+  const TempDir dir;
+  constexpr int kFrames = 12;
+  const auto clip = write_clip(dir, {.width = 1920, .height = 1080, .frames = kFrames, .seed = 5});
+  for (const int side : {640, 320}) {
+    EXPECT_EQ(frames_differing(camera(clip, Decoder::ffmpeg), camera(clip, Decoder::opencv), side, kFrames), 0) << side;
+  }
+  // A region of interest at the same scale: the crop's corner moves the planes.
+  const config::Roi roi{.x = 240, .y = 120, .width = 960, .height = 540};
+  EXPECT_EQ(frames_differing(camera(clip, Decoder::ffmpeg, roi), camera(clip, Decoder::opencv, roi), 320, kFrames), 0);
 }
 
 // Both paths scored against the synthetic scene's own truth: the FFmpeg
