@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -25,6 +26,11 @@ constexpr std::uint64_t kMiB = 1ULL << 20;
 
 bool owns_segments(RunRole role) {
   return role != RunRole::workers;
+}
+
+// "1 camera", "4 cameras".
+std::string counted(std::size_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
 
 std::string milliseconds(const nlohmann::json& ms) {
@@ -75,13 +81,31 @@ int Supervisor::run() {
 // "pipeline yard: 4 cameras, 2 workers<after_workers>, model yolov8n.onnx
 // (640x640)": the start line's and --check's words for what runs.
 std::string Supervisor::described(std::string_view after_workers) const {
-  return fmt::format("pipeline {}: {} cameras, {} workers{}, model {} ({}x{})", config_.name, config_.cameras.size(),
-                     config_.workers.count, after_workers, config_.model.options.path.filename().string(),
-                     ctx_.model.input_width, ctx_.model.input_height);
+  return fmt::format("pipeline {}: {}, {}{}, model {} ({}x{})", config_.name, counted(config_.cameras.size(), "camera"),
+                     counted(static_cast<std::size_t>(config_.workers.count), "worker"), after_workers,
+                     config_.model.options.path.filename().string(), ctx_.model.input_width, ctx_.model.input_height);
+}
+
+// --check: a camera whose file, folder or device is not there now. Only a
+// warning: a start retries such a camera until it appears (a late mount, a
+// camera plugged in later), so the config itself is right.
+void Supervisor::warn_missing_sources() const {
+  const std::string file = config_.file.empty() ? "config" : config_.file.string();
+  for (const auto& camera : config_.cameras) {
+    const bool local = camera.kind == config::SourceKind::video_file ||
+                       camera.kind == config::SourceKind::image_folder || camera.kind == config::SourceKind::device;
+    std::error_code ec;
+    if (!local || std::filesystem::exists(camera.location, ec)) continue;
+    // The source as written: a path's expanded ${...} may hold a secret.
+    std::fprintf(stderr,
+                 "shmyolo: warning: %s: camera %s: %s does not exist now; a start would retry it until it does\n",
+                 file.c_str(), camera.name.c_str(), camera.source.c_str());
+  }
 }
 
 // --check passed: what a start would run, on stdout; nothing was made.
 int Supervisor::report_checked(const ShmPlan* plan) const {
+  if (plan != nullptr) warn_missing_sources();
   std::string room = " (workers only: the ingest side makes the segments)";
   if (plan != nullptr) {
     const auto space = bus::shm_space(plan->dir);

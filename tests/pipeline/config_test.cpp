@@ -257,13 +257,23 @@ TEST(Config, RunCheckSaysWhetherItCouldRunAndMakesNothing) {
   };
   const auto ok = check();
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
-  EXPECT_TRUE(ok.output.starts_with("shmyolo: " + config.string() + ": ready to run pipeline default: 1 cameras"))
+  EXPECT_TRUE(ok.output.starts_with("shmyolo: " + config.string() + ": ready to run pipeline default: 1 camera, "))
       << ok.output;
   EXPECT_TRUE(ok.output.ends_with("; nothing started\n")) << ok.output;
   EXPECT_EQ(std::count(ok.output.begin(), ok.output.end(), '\n'), 1) << ok.output;
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "out.jsonl"));
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "snaps"));
   EXPECT_TRUE(shm.entries().empty());
+
+  // A camera's file that is not there yet is a warning: a start retries it.
+  std::ofstream(config) << with_model("cameras: [{name: a, source: 'synthetic:'}, {name: dock, source: later.mp4}]\n");
+  const auto warned = check();
+  EXPECT_EQ(warned.exit_code, 0) << warned.output;
+  EXPECT_NE(warned.output.find("shmyolo: warning: " + config.string() +
+                               ": camera dock: later.mp4 does not exist now; a start would retry it until it does\n"),
+            std::string::npos)
+      << warned.output;
+  EXPECT_NE(warned.output.find(": ready to run pipeline default: 2 cameras, "), std::string::npos) << warned.output;
 
   // What a start would refuse, --check refuses in the same line.
   std::ofstream(config) << with_model("cameras: [{name: a, source: 'synthetic:'}]\noutputs: {jsonl: no/out.jsonl}\n");
