@@ -71,8 +71,7 @@ void SampledConversion::convert_band(const Planes& planes, Taps rows, int y0, in
 void SampledConversion::combine_band(Taps columns, int rows_per_output, int y0, int y1, int out_width,
                                      std::uint8_t* dest, std::size_t dest_stride) const {
   const int taps = columns.count * rows_per_output;
-  const int shift = taps == 4 ? 2 : taps / 2;
-  const int half = taps / 2;
+  const int half = taps / 2;  // also log2(taps) for 2 and 4 taps: the division's shift
   const std::ptrdiff_t step = static_cast<std::ptrdiff_t>(columns.scale) * 3;  // bytes between output pixels' taps
   const std::ptrdiff_t right = columns.count == 2 ? 3 : 0;
   for (int y = y0; y < y1; ++y) {
@@ -89,7 +88,7 @@ void SampledConversion::combine_band(Taps columns, int rows_per_output, int y0, 
       for (int c = 0; c < 3; ++c) {
         int sum = a[c] + (right != 0 ? a[right + c] : 0);
         if (rows_per_output == 2) sum += b[c] + (right != 0 ? b[right + c] : 0);
-        to[c] = static_cast<std::uint8_t>((sum + half) >> shift);
+        to[c] = static_cast<std::uint8_t>((sum + half) >> half);
       }
     }
   }

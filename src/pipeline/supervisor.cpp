@@ -89,8 +89,7 @@ std::string Supervisor::described(std::string_view after_workers) const {
 // --check: a camera whose file, folder or device is not there now. Only a
 // warning: a start retries such a camera until it appears (a late mount, a
 // camera plugged in later), so the config itself is right.
-void Supervisor::warn_missing_sources() const {
-  const std::string file = config_.file.empty() ? "config" : config_.file.string();
+void Supervisor::warn_missing_sources(const std::string& file) const {
   for (const auto& camera : config_.cameras) {
     const bool local = camera.kind == config::SourceKind::video_file ||
                        camera.kind == config::SourceKind::image_folder || camera.kind == config::SourceKind::device;
@@ -105,16 +104,16 @@ void Supervisor::warn_missing_sources() const {
 
 // --check passed: what a start would run, on stdout; nothing was made.
 int Supervisor::report_checked(const ShmPlan* plan) const {
-  if (plan != nullptr) warn_missing_sources();
+  const std::string file = config_.file.empty() ? "config" : config_.file.string();
   std::string room = " (workers only: the ingest side makes the segments)";
   if (plan != nullptr) {
+    warn_missing_sources(file);  // the ingest side opens the sources
     const auto space = bus::shm_space(plan->dir);
     room = fmt::format(", {:.1f} MiB of shared memory in {} ({:.0f} MiB free)",
                        static_cast<double>(plan->total_bytes) / kMiB, plan->dir.string(),
                        space ? static_cast<double>(space->free_bytes) / kMiB : 0.0);
   }
-  fmt::print("shmyolo: {}: ready to run {}{}; nothing started\n",
-             config_.file.empty() ? "config" : config_.file.string(), described(""), room);
+  fmt::print("shmyolo: {}: ready to run {}{}; nothing started\n", file, described(""), room);
   return 0;
 }
 

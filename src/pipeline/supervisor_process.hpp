@@ -39,7 +39,7 @@ class Supervisor {
   // supervisor.cpp
   [[nodiscard]] std::string described(std::string_view after_workers) const;
   [[nodiscard]] int report_checked(const ShmPlan* plan) const;
-  void warn_missing_sources() const;
+  void warn_missing_sources(const std::string& file) const;
   bool create_segments();
   void start_children();
   void load_model_for_workers();
