@@ -17,7 +17,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-#include "sampled_conversion.hpp"
+#include "exact_conversion.hpp"
 
 namespace shmyolo::ingest {
 namespace {
@@ -142,11 +142,11 @@ class FfmpegSource final : public FrameSource {
   // the slot; false for other formats.
   bool place_i420(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                   const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
-  // YUV 4:2:0 where the resize reads few source pixels (a whole-number
-  // scale, such as 1080p into 640 or 320): the OpenCV path's very pixels,
-  // from only those (sampled_conversion.hpp); false elsewhere.
-  bool place_sampled(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
-                     const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
+  // YUV 4:2:0 at a whole-number scale (1080p into 640 or 320) or where the
+  // picture shrinks little (640x480 into 640): the OpenCV path's very
+  // pixels (exact_conversion.hpp); false elsewhere.
+  bool place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+                   const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
 
   std::string named_;  // the source as messages show it (a stream's password masked)
   bool live_;
@@ -162,7 +162,7 @@ class FfmpegSource final : public FrameSource {
   cv::Mat bgr_;                    // picture(): the slower path's full-size frame
   std::array<cv::Mat, 3> planes_;  // place_i420's Y, Cr and Cb at the output's size
   cv::Mat ycrcb_;                  // ... stretched to full range, interleaved
-  SampledConversion sampled_;
+  ExactConversion exact_;
   int stream_ = -1;
   bool draining_ = false;           // the file ended: the decoder gives its last frames
   bool keyframes_only_ = false;     // decode key frames only
@@ -400,12 +400,15 @@ bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, 
   return true;
 }
 
-bool FfmpegSource::place_sampled(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
-                                 const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  if (frame_->format != AV_PIX_FMT_YUV420P) return false;
-  return sampled_.place({planes[0], planes[1], planes[2]},
-                        {frame_->linesize[0], frame_->linesize[1], frame_->linesize[2]}, crop.size(),
-                        cv::Size(t.resized_width, t.resized_height), out, stride);
+// Only where the full picture's height is even: the OpenCV path's
+// conversion of an odd one is swscale's general one, not the conversion
+// these ways use.
+bool FfmpegSource::place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+                               const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
+  if (frame_->format != AV_PIX_FMT_YUV420P || frame_->height % 2 != 0) return false;
+  return exact_.place({planes[0], planes[1], planes[2]},
+                      {frame_->linesize[0], frame_->linesize[1], frame_->linesize[2]}, crop.size(),
+                      cv::Size(t.resized_width, t.resized_height), out, stride);
 }
 
 // A region of interest whose corner falls between chroma samples (an odd x
@@ -450,7 +453,7 @@ std::expected<Placed, std::string> FfmpegSource::place(const SlotPixels& slot, c
   const auto t = detect::plan_letterbox(crop.width, crop.height, slot.width, slot.height, p);
   std::uint8_t* inner =
       slot.data + static_cast<std::size_t>(t.pad_y) * slot.stride + static_cast<std::size_t>(t.pad_x) * 3;
-  if (!place_sampled(planes, crop, t, inner, slot.stride) && !place_i420(planes, crop, t, inner, slot.stride)) {
+  if (!place_exact(planes, crop, t, inner, slot.stride) && !place_i420(planes, crop, t, inner, slot.stride)) {
     SwsContext* s = scaler(crop.width, crop.height, t.resized_width, t.resized_height);
     if (s == nullptr) return place_picture(picture(), slot, p);
     std::array<std::uint8_t*, 4> out{inner, nullptr, nullptr, nullptr};

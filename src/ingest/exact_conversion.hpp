@@ -1,5 +1,8 @@
-// The OpenCV path's very pixels at a fraction of its cost, where the picture
-// is scaled by a whole number (1080p into 640 or 320, 4K into 640, ...).
+// The OpenCV path's very pixels without its full-size picture, where that
+// costs no more than the planes' resize: at a whole-number scale (1080p into
+// 640 or 320, 4K into 640, ...) and where the picture shrinks little or not
+// at all (a 640x480 camera into 640, 768x576 into 640x480, a small camera
+// into a larger model).
 //
 // The OpenCV path converts the whole decoded picture to BGR (swscale) and
 // then resizes it (cv::resize, INTER_LINEAR). At a whole-number scale s each
@@ -7,8 +10,13 @@
 // (s even: weights 1/2), always the same ones, so most source rows are read
 // by no output pixel: 1 in 3 is read for 1080p into 640 or into 320. Only
 // those rows are converted, by swscale's own conversion, and the pixels
-// read are combined as cv::resize combines them, so the slot holds the
-// OpenCV path's pixels, and the boxes are its boxes, bit for bit.
+// read are combined as cv::resize combines them. Where the picture shrinks
+// by less than about 1.4 on each side (at most twice the output's pixels),
+// every pixel is read and the conversion is about as dear as the output's
+// own passes: the crop is converted whole, by the same conversion, and
+// resized by cv::resize itself (or written straight into the slot at the
+// same size). Either way the slot holds the OpenCV path's pixels, and the
+// boxes are its boxes, bit for bit.
 #pragma once
 
 #include <array>
@@ -21,18 +29,17 @@ struct SwsContext;
 
 namespace shmyolo::ingest {
 
-class SampledConversion {
+class ExactConversion {
  public:
-  SampledConversion() = default;
-  ~SampledConversion();
-  SampledConversion(const SampledConversion&) = delete;
-  SampledConversion& operator=(const SampledConversion&) = delete;
+  ExactConversion() = default;
+  ~ExactConversion();
+  ExactConversion(const ExactConversion&) = delete;
+  ExactConversion& operator=(const ExactConversion&) = delete;
 
   // Y, U and V planes of 4:2:0 (each pointer at the crop's corner, which is
   // even) of a crop of `crop` pixels, resized to `out` at `dest` as
   // cv::resize resizes swscale's BGR picture of them. False, with nothing
-  // written, unless both scales are whole numbers and at most a third of
-  // the rows are read: the older path is cheaper there.
+  // written, where neither way applies (the planes' resize is cheaper).
   bool place(const std::array<const std::uint8_t*, 3>& planes, const std::array<int, 3>& strides, cv::Size crop,
              cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
 
@@ -48,6 +55,8 @@ class SampledConversion {
     const std::array<const std::uint8_t*, 3>& data;
     const std::array<int, 3>& stride;
   };
+  bool place_sampled(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
+  bool place_whole(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
   void convert_band(const Planes& planes, Taps rows, int y0, int y1);
   void gather_band(const Planes& planes, Taps columns, Taps rows, int y0, int y1, int out_width);
   void convert_blocks(int y0, int y1);
@@ -56,6 +65,7 @@ class SampledConversion {
 
   cv::Mat rows_;                   // a band's rows read, converted: output row y0 + d's taps at rows d * count + i
   std::array<cv::Mat, 3> blocks_;  // a band's 2x2 blocks read, side by side, as 4:2:0 (Y, U, V)
+  cv::Mat whole_;                  // place_whole's converted crop, rows padded
   SwsContext* scaler_ = nullptr;
 };
 

@@ -1,8 +1,10 @@
-#include "sampled_conversion.hpp"
+#include "exact_conversion.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
+
+#include <opencv2/imgproc.hpp>
 
 extern "C" {
 #include <libswscale/swscale.h>
@@ -27,9 +29,23 @@ std::optional<int> whole_scale(int source, int target) {
 // Even, so that swscale's conversion is chosen (it wants even heights).
 constexpr int kBand = 16;
 
+// Rows padded to 16 pixels: swscale's x86 conversion writes whole steps of
+// 8 pixels, past the row's end (into the padding) where the width is not a
+// multiple.
+int padded(int width) {
+  return (width + 15) / 16 * 16;
+}
+
+// The largest source pixels per output pixel converted whole: measured
+// (docs/benchmarks.md, "The OpenCV path's very pixels where the picture
+// shrinks little"), converting the whole crop then costs about what the
+// planes' resize does up to here, and more beyond (a 720p crop into 640 at
+// 4 cost 0.3-0.4 ms a frame more).
+constexpr double kWholeAtMost = 2.0;
+
 }  // namespace
 
-SampledConversion::~SampledConversion() {
+ExactConversion::~ExactConversion() {
   sws_freeContext(scaler_);
 }
 
@@ -41,7 +57,7 @@ SampledConversion::~SampledConversion() {
 // over the rows not read. Read as 4:2:2 (a chroma row for every row), they
 // go through the very conversion of 4:2:0 (x86's yuv420_bgr24 takes both),
 // so each pixel gets the values the full picture's conversion gives it.
-void SampledConversion::convert_band(const Planes& planes, Taps rows, int y0, int y1) {
+void ExactConversion::convert_band(const Planes& planes, Taps rows, int y0, int y1) {
   const int parities = rows.scale % 2 == 0 ? 1 : 2;  // odd: the chroma row steps alternate, so two sets
   const int step = rows.scale * parities;            // source rows from one output row of a set to the next
   const auto row_bytes = static_cast<std::ptrdiff_t>(rows_.step);
@@ -68,8 +84,8 @@ void SampledConversion::convert_band(const Planes& planes, Taps rows, int y0, in
 // fixed-point sum of 1, 2 or 4 taps, each weighed 2048 / count per axis,
 // rounds to (sum + n / 2) / n with n taps (its scalar and SIMD code agree at
 // these weights).
-void SampledConversion::combine_band(Taps columns, int rows_per_output, int y0, int y1, int out_width,
-                                     std::uint8_t* dest, std::size_t dest_stride) const {
+void ExactConversion::combine_band(Taps columns, int rows_per_output, int y0, int y1, int out_width, std::uint8_t* dest,
+                                   std::size_t dest_stride) const {
   const int taps = columns.count * rows_per_output;
   const int half = taps / 2;  // also log2(taps) for 2 and 4 taps: the division's shift
   const std::ptrdiff_t step = static_cast<std::ptrdiff_t>(columns.scale) * 3;  // bytes between output pixels' taps
@@ -99,7 +115,7 @@ void SampledConversion::combine_band(Taps columns, int rows_per_output, int y0, 
 // sample. The blocks of output rows [y0, y1) are copied side by side into
 // a 4:2:0 picture of twice the output's size (a ninth of the source's
 // pixels at a scale of 6) for the 4:2:0 conversion itself.
-void SampledConversion::gather_band(const Planes& planes, Taps columns, Taps rows, int y0, int y1, int out_width) {
+void ExactConversion::gather_band(const Planes& planes, Taps columns, Taps rows, int y0, int y1, int out_width) {
   for (int y = y0; y < y1; ++y) {
     const int row = rows.scale * y + rows.first;
     const std::uint8_t* top = planes.data[0] + static_cast<std::ptrdiff_t>(row) * planes.stride[0];
@@ -120,7 +136,7 @@ void SampledConversion::gather_band(const Planes& planes, Taps columns, Taps row
   }
 }
 
-void SampledConversion::convert_blocks(int y0, int y1) {
+void ExactConversion::convert_blocks(int y0, int y1) {
   const std::array<const std::uint8_t*, 4> in{blocks_[0].data, blocks_[1].data, blocks_[2].data, nullptr};
   const std::array<int, 4> in_stride{static_cast<int>(blocks_[0].step), static_cast<int>(blocks_[1].step),
                                      static_cast<int>(blocks_[2].step), 0};
@@ -129,8 +145,8 @@ void SampledConversion::convert_blocks(int y0, int y1) {
   sws_scale(scaler_, in.data(), in_stride.data(), 0, 2 * (y1 - y0), out.data(), out_stride.data());
 }
 
-bool SampledConversion::place(const std::array<const std::uint8_t*, 3>& planes, const std::array<int, 3>& strides,
-                              cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
+bool ExactConversion::place_sampled(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest,
+                                    std::size_t dest_stride) {
   const auto sx = whole_scale(crop.width, out.width);
   const auto sy = whole_scale(crop.height, out.height);
   if (!sx || !sy) return false;
@@ -139,14 +155,11 @@ bool SampledConversion::place(const std::array<const std::uint8_t*, 3>& planes, 
   // At most a third of the rows read (scales 3, 5, 6, 7, 9, ...); 2 and 4
   // read half or all of them, and both scales 2 is cv::resize's INTER_AREA.
   if (rows.count * 3 > rows.scale) return false;
-  const Planes in{planes, strides};
   const bool blocks = columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 && rows.first % 2 == 0;
   // A band of output rows at a time: its converted rows stay in the cache
-  // until they are combined. Rows padded to 16 pixels: swscale's x86
-  // conversion writes whole steps of 8, past the row's end (into the
-  // padding) where the width is not a multiple.
+  // until they are combined.
   const int width = blocks ? 2 * out.width : crop.width;
-  rows_.create(kBand * rows.count, (width + 15) / 16 * 16, CV_8UC3);
+  rows_.create(kBand * rows.count, padded(width), CV_8UC3);
   const AVPixelFormat format = blocks ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV422P;
   scaler_ = sws_getCachedContext(scaler_, width, kBand * rows.count, format, width, kBand * rows.count,
                                  AV_PIX_FMT_BGR24, SWS_BICUBIC, nullptr, nullptr, nullptr);
@@ -169,6 +182,49 @@ bool SampledConversion::place(const std::array<const std::uint8_t*, 3>& planes, 
     }
   }
   return true;
+}
+
+// The crop converted whole, by the conversion the full picture gets. That
+// conversion takes whole rows of chroma, two rows of pixels each: an odd
+// crop converts the row below it too (there is one: the crop's corner and
+// the full picture's height are even), which nothing reads.
+bool ExactConversion::place_whole(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest,
+                                  std::size_t dest_stride) {
+  if (static_cast<double>(crop.area()) > kWholeAtMost * static_cast<double>(out.area())) return false;
+  const int height = crop.height + crop.height % 2;
+  scaler_ = sws_getCachedContext(scaler_, crop.width, height, AV_PIX_FMT_YUV420P, crop.width, height, AV_PIX_FMT_BGR24,
+                                 SWS_BICUBIC, nullptr, nullptr, nullptr);
+  if (scaler_ == nullptr) return false;
+  const std::array<const std::uint8_t*, 4> planes{in.data[0], in.data[1], in.data[2], nullptr};
+  const std::array<int, 4> strides{in.stride[0], in.stride[1], in.stride[2], 0};
+  // The same size, where the conversion's steps of 8 pixels end at the
+  // row's end (it would write past it into the slot's neighbour, at its
+  // last row) and no row below is converted: straight into the slot, as
+  // cv::resize copies at the same size.
+  if (crop == out && height == crop.height && crop.width % 8 == 0) {
+    std::array<std::uint8_t*, 4> to{dest, nullptr, nullptr, nullptr};
+    std::array<int, 4> to_stride{static_cast<int>(dest_stride), 0, 0, 0};
+    sws_scale(scaler_, planes.data(), strides.data(), 0, height, to.data(), to_stride.data());
+    return true;
+  }
+  whole_.create(height, padded(crop.width), CV_8UC3);
+  std::array<std::uint8_t*, 4> to{whole_.data, nullptr, nullptr, nullptr};
+  std::array<int, 4> to_stride{static_cast<int>(whole_.step), 0, 0, 0};
+  sws_scale(scaler_, planes.data(), strides.data(), 0, height, to.data(), to_stride.data());
+  cv::Mat target(out, CV_8UC3, dest, dest_stride);  // the slot's pixels: written in place, no reallocation
+  const cv::Mat picture = whole_(cv::Rect(0, 0, crop.width, crop.height));
+  if (crop == out) {
+    picture.copyTo(target);
+  } else {
+    cv::resize(picture, target, out, 0, 0, cv::INTER_LINEAR);
+  }
+  return true;
+}
+
+bool ExactConversion::place(const std::array<const std::uint8_t*, 3>& planes, const std::array<int, 3>& strides,
+                            cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
+  const Planes in{planes, strides};
+  return place_sampled(in, crop, out, dest, dest_stride) || place_whole(in, crop, out, dest, dest_stride);
 }
 
 }  // namespace shmyolo::ingest
