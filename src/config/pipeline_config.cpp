@@ -40,28 +40,6 @@ struct Invalid {
   std::optional<Mistake> mistake;
 };
 
-// Text from the file (a key, a value) inside a message: control characters
-// written as escapes, so that a mistake stays on its one line whatever the
-// file holds.
-std::string one_line(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char ch : text) {
-    const auto byte = static_cast<unsigned char>(ch);
-    if (ch == '\n')
-      out += "\\n";
-    else if (ch == '\r')
-      out += "\\r";
-    else if (ch == '\t')
-      out += "\\t";
-    else if (byte < 0x20 || byte == 0x7f)
-      out += fmt::format("\\x{:02x}", byte);
-    else
-      out += ch;
-  }
-  return out;
-}
-
 // At most this many mistakes are told at once: a screen's worth, as a
 // compiler stops after its first errors; the rest are counted.
 constexpr std::size_t kMostMistakesTold = 10;
@@ -738,6 +716,25 @@ ConfigResult<std::string> read_secret_file(const std::string& path) {
 }
 
 }  // namespace
+
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (ch == '\n')
+      out += "\\n";
+    else if (ch == '\r')
+      out += "\\r";
+    else if (ch == '\t')
+      out += "\\t";
+    else if (byte < 0x20 || byte == 0x7f)
+      out += fmt::format("\\x{:02x}", byte);
+    else
+      out += ch;
+  }
+  return out;
+}
 
 std::string mask_credentials(std::string_view url) {
   const auto scheme = url.find("://");

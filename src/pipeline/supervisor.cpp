@@ -95,16 +95,17 @@ void Supervisor::warn_missing_sources(const std::string& file) const {
                        camera.kind == config::SourceKind::image_folder || camera.kind == config::SourceKind::device;
     std::error_code ec;
     if (!local || std::filesystem::exists(camera.location, ec)) continue;
-    // The source as written: a path's expanded ${...} may hold a secret.
+    // The source as written (a path's expanded ${...} may hold a secret),
+    // on one line whatever it holds.
     std::fprintf(stderr,
                  "shmyolo: warning: %s: camera %s: %s does not exist now; a start would retry it until it does\n",
-                 file.c_str(), camera.name.c_str(), camera.source.c_str());
+                 file.c_str(), camera.name.c_str(), config::one_line(camera.source).c_str());
   }
 }
 
 // --check passed: what a start would run, on stdout; nothing was made.
 int Supervisor::report_checked(const ShmPlan* plan) const {
-  const std::string file = config_.file.empty() ? "config" : config_.file.string();
+  const std::string file = config_.file.empty() ? "config" : config::one_line(config_.file.string());
   std::string room = " (workers only: the ingest side makes the segments)";
   if (plan != nullptr) {
     warn_missing_sources(file);  // the ingest side opens the sources

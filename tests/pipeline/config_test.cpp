@@ -266,14 +266,22 @@ TEST(Config, RunCheckSaysWhetherItCouldRunAndMakesNothing) {
   EXPECT_TRUE(shm.entries().empty());
 
   // A camera's file that is not there yet is a warning: a start retries it.
-  std::ofstream(config) << with_model("cameras: [{name: a, source: 'synthetic:'}, {name: dock, source: later.mp4}]\n");
+  // A control character in its name is written as an escape: each warning keeps to its line.
+  std::ofstream(config) << with_model(
+      "cameras: [{name: a, source: 'synthetic:'}, {name: dock, source: later.mp4}, {name: gate, source: "
+      "\"gate\\n.mp4\"}]\n");
   const auto warned = check();
   EXPECT_EQ(warned.exit_code, 0) << warned.output;
   EXPECT_NE(warned.output.find("shmyolo: warning: " + config.string() +
                                ": camera dock: later.mp4 does not exist now; a start would retry it until it does\n"),
             std::string::npos)
       << warned.output;
-  EXPECT_NE(warned.output.find(": ready to run pipeline default: 2 cameras, "), std::string::npos) << warned.output;
+  EXPECT_NE(warned.output.find("\nshmyolo: warning: " + config.string() +
+                               ": camera gate: gate\\n.mp4 does not exist now; a start would retry it until it does\n"),
+            std::string::npos)
+      << warned.output;
+  EXPECT_EQ(std::count(warned.output.begin(), warned.output.end(), '\n'), 3) << warned.output;
+  EXPECT_NE(warned.output.find(": ready to run pipeline default: 3 cameras, "), std::string::npos) << warned.output;
 
   // What a start would refuse, --check refuses in the same line.
   std::ofstream(config) << with_model("cameras: [{name: a, source: 'synthetic:'}]\noutputs: {jsonl: no/out.jsonl}\n");

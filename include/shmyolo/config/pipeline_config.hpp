@@ -278,6 +278,11 @@ using ConfigResult = Result<T, ConfigErrc>;
 [[nodiscard]] ConfigResult<PipelineConfig> parse(const std::string& text, const std::string& origin,
                                                  const std::filesystem::path& base);
 
+// Text from a config (a key, a value) inside a message: control characters
+// written as escapes ("\n", "\x1b"), so that the message stays on its one
+// line whatever the file holds.
+[[nodiscard]] std::string one_line(std::string_view text);
+
 // "rtsp://admin:***@cam/stream?token=***": a URL's password, and the values
 // of query parameters named like secrets (password, pass, pwd, token, key,
 // secret, auth, signature, sig), masked. Anything else is returned as is.
