@@ -232,6 +232,9 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsWhereThePictureShrinksLittle) {
       << "an odd-sized region of interest into 640";
   EXPECT_EQ(same(vga, 480, config::Roi{.x = 0, .y = 0, .width = 640, .height = 333}), 0)
       << "an odd-sized region of interest, its width at 1.33";
+  // The same size, filling the slot to its last byte: straight into it.
+  EXPECT_EQ(same(vga, 480, config::Roi{.x = 80, .y = 0, .width = 480, .height = 480}), 0)
+      << "a region of interest of the slot's size";
   // The same size, 477 wide in 480: the conversion's steps of 8 would end past the slot's last row.
   EXPECT_EQ(same(vga, 480, config::Roi{.x = 100, .y = 0, .width = 477, .height = 480}), 0)
       << "a region of interest 477 wide at the same size";
