@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -69,6 +70,38 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
   return way;
 }
 
+// Frames compared: enough to cover key and other frames (a key frame every
+// second at 30 fps), few enough to add under a second to the run.
+constexpr int kFramesCompared = 60;
+
+SlotMatch compare_slots(const DecodeBenchOptions& o, std::string& error) {
+  SlotMatch match;
+  auto ffmpeg = ingest::open_source(camera_of(o, config::Decoder::ffmpeg));
+  auto opencv = ingest::open_source(camera_of(o, config::Decoder::opencv));
+  if (!ffmpeg || !opencv) {
+    error = ffmpeg ? opencv.error() : ffmpeg.error();
+    return match;
+  }
+  const auto bytes = static_cast<std::size_t>(o.input) * o.input * 3;
+  std::vector<std::uint8_t> a(bytes);
+  std::vector<std::uint8_t> b(bytes);
+  const auto slot = [&](std::vector<std::uint8_t>& v) {
+    return ingest::SlotPixels{
+        .data = v.data(), .width = o.input, .height = o.input, .stride = static_cast<std::size_t>(o.input) * 3};
+  };
+  std::string why;
+  for (int i = 0; i < std::min(o.frames, kFramesCompared); ++i) {
+    if ((*ffmpeg)->next(why) != ingest::ReadStatus::frame || (*opencv)->next(why) != ingest::ReadStatus::frame) break;
+    if (!(*ffmpeg)->place(slot(a), {}) || !(*opencv)->place(slot(b), {})) break;
+    ++match.frames;
+    int largest = 0;
+    for (std::size_t k = 0; k < bytes; ++k) largest = std::max(largest, std::abs(int{a[k]} - int{b[k]}));
+    if (largest == 0) ++match.same;
+    match.largest = std::max(match.largest, largest);
+  }
+  return match;
+}
+
 }  // namespace
 
 DecodeWay decode_floor(const DecodeBenchOptions& o, std::string& error) {
@@ -86,6 +119,7 @@ DecodeBenchReport run_decode_bench(const DecodeBenchOptions& o) {
   r.ways.push_back(measure(o, "ffmpeg into the slot", Decoder::ffmpeg, true, false, r.error));
   r.ways.push_back(measure(o, "ffmpeg key frames only, into the slot", Decoder::ffmpeg, true, true, r.error));
   r.ways.push_back(measure(o, "opencv, resized into the slot", Decoder::opencv, true, false, r.error));
+  r.match = compare_slots(o, r.error);
   return r;
 }
 
@@ -102,6 +136,12 @@ std::string decode_table(const DecodeBenchOptions& o, const DecodeBenchReport& r
   for (const auto& w : r.ways) {
     out += fmt::format("  {:<40} {:>14.3f} {:>9} {:>10.3f}\n", w.name, w.cpu_ms_per_frame, w.decoded,
                        floor > 0 ? w.cpu_ms_per_frame / floor : 0.0);
+  }
+  const SlotMatch& m = r.match;
+  if (m.frames > 0) {
+    out += fmt::format("  the ffmpeg path's slots against the opencv path's: {} of {} frames the same to the byte",
+                       m.same, m.frames);
+    out += m.same == m.frames ? std::string("\n") : fmt::format(" (a byte differs by {} at most)\n", m.largest);
   }
   return out;
 }

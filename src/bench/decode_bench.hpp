@@ -3,6 +3,8 @@
 // FFmpeg's decoder alone (the floor every path pays), the FFmpeg path into
 // a slot (decode, then one swscale pass to the letterbox), key frames only,
 // and the OpenCV path (decode to a full-size BGR picture, then the resize).
+// Then both paths' slots side by side: whether the FFmpeg path gives this
+// video, at this size, the OpenCV path's very pixels (docs/pipeline.md).
 #pragma once
 
 #include <string>
@@ -26,8 +28,16 @@ struct DecodeWay {
   std::uint64_t frames = 0;  // frames of the stream gone through
 };
 
+// The FFmpeg path's slots against the OpenCV path's, frame by frame.
+struct SlotMatch {
+  int frames = 0;   // frames compared
+  int same = 0;     // ... whose slots are the same to the byte
+  int largest = 0;  // the largest difference of one byte, in grey levels
+};
+
 struct DecodeBenchReport {
   std::vector<DecodeWay> ways;  // the first is the floor
+  SlotMatch match;
   std::string error;
 };
 
