@@ -25,6 +25,7 @@ struct SynthArgs {
   int fps = 30;
   int keyint = 30;
   int bframes = 0;
+  bool full_range = false;
 };
 
 int run_video(const SynthArgs& a) {
@@ -35,10 +36,11 @@ int run_video(const SynthArgs& a) {
                                                      .frames = a.frames,
                                                      .keyint = a.keyint,
                                                      .bframes = a.bframes,
-                                                     .seed = a.seed});
+                                                     .seed = a.seed,
+                                                     .full_range = a.full_range});
   if (!written) return fail(written.error());
-  fmt::print("wrote {} frames ({}x{}, {} fps, a key frame every {}) to {}\n", a.frames, a.width, a.height, a.fps,
-             a.keyint, a.video);
+  fmt::print("wrote {} frames ({}x{}, {} fps, a key frame every {}{}) to {}\n", a.frames, a.width, a.height, a.fps,
+             a.keyint, a.full_range ? ", full range" : "", a.video);
   return 0;
 }
 
@@ -99,6 +101,7 @@ void add_synth_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--keyint", a->keyint, "The clip's frames from one key frame to the next")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--bframes", a->bframes, "The clip's B-frames between references")->check(CLI::Range(0, 16));
+  cmd->add_flag("--full-range", a->full_range, "The clip in JPEG's full range, as many IP cameras send H.264");
   cmd->add_option("--frames", a->frames, "Frames per camera")->check(CLI::Range(1, 1000000));
   cmd->add_option("--cameras", a->cameras, "Cameras (seeds seed, seed+1, ...)")->check(CLI::Range(1, 10000));
   cmd->add_option("--width", a->width, "Frame width")->check(CLI::Range(32, 8192));

@@ -57,7 +57,7 @@ ExactConversion::~ExactConversion() {
 // over the rows not read. Read as 4:2:2 (a chroma row for every row), they
 // go through the very conversion of 4:2:0 (x86's yuv420_bgr24 takes both),
 // so each pixel gets the values the full picture's conversion gives it.
-void ExactConversion::convert_band(const Planes& planes, Taps rows, int y0, int y1) {
+void ExactConversion::convert_band(const Source& in, Taps rows, int y0, int y1) {
   const int parities = rows.scale % 2 == 0 ? 1 : 2;  // odd: the chroma row steps alternate, so two sets
   const int step = rows.scale * parities;            // source rows from one output row of a set to the next
   const auto row_bytes = static_cast<std::ptrdiff_t>(rows_.step);
@@ -66,16 +66,15 @@ void ExactConversion::convert_band(const Planes& planes, Taps rows, int y0, int 
     if (height <= 0) continue;
     for (int i = 0; i < rows.count; ++i) {
       const int row = rows.scale * (y0 + parity) + rows.first + i;  // the set's first source row
-      const std::array<const std::uint8_t*, 4> in{
-          planes.data[0] + static_cast<std::ptrdiff_t>(row) * planes.stride[0],
-          planes.data[1] + static_cast<std::ptrdiff_t>(row >> 1) * planes.stride[1],
-          planes.data[2] + static_cast<std::ptrdiff_t>(row >> 1) * planes.stride[2], nullptr};
-      const std::array<int, 4> in_stride{step * planes.stride[0], step / 2 * planes.stride[1],
-                                         step / 2 * planes.stride[2], 0};
+      const std::array<const std::uint8_t*, 4> from{
+          in.planes[0] + static_cast<std::ptrdiff_t>(row) * in.strides[0],
+          in.planes[1] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[1],
+          in.planes[2] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[2], nullptr};
+      const std::array<int, 4> from_stride{step * in.strides[0], step / 2 * in.strides[1], step / 2 * in.strides[2], 0};
       std::array<std::uint8_t*, 4> out{rows_.data + (parity * rows.count + i) * row_bytes, nullptr, nullptr, nullptr};
       std::array<int, 4> out_stride{static_cast<int>(static_cast<std::ptrdiff_t>(parities * rows.count) * row_bytes), 0,
                                     0, 0};
-      sws_scale(scaler_, in.data(), in_stride.data(), 0, height, out.data(), out_stride.data());
+      sws_scale(scaler_, from.data(), from_stride.data(), 0, height, out.data(), out_stride.data());
     }
   }
 }
@@ -115,13 +114,13 @@ void ExactConversion::combine_band(Taps columns, int rows_per_output, int y0, in
 // sample. The blocks of output rows [y0, y1) are copied side by side into
 // a 4:2:0 picture of twice the output's size (a ninth of the source's
 // pixels at a scale of 6) for the 4:2:0 conversion itself.
-void ExactConversion::gather_band(const Planes& planes, Taps columns, Taps rows, int y0, int y1, int out_width) {
+void ExactConversion::gather_band(const Source& in, Taps columns, Taps rows, int y0, int y1, int out_width) {
   for (int y = y0; y < y1; ++y) {
     const int row = rows.scale * y + rows.first;
-    const std::uint8_t* top = planes.data[0] + static_cast<std::ptrdiff_t>(row) * planes.stride[0];
-    const std::uint8_t* bottom = top + planes.stride[0];
-    const std::uint8_t* u = planes.data[1] + static_cast<std::ptrdiff_t>(row >> 1) * planes.stride[1];
-    const std::uint8_t* v = planes.data[2] + static_cast<std::ptrdiff_t>(row >> 1) * planes.stride[2];
+    const std::uint8_t* top = in.planes[0] + static_cast<std::ptrdiff_t>(row) * in.strides[0];
+    const std::uint8_t* bottom = top + in.strides[0];
+    const std::uint8_t* u = in.planes[1] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[1];
+    const std::uint8_t* v = in.planes[2] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[2];
     std::uint8_t* to_top = blocks_[0].ptr(2 * (y - y0));
     std::uint8_t* to_bottom = blocks_[0].ptr(2 * (y - y0) + 1);
     std::uint8_t* to_u = blocks_[1].ptr(y - y0);
@@ -145,8 +144,18 @@ void ExactConversion::convert_blocks(int y0, int y1) {
   sws_scale(scaler_, in.data(), in_stride.data(), 0, 2 * (y1 - y0), out.data(), out_stride.data());
 }
 
-bool ExactConversion::place_sampled(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest,
-                                    std::size_t dest_stride) {
+// swscale's conversion of `width` x `height` pictures: from 4:2:0, or from
+// 4:2:2 for rows taken one by one (convert_band), of the source's range.
+bool ExactConversion::use_scaler(int width, int height, bool planar_422, bool full_range) {
+  AVPixelFormat format = planar_422 ? AV_PIX_FMT_YUV422P : AV_PIX_FMT_YUV420P;
+  if (full_range) format = planar_422 ? AV_PIX_FMT_YUVJ422P : AV_PIX_FMT_YUVJ420P;
+  scaler_ = sws_getCachedContext(scaler_, width, height, format, width, height, AV_PIX_FMT_BGR24, SWS_BICUBIC, nullptr,
+                                 nullptr, nullptr);
+  return scaler_ != nullptr;
+}
+
+bool ExactConversion::place_sampled(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
+  const cv::Size crop = in.size;
   const auto sx = whole_scale(crop.width, out.width);
   const auto sy = whole_scale(crop.height, out.height);
   if (!sx || !sy) return false;
@@ -160,10 +169,7 @@ bool ExactConversion::place_sampled(const Planes& in, cv::Size crop, cv::Size ou
   // until they are combined.
   const int width = blocks ? 2 * out.width : crop.width;
   rows_.create(kBand * rows.count, padded(width), CV_8UC3);
-  const AVPixelFormat format = blocks ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV422P;
-  scaler_ = sws_getCachedContext(scaler_, width, kBand * rows.count, format, width, kBand * rows.count,
-                                 AV_PIX_FMT_BGR24, SWS_BICUBIC, nullptr, nullptr, nullptr);
-  if (scaler_ == nullptr) return false;
+  if (!use_scaler(width, kBand * rows.count, !blocks, in.full_range)) return false;
   if (blocks && blocks_[0].cols != rows_.cols) {
     // Zeros in the padding, which swscale converts and nothing reads.
     blocks_[0] = cv::Mat::zeros(2 * kBand, rows_.cols, CV_8UC1);
@@ -188,15 +194,13 @@ bool ExactConversion::place_sampled(const Planes& in, cv::Size crop, cv::Size ou
 // conversion takes whole rows of chroma, two rows of pixels each: an odd
 // crop converts the row below it too (there is one: the crop's corner and
 // the full picture's height are even), which nothing reads.
-bool ExactConversion::place_whole(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest,
-                                  std::size_t dest_stride) {
+bool ExactConversion::place_whole(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
+  const cv::Size crop = in.size;
   if (static_cast<double>(crop.area()) > kWholeAtMost * static_cast<double>(out.area())) return false;
   const int height = crop.height + crop.height % 2;
-  scaler_ = sws_getCachedContext(scaler_, crop.width, height, AV_PIX_FMT_YUV420P, crop.width, height, AV_PIX_FMT_BGR24,
-                                 SWS_BICUBIC, nullptr, nullptr, nullptr);
-  if (scaler_ == nullptr) return false;
-  const std::array<const std::uint8_t*, 4> planes{in.data[0], in.data[1], in.data[2], nullptr};
-  const std::array<int, 4> strides{in.stride[0], in.stride[1], in.stride[2], 0};
+  if (!use_scaler(crop.width, height, false, in.full_range)) return false;
+  const std::array<const std::uint8_t*, 4> planes{in.planes[0], in.planes[1], in.planes[2], nullptr};
+  const std::array<int, 4> strides{in.strides[0], in.strides[1], in.strides[2], 0};
   // The same size, where the conversion's steps of 8 pixels end at the
   // row's end (it would write past it into the slot's neighbour, at its
   // last row) and no row below is converted: straight into the slot, as
@@ -221,10 +225,8 @@ bool ExactConversion::place_whole(const Planes& in, cv::Size crop, cv::Size out,
   return true;
 }
 
-bool ExactConversion::place(const std::array<const std::uint8_t*, 3>& planes, const std::array<int, 3>& strides,
-                            cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
-  const Planes in{planes, strides};
-  return place_sampled(in, crop, out, dest, dest_stride) || place_whole(in, crop, out, dest, dest_stride);
+bool ExactConversion::place(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
+  return place_sampled(in, out, dest, dest_stride) || place_whole(in, out, dest, dest_stride);
 }
 
 }  // namespace shmyolo::ingest

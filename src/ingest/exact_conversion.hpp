@@ -36,12 +36,19 @@ class ExactConversion {
   ExactConversion(const ExactConversion&) = delete;
   ExactConversion& operator=(const ExactConversion&) = delete;
 
-  // Y, U and V planes of 4:2:0 (each pointer at the crop's corner, which is
-  // even) of a crop of `crop` pixels, resized to `out` at `dest` as
-  // cv::resize resizes swscale's BGR picture of them. False, with nothing
-  // written, where neither way applies (the planes' resize is cheaper).
-  bool place(const std::array<const std::uint8_t*, 3>& planes, const std::array<int, 3>& strides, cv::Size crop,
-             cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
+  // A crop of YUV 4:2:0: Y, U and V, each pointer at the crop's corner
+  // (which is even).
+  struct Source {
+    std::array<const std::uint8_t*, 3> planes{};
+    std::array<int, 3> strides{};
+    cv::Size size;
+    bool full_range = false;  // YUVJ420P, JPEG's range: MJPEG, and the H.264 of many IP cameras
+  };
+
+  // The crop resized to `out` at `dest` as cv::resize resizes swscale's BGR
+  // picture of it. False, with nothing written, where neither way applies
+  // (the planes' resize is cheaper).
+  bool place(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
 
  private:
   // Along one axis, output position d reads source positions
@@ -51,15 +58,12 @@ class ExactConversion {
     int first = 0;
     int count = 0;
   };
-  struct Planes {
-    const std::array<const std::uint8_t*, 3>& data;
-    const std::array<int, 3>& stride;
-  };
-  bool place_sampled(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
-  bool place_whole(const Planes& in, cv::Size crop, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
-  void convert_band(const Planes& planes, Taps rows, int y0, int y1);
-  void gather_band(const Planes& planes, Taps columns, Taps rows, int y0, int y1, int out_width);
+  bool place_sampled(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
+  bool place_whole(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride);
+  void convert_band(const Source& in, Taps rows, int y0, int y1);
+  void gather_band(const Source& in, Taps columns, Taps rows, int y0, int y1, int out_width);
   void convert_blocks(int y0, int y1);
+  bool use_scaler(int width, int height, bool planar_422, bool full_range);
   void combine_band(Taps columns, int rows_per_output, int y0, int y1, int out_width, std::uint8_t* dest,
                     std::size_t dest_stride) const;
 

@@ -136,10 +136,10 @@ class FfmpegSource final : public FrameSource {
   [[nodiscard]] std::optional<double> time_of(const AVFrame& f);
   SwsContext* scaler(int width, int height, int out_width, int out_height);
   [[nodiscard]] bool even_corner(const AVPixFmtDescriptor& desc) const;
-  // YUV 4:2:0 of limited range, what H.264 and most codecs decode to: the
-  // three planes resized (cv::resize, INTER_LINEAR) to the output's size,
-  // stretched to full range and converted by OpenCV's YCrCb conversion into
-  // the slot; false for other formats.
+  // YUV 4:2:0, what H.264 and most codecs decode to: the three planes
+  // resized (cv::resize, INTER_LINEAR) to the output's size, stretched to
+  // full range where they are of limited range, and converted by OpenCV's
+  // YCrCb conversion into the slot; false for other formats.
   bool place_i420(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                   const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
   // YUV 4:2:0 at a whole-number scale (1080p into 640 or 320) or where the
@@ -368,7 +368,8 @@ cv::Mat FfmpegSource::picture() {
 
 bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                               const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  if (frame_->format != AV_PIX_FMT_YUV420P || frame_->color_range == AVCOL_RANGE_JPEG) return false;
+  const bool full_range = frame_->format == AV_PIX_FMT_YUVJ420P;
+  if ((frame_->format != AV_PIX_FMT_YUV420P || frame_->color_range == AVCOL_RANGE_JPEG) && !full_range) return false;
   const cv::Size size(t.resized_width, t.resized_height);
   // const_cast: OpenCV's Mat has no read-only view; the planes are only read.
   const auto plane = [&](int i, int rows, int cols) {
@@ -388,12 +389,14 @@ bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, 
   // OpenCV's YCrCb conversion (JPEG's BT.601 of full range) computes what
   // swscale's BT.601 conversion of limited range does, as OpenCV's capture
   // converts: the same coefficients, stretched (1.164 = 255/219 for luma,
-  // 1.596 = 1.402 x 255/224 for chroma).
-  constexpr double kLuma = 255.0 / 219;
-  constexpr double kChroma = 255.0 / 224;
-  planes_[0].convertTo(planes_[0], CV_8U, kLuma, -16 * kLuma);
-  planes_[1].convertTo(planes_[1], CV_8U, kChroma, 128 - 128 * kChroma);
-  planes_[2].convertTo(planes_[2], CV_8U, kChroma, 128 - 128 * kChroma);
+  // 1.596 = 1.402 x 255/224 for chroma). Full range is JPEG's already.
+  if (!full_range) {
+    constexpr double kLuma = 255.0 / 219;
+    constexpr double kChroma = 255.0 / 224;
+    planes_[0].convertTo(planes_[0], CV_8U, kLuma, -16 * kLuma);
+    planes_[1].convertTo(planes_[1], CV_8U, kChroma, 128 - 128 * kChroma);
+    planes_[2].convertTo(planes_[2], CV_8U, kChroma, 128 - 128 * kChroma);
+  }
   cv::merge(planes_.data(), planes_.size(), ycrcb_);
   cv::Mat slot_view(size, CV_8UC3, out, stride);  // the slot's pixels: cvtColor writes there, no reallocation
   cv::cvtColor(ycrcb_, slot_view, cv::COLOR_YCrCb2BGR);
@@ -405,9 +408,12 @@ bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, 
 // these ways use.
 bool FfmpegSource::place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                                const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  if (frame_->format != AV_PIX_FMT_YUV420P || frame_->height % 2 != 0) return false;
-  return exact_.place({planes[0], planes[1], planes[2]},
-                      {frame_->linesize[0], frame_->linesize[1], frame_->linesize[2]}, crop.size(),
+  const bool full_range = frame_->format == AV_PIX_FMT_YUVJ420P;
+  if ((frame_->format != AV_PIX_FMT_YUV420P && !full_range) || frame_->height % 2 != 0) return false;
+  return exact_.place({.planes = {planes[0], planes[1], planes[2]},
+                       .strides = {frame_->linesize[0], frame_->linesize[1], frame_->linesize[2]},
+                       .size = crop.size(),
+                       .full_range = full_range},
                       cv::Size(t.resized_width, t.resized_height), out, stride);
 }
 

@@ -47,6 +47,10 @@ struct Output {
   }
 };
 
+AVPixelFormat pixel_format(const ClipOptions& o) {
+  return o.full_range ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P;
+}
+
 std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o) {
   const AVCodec* encoder = avcodec_find_encoder_by_name("libx264");
   if (encoder == nullptr) return std::unexpected("this FFmpeg has no libx264 encoder (Debian's libavcodec59 has)");
@@ -55,7 +59,8 @@ std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o)
   out.codec->height = o.height;
   out.codec->time_base = AVRational{1, o.fps};
   out.codec->framerate = AVRational{o.fps, 1};
-  out.codec->pix_fmt = AV_PIX_FMT_YUV420P;
+  out.codec->pix_fmt = pixel_format(o);
+  out.codec->color_range = o.full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
   out.codec->gop_size = o.keyint;
   out.codec->keyint_min = o.keyint;
   out.codec->max_b_frames = o.bframes;
@@ -119,11 +124,11 @@ std::expected<void, std::string> write_synthetic_clip(const ClipOptions& o) {
   }
   out.frame = av_frame_alloc();
   out.packet = av_packet_alloc();
-  out.frame->format = AV_PIX_FMT_YUV420P;
+  out.frame->format = pixel_format(o);
   out.frame->width = o.width;
   out.frame->height = o.height;
   if (av_frame_get_buffer(out.frame, 0) < 0) return std::unexpected("out of memory writing " + path);
-  out.scaler = sws_getContext(o.width, o.height, AV_PIX_FMT_BGR24, o.width, o.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
+  out.scaler = sws_getContext(o.width, o.height, AV_PIX_FMT_BGR24, o.width, o.height, pixel_format(o), SWS_BILINEAR,
                               nullptr, nullptr, nullptr);
   const SyntheticCamera camera({.width = o.width,
                                 .height = o.height,

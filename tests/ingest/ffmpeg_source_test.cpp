@@ -167,6 +167,15 @@ TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnA1080pH264Clip) {
   expect_same_detections(clip, shapes_model(), 24, config::Roi{.x = 300, .y = 100, .width = 1200, .height = 900});
 }
 
+// JPEG's full range (YUVJ420P), as many IP cameras send H.264, at 1280x720
+// into 320x180: a scale of 4, where the planes are resized (not stretched:
+// they are of full range already).
+TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnAFullRange720pClip) {
+  const TempDir dir;
+  const auto clip = write_clip(dir, {.width = 1280, .height = 720, .frames = 24, .seed = 3, .full_range = true});
+  expect_same_detections(clip, shapes_model(), 24);
+}
+
 // Each frame placed into a slot of `side` x `side` by the FFmpeg path and by
 // the OpenCV path: the count of frames whose slots differ in any byte. Bytes
 // past the slot's end must stay as they were: swscale's conversion is
@@ -211,6 +220,13 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsAtAWholeNumberScale) {
   // A region of interest at the same scale: the crop's corner moves the planes.
   const config::Roi roi{.x = 240, .y = 120, .width = 960, .height = 540};
   EXPECT_EQ(frames_differing(camera(clip, Decoder::ffmpeg, roi), camera(clip, Decoder::opencv, roi), 320, kFrames), 0);
+  // JPEG's full range (YUVJ420P), as many IP cameras send H.264.
+  const auto full = write_clip(
+      dir, {.path = "full.mp4", .width = 1920, .height = 1080, .frames = kFrames, .seed = 5, .full_range = true});
+  for (const int side : {640, 320}) {
+    EXPECT_EQ(frames_differing(camera(full, Decoder::ffmpeg), camera(full, Decoder::opencv), side, kFrames), 0)
+        << "full range into " << side;
+  }
 }
 
 // Where the picture shrinks by less than about 1.4 a side, grows, or keeps
@@ -227,6 +243,10 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsWhereThePictureShrinksLittle) {
   EXPECT_EQ(same(vtest(), 640), 0) << "768x576 into 640x480";
   const auto vga = write_clip(dir, {.path = "vga.mp4", .width = 640, .height = 480, .frames = kFrames, .seed = 7});
   EXPECT_EQ(same(vga, 640), 0) << "640x480 into 640: the same size";
+  const auto full = write_clip(
+      dir, {.path = "full.mp4", .width = 640, .height = 480, .frames = kFrames, .seed = 7, .full_range = true});
+  EXPECT_EQ(same(full, 640), 0) << "640x480 of full range into 640";
+  EXPECT_EQ(same(full, 560), 0) << "640x480 of full range into 560x420";
   EXPECT_EQ(same(vga, 800), 0) << "640x480 into 800x600: larger";
   EXPECT_EQ(same(vga, 640, config::Roi{.x = 100, .y = 40, .width = 333, .height = 401}), 0)
       << "an odd-sized region of interest into 640";

@@ -22,6 +22,7 @@ struct ClipOptions {
   std::uint64_t seed = 1;
   int min_objects = 1;
   int max_objects = 4;
+  bool full_range = false;  // JPEG's range (YUVJ420P), as many IP cameras' H.264 is; else limited (YUV420P)
 };
 
 // Writes the clip; the message says what failed.
