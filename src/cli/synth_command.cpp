@@ -26,6 +26,7 @@ struct SynthArgs {
   int keyint = 30;
   int bframes = 0;
   bool full_range = false;
+  bool mjpeg = false;
 };
 
 int run_video(const SynthArgs& a) {
@@ -37,10 +38,13 @@ int run_video(const SynthArgs& a) {
                                                      .keyint = a.keyint,
                                                      .bframes = a.bframes,
                                                      .seed = a.seed,
-                                                     .full_range = a.full_range});
+                                                     .full_range = a.full_range,
+                                                     .mjpeg = a.mjpeg});
   if (!written) return fail(written.error());
-  fmt::print("wrote {} frames ({}x{}, {} fps, a key frame every {}{}) to {}\n", a.frames, a.width, a.height, a.fps,
-             a.keyint, a.full_range ? ", full range" : "", a.video);
+  std::string kind = fmt::format("a key frame every {}", a.keyint);
+  if (a.mjpeg) kind = "MJPEG, every frame a key frame";
+  if (!a.mjpeg && a.full_range) kind += ", full range";
+  fmt::print("wrote {} frames ({}x{}, {} fps, {}) to {}\n", a.frames, a.width, a.height, a.fps, kind, a.video);
   return 0;
 }
 
@@ -102,6 +106,7 @@ void add_synth_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--bframes", a->bframes, "The clip's B-frames between references")->check(CLI::Range(0, 16));
   cmd->add_flag("--full-range", a->full_range, "The clip in JPEG's full range, as many IP cameras send H.264");
+  cmd->add_flag("--mjpeg", a->mjpeg, "An MJPEG clip (4:2:2, full range), as USB and many IP cameras send (.avi, .mkv)");
   cmd->add_option("--frames", a->frames, "Frames per camera")->check(CLI::Range(1, 1000000));
   cmd->add_option("--cameras", a->cameras, "Cameras (seeds seed, seed+1, ...)")->check(CLI::Range(1, 10000));
   cmd->add_option("--width", a->width, "Frame width")->check(CLI::Range(32, 8192));

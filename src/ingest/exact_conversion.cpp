@@ -56,7 +56,8 @@ ExactConversion::~ExactConversion() {
 // set is one swscale call on the planes as they are, with strides that step
 // over the rows not read. Read as 4:2:2 (a chroma row for every row), they
 // go through the very conversion of 4:2:0 (x86's yuv420_bgr24 takes both),
-// so each pixel gets the values the full picture's conversion gives it.
+// so each pixel gets the values the full picture's conversion gives it; a
+// 4:2:2 picture is read as what it is.
 void ExactConversion::convert_band(const Source& in, Taps rows, int y0, int y1) {
   const int parities = rows.scale % 2 == 0 ? 1 : 2;  // odd: the chroma row steps alternate, so two sets
   const int step = rows.scale * parities;            // source rows from one output row of a set to the next
@@ -66,11 +67,14 @@ void ExactConversion::convert_band(const Source& in, Taps rows, int y0, int y1) 
     if (height <= 0) continue;
     for (int i = 0; i < rows.count; ++i) {
       const int row = rows.scale * (y0 + parity) + rows.first + i;  // the set's first source row
+      const int chroma_row = row >> in.chroma_shift;
+      const int chroma_step = step >> in.chroma_shift;  // step is even in 4:2:0
       const std::array<const std::uint8_t*, 4> from{
           in.planes[0] + static_cast<std::ptrdiff_t>(row) * in.strides[0],
-          in.planes[1] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[1],
-          in.planes[2] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[2], nullptr};
-      const std::array<int, 4> from_stride{step * in.strides[0], step / 2 * in.strides[1], step / 2 * in.strides[2], 0};
+          in.planes[1] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[1],
+          in.planes[2] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[2], nullptr};
+      const std::array<int, 4> from_stride{step * in.strides[0], chroma_step * in.strides[1],
+                                           chroma_step * in.strides[2], 0};
       std::array<std::uint8_t*, 4> out{rows_.data + (parity * rows.count + i) * row_bytes, nullptr, nullptr, nullptr};
       std::array<int, 4> out_stride{static_cast<int>(static_cast<std::ptrdiff_t>(parities * rows.count) * row_bytes), 0,
                                     0, 0};
@@ -164,7 +168,9 @@ bool ExactConversion::place_sampled(const Source& in, cv::Size out, std::uint8_t
   // At most a third of the rows read (scales 3, 5, 6, 7, 9, ...); 2 and 4
   // read half or all of them, and both scales 2 is cv::resize's INTER_AREA.
   if (rows.count * 3 > rows.scale) return false;
-  const bool blocks = columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 && rows.first % 2 == 0;
+  // 2x2 blocks sharing one chroma sample: 4:2:0 only (4:2:2 has one a row).
+  const bool blocks =
+      in.chroma_shift == 1 && columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 && rows.first % 2 == 0;
   // A band of output rows at a time: its converted rows stay in the cache
   // until they are combined.
   const int width = blocks ? 2 * out.width : crop.width;
@@ -190,15 +196,17 @@ bool ExactConversion::place_sampled(const Source& in, cv::Size out, std::uint8_t
   return true;
 }
 
-// The crop converted whole, by the conversion the full picture gets. That
-// conversion takes whole rows of chroma, two rows of pixels each: an odd
-// crop converts the row below it too (there is one: the crop's corner and
-// the full picture's height are even), which nothing reads.
+// The crop converted whole, by the conversion the full picture gets, which
+// swscale gives pictures of even heights. In 4:2:0 it takes whole rows of
+// chroma, two rows of pixels each: an odd crop converts the row below it too
+// (there is one: the crop's corner and the full picture's height are even),
+// which nothing reads. In 4:2:2 it converts an odd crop's rows alone.
 bool ExactConversion::place_whole(const Source& in, cv::Size out, std::uint8_t* dest, std::size_t dest_stride) {
   const cv::Size crop = in.size;
   if (static_cast<double>(crop.area()) > kWholeAtMost * static_cast<double>(out.area())) return false;
-  const int height = crop.height + crop.height % 2;
-  if (!use_scaler(crop.width, height, false, in.full_range)) return false;
+  const int even = crop.height + crop.height % 2;
+  const int height = in.chroma_shift == 1 ? even : crop.height;  // rows converted
+  if (!use_scaler(crop.width, even, in.chroma_shift == 0, in.full_range)) return false;
   const std::array<const std::uint8_t*, 4> planes{in.planes[0], in.planes[1], in.planes[2], nullptr};
   const std::array<int, 4> strides{in.strides[0], in.strides[1], in.strides[2], 0};
   // The same size, where the conversion's steps of 8 pixels end at the
@@ -211,7 +219,7 @@ bool ExactConversion::place_whole(const Source& in, cv::Size out, std::uint8_t* 
     sws_scale(scaler_, planes.data(), strides.data(), 0, height, to.data(), to_stride.data());
     return true;
   }
-  whole_.create(height, padded(crop.width), CV_8UC3);
+  whole_.create(even, padded(crop.width), CV_8UC3);
   std::array<std::uint8_t*, 4> to{whole_.data, nullptr, nullptr, nullptr};
   std::array<int, 4> to_stride{static_cast<int>(whole_.step), 0, 0, 0};
   sws_scale(scaler_, planes.data(), strides.data(), 0, height, to.data(), to_stride.data());

@@ -36,13 +36,14 @@ class ExactConversion {
   ExactConversion(const ExactConversion&) = delete;
   ExactConversion& operator=(const ExactConversion&) = delete;
 
-  // A crop of YUV 4:2:0: Y, U and V, each pointer at the crop's corner
-  // (which is even).
+  // A crop of YUV 4:2:0 or 4:2:2: Y, U and V, each pointer at the crop's
+  // corner (whose x is even, and its y too in 4:2:0).
   struct Source {
     std::array<const std::uint8_t*, 3> planes{};
     std::array<int, 3> strides{};
     cv::Size size;
-    bool full_range = false;  // YUVJ420P, JPEG's range: MJPEG, and the H.264 of many IP cameras
+    int chroma_shift = 1;     // rows per chroma row, as a shift: 1 in 4:2:0, 0 in 4:2:2
+    bool full_range = false;  // YUVJ: JPEG's range (MJPEG, and the H.264 of many IP cameras)
   };
 
   // The crop resized to `out` at `dest` as cv::resize resizes swscale's BGR

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
@@ -28,6 +29,23 @@ constexpr auto kStreamTimeout = std::chrono::seconds(5);  // open and read timeo
 // Undecodable packets in a row before a stream counts as broken and is
 // reopened: about 4 s of a 30 fps stream, longer than a glitch.
 constexpr int kMaxBadPackets = 120;
+
+// The planar YUV the exact ways and the planes' resize take: 4:2:0 and
+// 4:2:2, of limited range or of JPEG's full range (the YUVJ formats).
+struct PlanarYuv {
+  int chroma_shift = 1;  // rows per chroma row, as a shift
+  bool full_range = false;
+};
+
+std::optional<PlanarYuv> planar_yuv(int format) {
+  switch (format) {
+    case AV_PIX_FMT_YUV420P: return PlanarYuv{.chroma_shift = 1, .full_range = false};
+    case AV_PIX_FMT_YUVJ420P: return PlanarYuv{.chroma_shift = 1, .full_range = true};
+    case AV_PIX_FMT_YUV422P: return PlanarYuv{.chroma_shift = 0, .full_range = false};
+    case AV_PIX_FMT_YUVJ422P: return PlanarYuv{.chroma_shift = 0, .full_range = true};
+    default: return std::nullopt;
+  }
+}
 // Packets waited for a key frame at the start before decoding anyway: a
 // stream without key frames (intra refresh) still shows, with smears.
 constexpr int kMaxKeyWait = 300;
@@ -136,15 +154,16 @@ class FfmpegSource final : public FrameSource {
   [[nodiscard]] std::optional<double> time_of(const AVFrame& f);
   SwsContext* scaler(int width, int height, int out_width, int out_height);
   [[nodiscard]] bool even_corner(const AVPixFmtDescriptor& desc) const;
-  // YUV 4:2:0, what H.264 and most codecs decode to: the three planes
-  // resized (cv::resize, INTER_LINEAR) to the output's size, stretched to
-  // full range where they are of limited range, and converted by OpenCV's
-  // YCrCb conversion into the slot; false for other formats.
-  bool place_i420(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
-                  const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
-  // YUV 4:2:0 at a whole-number scale (1080p into 640 or 320) or where the
-  // picture shrinks little (640x480 into 640): the OpenCV path's very
-  // pixels (exact_conversion.hpp); false elsewhere.
+  // YUV 4:2:0 (what H.264 and most codecs decode to) or 4:2:2 (MJPEG):
+  // the three planes resized (cv::resize, INTER_LINEAR) to the output's
+  // size, stretched to full range where they are of limited range, and
+  // converted by OpenCV's YCrCb conversion into the slot; false for other
+  // formats.
+  bool place_planes(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+                    const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
+  // YUV 4:2:0 or 4:2:2 at a whole-number scale (1080p into 640 or 320) or
+  // where the picture shrinks little (640x480 into 640): the OpenCV path's
+  // very pixels (exact_conversion.hpp); false elsewhere.
   bool place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                    const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
 
@@ -160,7 +179,7 @@ class FfmpegSource final : public FrameSource {
   std::unique_ptr<AVPacket, PacketFree> packet_;
   std::unique_ptr<SwsContext, ScalerFree> scaler_;
   cv::Mat bgr_;                    // picture(): the slower path's full-size frame
-  std::array<cv::Mat, 3> planes_;  // place_i420's Y, Cr and Cb at the output's size
+  std::array<cv::Mat, 3> planes_;  // place_planes's Y, Cr and Cb at the output's size
   cv::Mat ycrcb_;                  // ... stretched to full range, interleaved
   ExactConversion exact_;
   int stream_ = -1;
@@ -366,10 +385,11 @@ cv::Mat FfmpegSource::picture() {
   return bgr_;
 }
 
-bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
-                              const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  const bool full_range = frame_->format == AV_PIX_FMT_YUVJ420P;
-  if ((frame_->format != AV_PIX_FMT_YUV420P || frame_->color_range == AVCOL_RANGE_JPEG) && !full_range) return false;
+bool FfmpegSource::place_planes(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+                                const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
+  const auto yuv = planar_yuv(frame_->format);
+  if (!yuv || (!yuv->full_range && frame_->color_range == AVCOL_RANGE_JPEG)) return false;
+  const bool full_range = yuv->full_range;
   const cv::Size size(t.resized_width, t.resized_height);
   // const_cast: OpenCV's Mat has no read-only view; the planes are only read.
   const auto plane = [&](int i, int rows, int cols) {
@@ -377,7 +397,7 @@ bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, 
                    static_cast<std::size_t>(frame_->linesize[i]));
   };
   const int chroma_w = (crop.width + 1) >> 1;  // the crop's corner is even: see even_corner
-  const int chroma_h = (crop.height + 1) >> 1;
+  const int chroma_h = (crop.height + yuv->chroma_shift) >> yuv->chroma_shift;
   // Luma and both chroma planes resized to the output's size: each output
   // pixel gets its own chroma, as when the full-size picture is converted
   // first and then resized (chroma at half the output's size would blur
@@ -408,12 +428,13 @@ bool FfmpegSource::place_i420(const std::array<const std::uint8_t*, 4>& planes, 
 // these ways use.
 bool FfmpegSource::place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                                const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  const bool full_range = frame_->format == AV_PIX_FMT_YUVJ420P;
-  if ((frame_->format != AV_PIX_FMT_YUV420P && !full_range) || frame_->height % 2 != 0) return false;
+  const auto yuv = planar_yuv(frame_->format);
+  if (!yuv || frame_->height % 2 != 0) return false;
   return exact_.place({.planes = {planes[0], planes[1], planes[2]},
                        .strides = {frame_->linesize[0], frame_->linesize[1], frame_->linesize[2]},
                        .size = crop.size(),
-                       .full_range = full_range},
+                       .chroma_shift = yuv->chroma_shift,
+                       .full_range = yuv->full_range},
                       cv::Size(t.resized_width, t.resized_height), out, stride);
 }
 
@@ -459,7 +480,7 @@ std::expected<Placed, std::string> FfmpegSource::place(const SlotPixels& slot, c
   const auto t = detect::plan_letterbox(crop.width, crop.height, slot.width, slot.height, p);
   std::uint8_t* inner =
       slot.data + static_cast<std::size_t>(t.pad_y) * slot.stride + static_cast<std::size_t>(t.pad_x) * 3;
-  if (!place_exact(planes, crop, t, inner, slot.stride) && !place_i420(planes, crop, t, inner, slot.stride)) {
+  if (!place_exact(planes, crop, t, inner, slot.stride) && !place_planes(planes, crop, t, inner, slot.stride)) {
     SwsContext* s = scaler(crop.width, crop.height, t.resized_width, t.resized_height);
     if (s == nullptr) return place_picture(picture(), slot, p);
     std::array<std::uint8_t*, 4> out{inner, nullptr, nullptr, nullptr};

@@ -48,19 +48,22 @@ struct Output {
 };
 
 AVPixelFormat pixel_format(const ClipOptions& o) {
+  if (o.mjpeg) return AV_PIX_FMT_YUVJ422P;
   return o.full_range ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P;
 }
 
 std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o) {
-  const AVCodec* encoder = avcodec_find_encoder_by_name("libx264");
-  if (encoder == nullptr) return std::unexpected("this FFmpeg has no libx264 encoder (Debian's libavcodec59 has)");
+  const char* name = o.mjpeg ? "mjpeg" : "libx264";
+  const AVCodec* encoder = avcodec_find_encoder_by_name(name);
+  if (encoder == nullptr)
+    return std::unexpected(fmt::format("this FFmpeg has no {} encoder (Debian's libavcodec59 has)", name));
   out.codec = avcodec_alloc_context3(encoder);
   out.codec->width = o.width;
   out.codec->height = o.height;
   out.codec->time_base = AVRational{1, o.fps};
   out.codec->framerate = AVRational{o.fps, 1};
   out.codec->pix_fmt = pixel_format(o);
-  out.codec->color_range = o.full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+  out.codec->color_range = o.full_range || o.mjpeg ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
   out.codec->gop_size = o.keyint;
   out.codec->keyint_min = o.keyint;
   out.codec->max_b_frames = o.bframes;
@@ -77,10 +80,12 @@ std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o)
   if ((out.format->oformat->flags & AVFMT_GLOBALHEADER) != 0) out.codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   // veryfast: a camera-like bitrate at a tolerable encode time; no scene-cut
   // key frames, so key frames come exactly every keyint frames.
-  av_opt_set(out.codec->priv_data, "preset", "veryfast", 0);
-  av_opt_set(out.codec->priv_data, "x264-params", "scenecut=0", 0);
+  if (!o.mjpeg) {
+    av_opt_set(out.codec->priv_data, "preset", "veryfast", 0);
+    av_opt_set(out.codec->priv_data, "x264-params", "scenecut=0", 0);
+  }
   if (const int rc = avcodec_open2(out.codec, encoder, nullptr); rc < 0) {
-    return std::unexpected(fmt::format("libx264 refused {}x{} at {} fps: {}", o.width, o.height, o.fps, av_error(rc)));
+    return std::unexpected(fmt::format("{} refused {}x{} at {} fps: {}", name, o.width, o.height, o.fps, av_error(rc)));
   }
   out.stream = avformat_new_stream(out.format, nullptr);
   out.stream->time_base = out.codec->time_base;

@@ -167,13 +167,17 @@ TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnA1080pH264Clip) {
   expect_same_detections(clip, shapes_model(), 24, config::Roi{.x = 300, .y = 100, .width = 1200, .height = 900});
 }
 
-// JPEG's full range (YUVJ420P), as many IP cameras send H.264, at 1280x720
-// into 320x180: a scale of 4, where the planes are resized (not stretched:
-// they are of full range already).
-TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnAFullRange720pClip) {
+// JPEG's full range (YUVJ420P), as many IP cameras send H.264, and MJPEG
+// (YUVJ422P), at 1280x720 into 320x180: a scale of 4, where the planes are
+// resized (not stretched: they are of full range already).
+TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnFullRangeAndMjpeg720pClips) {
   const TempDir dir;
   const auto clip = write_clip(dir, {.width = 1280, .height = 720, .frames = 24, .seed = 3, .full_range = true});
   expect_same_detections(clip, shapes_model(), 24);
+  // MJPEG's 4:2:2 at the same scale.
+  const auto mjpeg =
+      write_clip(dir, {.path = "mjpeg.avi", .width = 1280, .height = 720, .frames = 24, .seed = 3, .mjpeg = true});
+  expect_same_detections(mjpeg, shapes_model(), 24);
 }
 
 // Each frame placed into a slot of `side` x `side` by the FFmpeg path and by
@@ -227,6 +231,15 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsAtAWholeNumberScale) {
     EXPECT_EQ(frames_differing(camera(full, Decoder::ffmpeg), camera(full, Decoder::opencv), side, kFrames), 0)
         << "full range into " << side;
   }
+  // MJPEG's 4:2:2 (a chroma row for every row), as USB and many IP cameras send it.
+  const auto mjpeg = write_clip(
+      dir, {.path = "mjpeg.avi", .width = 1920, .height = 1080, .frames = kFrames, .seed = 5, .mjpeg = true});
+  for (const int side : {640, 320}) {
+    EXPECT_EQ(frames_differing(camera(mjpeg, Decoder::ffmpeg), camera(mjpeg, Decoder::opencv), side, kFrames), 0)
+        << "MJPEG into " << side;
+  }
+  EXPECT_EQ(frames_differing(camera(mjpeg, Decoder::ffmpeg, roi), camera(mjpeg, Decoder::opencv, roi), 320, kFrames), 0)
+      << "MJPEG with a region of interest";
 }
 
 // Where the picture shrinks by less than about 1.4 a side, grows, or keeps
@@ -247,6 +260,13 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsWhereThePictureShrinksLittle) {
       dir, {.path = "full.mp4", .width = 640, .height = 480, .frames = kFrames, .seed = 7, .full_range = true});
   EXPECT_EQ(same(full, 640), 0) << "640x480 of full range into 640";
   EXPECT_EQ(same(full, 560), 0) << "640x480 of full range into 560x420";
+  const auto mjpeg =
+      write_clip(dir, {.path = "mjpeg.avi", .width = 640, .height = 480, .frames = kFrames, .seed = 7, .mjpeg = true});
+  EXPECT_EQ(same(mjpeg, 640), 0) << "640x480 MJPEG into 640";
+  EXPECT_EQ(same(mjpeg, 560), 0) << "640x480 MJPEG into 560x420";
+  // 4:2:2 lets a region of interest start on an odd row.
+  EXPECT_EQ(same(mjpeg, 640, config::Roi{.x = 100, .y = 41, .width = 333, .height = 401}), 0)
+      << "an MJPEG region of interest at an odd row, of odd size";
   EXPECT_EQ(same(vga, 800), 0) << "640x480 into 800x600: larger";
   EXPECT_EQ(same(vga, 640, config::Roi{.x = 100, .y = 40, .width = 333, .height = 401}), 0)
       << "an odd-sized region of interest into 640";

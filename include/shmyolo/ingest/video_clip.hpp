@@ -23,6 +23,9 @@ struct ClipOptions {
   int min_objects = 1;
   int max_objects = 4;
   bool full_range = false;  // JPEG's range (YUVJ420P), as many IP cameras' H.264 is; else limited (YUV420P)
+  // MJPEG instead of H.264: 4:2:2 of JPEG's range (YUVJ422P), every frame a
+  // key frame, as USB cameras and many IP cameras send it.
+  bool mjpeg = false;
 };
 
 // Writes the clip; the message says what failed.
