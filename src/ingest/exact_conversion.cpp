@@ -148,8 +148,9 @@ void ExactConversion::convert_blocks(int y0, int y1) {
   sws_scale(scaler_, in.data(), in_stride.data(), 0, 2 * (y1 - y0), out.data(), out_stride.data());
 }
 
-// swscale's conversion of `width` x `height` pictures: from 4:2:0, or from
-// 4:2:2 for rows taken one by one (convert_band), of the source's range.
+// swscale's conversion of `width` x `height` pictures of the source's
+// range: from 4:2:2 (a 4:2:2 source, or 4:2:0 rows taken one by one by
+// convert_band) or from 4:2:0.
 bool ExactConversion::use_scaler(int width, int height, bool planar_422, bool full_range) {
   AVPixelFormat format = planar_422 ? AV_PIX_FMT_YUV422P : AV_PIX_FMT_YUV420P;
   if (full_range) format = planar_422 ? AV_PIX_FMT_YUVJ422P : AV_PIX_FMT_YUVJ420P;

@@ -266,7 +266,7 @@ TEST(Config, RunCheckSaysWhetherItCouldRunAndMakesNothing) {
   EXPECT_TRUE(shm.entries().empty());
 
   // A camera's file that is not there yet is a warning: a start retries it.
-  // A control character in its name is written as an escape: each warning keeps to its line.
+  // A control character in a source is written as an escape: each warning keeps to its line.
   std::ofstream(config) << with_model(
       "cameras: [{name: a, source: 'synthetic:'}, {name: dock, source: later.mp4}, {name: gate, source: "
       "\"gate\\n.mp4\"}]\n");
