@@ -114,27 +114,35 @@ void ExactConversion::combine_band(Taps columns, int rows_per_output, int y0, in
 }
 
 // Both scales 2 more than a multiple of 4 (1080p into 320, 4K into 640):
-// each output pixel reads a 2x2 block of pixels that share one chroma
-// sample. The blocks of output rows [y0, y1) are copied side by side into
-// a 4:2:0 picture of twice the output's size (a ninth of the source's
-// pixels at a scale of 6) for the 4:2:0 conversion itself.
+// each output pixel reads a 2x2 block of pixels that share a chroma sample
+// (4:2:0) or one a row (4:2:2). The blocks of output rows [y0, y1) are
+// copied side by side, chroma with them, into a picture of twice the
+// output's size (a ninth of the source's pixels at a scale of 6) for the
+// conversion itself.
 void ExactConversion::gather_band(const Source& in, Taps columns, Taps rows, int y0, int y1, int out_width) {
+  const int chroma_rows = 2 >> in.chroma_shift;  // a block's
   for (int y = y0; y < y1; ++y) {
     const int row = rows.scale * y + rows.first;
     const std::uint8_t* top = in.planes[0] + static_cast<std::ptrdiff_t>(row) * in.strides[0];
     const std::uint8_t* bottom = top + in.strides[0];
-    const std::uint8_t* u = in.planes[1] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[1];
-    const std::uint8_t* v = in.planes[2] + static_cast<std::ptrdiff_t>(row >> 1) * in.strides[2];
     std::uint8_t* to_top = blocks_[0].ptr(2 * (y - y0));
     std::uint8_t* to_bottom = blocks_[0].ptr(2 * (y - y0) + 1);
-    std::uint8_t* to_u = blocks_[1].ptr(y - y0);
-    std::uint8_t* to_v = blocks_[2].ptr(y - y0);
     for (std::ptrdiff_t x = 0; x < out_width; ++x) {
       const std::ptrdiff_t column = columns.scale * x + columns.first;
       std::memcpy(to_top + 2 * x, top + column, 2);
       std::memcpy(to_bottom + 2 * x, bottom + column, 2);
-      to_u[x] = u[column >> 1];
-      to_v[x] = v[column >> 1];
+    }
+    for (int c = 0; c < chroma_rows; ++c) {
+      const int chroma_row = (row >> in.chroma_shift) + c;
+      const std::uint8_t* u = in.planes[1] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[1];
+      const std::uint8_t* v = in.planes[2] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[2];
+      std::uint8_t* to_u = blocks_[1].ptr((y - y0) * chroma_rows + c);
+      std::uint8_t* to_v = blocks_[2].ptr((y - y0) * chroma_rows + c);
+      for (std::ptrdiff_t x = 0; x < out_width; ++x) {
+        const std::ptrdiff_t column = columns.scale * x + columns.first;
+        to_u[x] = u[column >> 1];
+        to_v[x] = v[column >> 1];
+      }
     }
   }
 }
@@ -169,19 +177,21 @@ bool ExactConversion::place_sampled(const Source& in, cv::Size out, std::uint8_t
   // At most a third of the rows read (scales 3, 5, 6, 7, 9, ...); 2 and 4
   // read half or all of them, and both scales 2 is cv::resize's INTER_AREA.
   if (rows.count * 3 > rows.scale) return false;
-  // 2x2 blocks sharing one chroma sample: 4:2:0 only (4:2:2 has one a row).
+  // 2x2 blocks whose two columns share their chroma, and whose two rows do
+  // too in 4:2:0.
   const bool blocks =
-      in.chroma_shift == 1 && columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 && rows.first % 2 == 0;
+      columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 && (rows.first % 2 == 0 || in.chroma_shift == 0);
   // A band of output rows at a time: its converted rows stay in the cache
   // until they are combined.
   const int width = blocks ? 2 * out.width : crop.width;
   rows_.create(kBand * rows.count, padded(width), CV_8UC3);
-  if (!use_scaler(width, kBand * rows.count, !blocks, in.full_range)) return false;
+  if (!use_scaler(width, kBand * rows.count, !blocks || in.chroma_shift == 0, in.full_range)) return false;
   if (blocks && blocks_[0].cols != rows_.cols) {
-    // Zeros in the padding, which swscale converts and nothing reads.
+    // Zeros in the padding, which swscale converts and nothing reads;
+    // chroma for 4:2:2's two rows a block.
     blocks_[0] = cv::Mat::zeros(2 * kBand, rows_.cols, CV_8UC1);
-    blocks_[1] = cv::Mat::zeros(kBand, rows_.cols / 2, CV_8UC1);
-    blocks_[2] = cv::Mat::zeros(kBand, rows_.cols / 2, CV_8UC1);
+    blocks_[1] = cv::Mat::zeros(2 * kBand, rows_.cols / 2, CV_8UC1);
+    blocks_[2] = cv::Mat::zeros(2 * kBand, rows_.cols / 2, CV_8UC1);
   }
   for (int y0 = 0; y0 < out.height; y0 += kBand) {
     const int y1 = std::min(y0 + kBand, out.height);
