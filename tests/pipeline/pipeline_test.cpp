@@ -1063,6 +1063,12 @@ TEST_F(Pipeline, RtspH264StreamThroughFfmpegSurvivesAnOutage) {
   rtsp_outage("h264", "decoder: ffmpeg, decode: auto");
 }
 
+// MJPEG over RTP decodes to JPEG's full range (YUVJ), which the FFmpeg path
+// converts by its own ways too (docs/pipeline.md#decoding).
+TEST_F(Pipeline, RtspMjpegStreamThroughFfmpegSurvivesAnOutage) {
+  rtsp_outage("mjpeg", "decoder: ffmpeg");
+}
+
 // A server that answers an RTSP request with garbage: one line naming the
 // stream (its password masked), retries, and a clean stop.
 TEST_F(Pipeline, AStreamSendingGarbageIsSaidInOneLineAndRetried) {
