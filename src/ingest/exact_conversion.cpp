@@ -45,6 +45,16 @@ constexpr double kWholeAtMost = 2.0;
 
 }  // namespace
 
+std::optional<YuvLayout> yuv_layout(int av_pixel_format) {
+  switch (av_pixel_format) {
+    case AV_PIX_FMT_YUV420P: return YuvLayout{.chroma_shift = 1, .full_range = false};
+    case AV_PIX_FMT_YUVJ420P: return YuvLayout{.chroma_shift = 1, .full_range = true};
+    case AV_PIX_FMT_YUV422P: return YuvLayout{.chroma_shift = 0, .full_range = false};
+    case AV_PIX_FMT_YUVJ422P: return YuvLayout{.chroma_shift = 0, .full_range = true};
+    default: return std::nullopt;
+  }
+}
+
 ExactConversion::~ExactConversion() {
   sws_freeContext(scaler_);
 }
@@ -67,8 +77,8 @@ void ExactConversion::convert_band(const Source& in, Taps rows, int y0, int y1) 
     if (height <= 0) continue;
     for (int i = 0; i < rows.count; ++i) {
       const int row = rows.scale * (y0 + parity) + rows.first + i;  // the set's first source row
-      const int chroma_row = row >> in.chroma_shift;
-      const int chroma_step = step >> in.chroma_shift;  // step is even in 4:2:0
+      const int chroma_row = row >> in.layout.chroma_shift;
+      const int chroma_step = step >> in.layout.chroma_shift;  // step is even in 4:2:0
       const std::array<const std::uint8_t*, 4> from{
           in.planes[0] + static_cast<std::ptrdiff_t>(row) * in.strides[0],
           in.planes[1] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[1],
@@ -120,7 +130,7 @@ void ExactConversion::combine_band(Taps columns, int rows_per_output, int y0, in
 // output's size (a ninth of the source's pixels at a scale of 6) for the
 // conversion itself.
 void ExactConversion::gather_band(const Source& in, Taps columns, Taps rows, int y0, int y1, int out_width) {
-  const int chroma_rows = 2 >> in.chroma_shift;  // a block's
+  const int chroma_rows = 2 >> in.layout.chroma_shift;  // a block's
   for (int y = y0; y < y1; ++y) {
     const int row = rows.scale * y + rows.first;
     const std::uint8_t* top = in.planes[0] + static_cast<std::ptrdiff_t>(row) * in.strides[0];
@@ -133,7 +143,7 @@ void ExactConversion::gather_band(const Source& in, Taps columns, Taps rows, int
       std::memcpy(to_bottom + 2 * x, bottom + column, 2);
     }
     for (int c = 0; c < chroma_rows; ++c) {
-      const int chroma_row = (row >> in.chroma_shift) + c;
+      const int chroma_row = (row >> in.layout.chroma_shift) + c;
       const std::uint8_t* u = in.planes[1] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[1];
       const std::uint8_t* v = in.planes[2] + static_cast<std::ptrdiff_t>(chroma_row) * in.strides[2];
       std::uint8_t* to_u = blocks_[1].ptr((y - y0) * chroma_rows + c);
@@ -179,13 +189,14 @@ bool ExactConversion::place_sampled(const Source& in, cv::Size out, std::uint8_t
   if (rows.count * 3 > rows.scale) return false;
   // 2x2 blocks whose two columns share their chroma, and whose two rows do
   // too in 4:2:0.
-  const bool blocks =
-      columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 && (rows.first % 2 == 0 || in.chroma_shift == 0);
+  const bool blocks = columns.count == 2 && rows.count == 2 && columns.first % 2 == 0 &&
+                      (rows.first % 2 == 0 || in.layout.chroma_shift == 0);
   // A band of output rows at a time: its converted rows stay in the cache
   // until they are combined.
   const int width = blocks ? 2 * out.width : crop.width;
   rows_.create(kBand * rows.count, padded(width), CV_8UC3);
-  if (!use_scaler(width, kBand * rows.count, !blocks || in.chroma_shift == 0, in.full_range)) return false;
+  if (!use_scaler(width, kBand * rows.count, !blocks || in.layout.chroma_shift == 0, in.layout.full_range))
+    return false;
   if (blocks && blocks_[0].cols != rows_.cols) {
     // Zeros in the padding, which swscale converts and nothing reads;
     // chroma for 4:2:2's two rows a block.
@@ -216,8 +227,8 @@ bool ExactConversion::place_whole(const Source& in, cv::Size out, std::uint8_t* 
   const cv::Size crop = in.size;
   if (static_cast<double>(crop.area()) > kWholeAtMost * static_cast<double>(out.area())) return false;
   const int even = crop.height + crop.height % 2;
-  const int height = in.chroma_shift == 1 ? even : crop.height;  // rows converted
-  if (!use_scaler(crop.width, even, in.chroma_shift == 0, in.full_range)) return false;
+  const int height = in.layout.chroma_shift == 1 ? even : crop.height;  // rows converted
+  if (!use_scaler(crop.width, even, in.layout.chroma_shift == 0, in.layout.full_range)) return false;
   const std::array<const std::uint8_t*, 4> planes{in.planes[0], in.planes[1], in.planes[2], nullptr};
   const std::array<int, 4> strides{in.strides[0], in.strides[1], in.strides[2], 0};
   // The same size, where the conversion's steps of 8 pixels end at the

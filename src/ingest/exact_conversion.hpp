@@ -22,12 +22,24 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include <opencv2/core.hpp>
 
 struct SwsContext;
 
 namespace shmyolo::ingest {
+
+// How a planar YUV picture is laid out: 4:2:0 or 4:2:2, of limited range or
+// of JPEG's full range (the YUVJ formats: MJPEG, and the H.264 of many IP
+// cameras).
+struct YuvLayout {
+  int chroma_shift = 1;  // rows per chroma row, as a shift: 1 in 4:2:0, 0 in 4:2:2
+  bool full_range = false;
+};
+
+// An FFmpeg pixel format's layout, for the four formats above only.
+[[nodiscard]] std::optional<YuvLayout> yuv_layout(int av_pixel_format);
 
 class ExactConversion {
  public:
@@ -42,8 +54,7 @@ class ExactConversion {
     std::array<const std::uint8_t*, 3> planes{};
     std::array<int, 3> strides{};
     cv::Size size;
-    int chroma_shift = 1;     // rows per chroma row, as a shift: 1 in 4:2:0, 0 in 4:2:2
-    bool full_range = false;  // YUVJ: JPEG's range (MJPEG, and the H.264 of many IP cameras)
+    YuvLayout layout;
   };
 
   // The crop resized to `out` at `dest` as cv::resize resizes swscale's BGR
@@ -69,7 +80,7 @@ class ExactConversion {
                     std::size_t dest_stride) const;
 
   cv::Mat rows_;                   // a band's rows read, converted: output row y0 + d's taps at rows d * count + i
-  std::array<cv::Mat, 3> blocks_;  // a band's 2x2 blocks read, side by side, as 4:2:0 (Y, U, V)
+  std::array<cv::Mat, 3> blocks_;  // a band's 2x2 blocks read, side by side, in the source's layout (Y, U, V)
   cv::Mat whole_;                  // place_whole's converted crop, rows padded
   SwsContext* scaler_ = nullptr;
 };

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdarg>
 #include <mutex>
-#include <optional>
 
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
@@ -30,22 +29,6 @@ constexpr auto kStreamTimeout = std::chrono::seconds(5);  // open and read timeo
 // reopened: about 4 s of a 30 fps stream, longer than a glitch.
 constexpr int kMaxBadPackets = 120;
 
-// The planar YUV the exact ways and the planes' resize take: 4:2:0 and
-// 4:2:2, of limited range or of JPEG's full range (the YUVJ formats).
-struct PlanarYuv {
-  int chroma_shift = 1;  // rows per chroma row, as a shift
-  bool full_range = false;
-};
-
-std::optional<PlanarYuv> planar_yuv(int format) {
-  switch (format) {
-    case AV_PIX_FMT_YUV420P: return PlanarYuv{.chroma_shift = 1, .full_range = false};
-    case AV_PIX_FMT_YUVJ420P: return PlanarYuv{.chroma_shift = 1, .full_range = true};
-    case AV_PIX_FMT_YUV422P: return PlanarYuv{.chroma_shift = 0, .full_range = false};
-    case AV_PIX_FMT_YUVJ422P: return PlanarYuv{.chroma_shift = 0, .full_range = true};
-    default: return std::nullopt;
-  }
-}
 // Packets waited for a key frame at the start before decoding anyway: a
 // stream without key frames (intra refresh) still shows, with smears.
 constexpr int kMaxKeyWait = 300;
@@ -159,12 +142,12 @@ class FfmpegSource final : public FrameSource {
   // size, stretched to full range where they are of limited range, and
   // converted by OpenCV's YCrCb conversion into the slot; false for other
   // formats.
-  bool place_planes(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+  bool place_planes(YuvLayout yuv, const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                     const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
   // YUV 4:2:0 or 4:2:2 at a whole-number scale (1080p into 640 or 320) or
   // where the picture shrinks little (640x480 into 640): the OpenCV path's
   // very pixels (exact_conversion.hpp); false elsewhere.
-  bool place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+  bool place_exact(YuvLayout yuv, const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                    const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride);
 
   std::string named_;  // the source as messages show it (a stream's password masked)
@@ -385,11 +368,9 @@ cv::Mat FfmpegSource::picture() {
   return bgr_;
 }
 
-bool FfmpegSource::place_planes(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+bool FfmpegSource::place_planes(YuvLayout yuv, const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                                 const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  const auto yuv = planar_yuv(frame_->format);
-  if (!yuv || (!yuv->full_range && frame_->color_range == AVCOL_RANGE_JPEG)) return false;
-  const bool full_range = yuv->full_range;
+  if (!yuv.full_range && frame_->color_range == AVCOL_RANGE_JPEG) return false;
   const cv::Size size(t.resized_width, t.resized_height);
   // const_cast: OpenCV's Mat has no read-only view; the planes are only read.
   const auto plane = [&](int i, int rows, int cols) {
@@ -397,7 +378,7 @@ bool FfmpegSource::place_planes(const std::array<const std::uint8_t*, 4>& planes
                    static_cast<std::size_t>(frame_->linesize[i]));
   };
   const int chroma_w = (crop.width + 1) >> 1;  // the crop's corner is even: see even_corner
-  const int chroma_h = (crop.height + yuv->chroma_shift) >> yuv->chroma_shift;
+  const int chroma_h = (crop.height + yuv.chroma_shift) >> yuv.chroma_shift;
   // Luma and both chroma planes resized to the output's size: each output
   // pixel gets its own chroma, as when the full-size picture is converted
   // first and then resized (chroma at half the output's size would blur
@@ -410,7 +391,7 @@ bool FfmpegSource::place_planes(const std::array<const std::uint8_t*, 4>& planes
   // swscale's BT.601 conversion of limited range does, as OpenCV's capture
   // converts: the same coefficients, stretched (1.164 = 255/219 for luma,
   // 1.596 = 1.402 x 255/224 for chroma). Full range is JPEG's already.
-  if (!full_range) {
+  if (!yuv.full_range) {
     constexpr double kLuma = 255.0 / 219;
     constexpr double kChroma = 255.0 / 224;
     planes_[0].convertTo(planes_[0], CV_8U, kLuma, -16 * kLuma);
@@ -426,15 +407,13 @@ bool FfmpegSource::place_planes(const std::array<const std::uint8_t*, 4>& planes
 // Only where the full picture's height is even: the OpenCV path's
 // conversion of an odd one is swscale's general one, not the conversion
 // these ways use.
-bool FfmpegSource::place_exact(const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
+bool FfmpegSource::place_exact(YuvLayout yuv, const std::array<const std::uint8_t*, 4>& planes, const cv::Rect& crop,
                                const detect::LetterboxTransform& t, std::uint8_t* out, std::size_t stride) {
-  const auto yuv = planar_yuv(frame_->format);
-  if (!yuv || frame_->height % 2 != 0) return false;
+  if (frame_->height % 2 != 0) return false;
   return exact_.place({.planes = {planes[0], planes[1], planes[2]},
                        .strides = {frame_->linesize[0], frame_->linesize[1], frame_->linesize[2]},
                        .size = crop.size(),
-                       .chroma_shift = yuv->chroma_shift,
-                       .full_range = yuv->full_range},
+                       .layout = yuv},
                       cv::Size(t.resized_width, t.resized_height), out, stride);
 }
 
@@ -480,7 +459,10 @@ std::expected<Placed, std::string> FfmpegSource::place(const SlotPixels& slot, c
   const auto t = detect::plan_letterbox(crop.width, crop.height, slot.width, slot.height, p);
   std::uint8_t* inner =
       slot.data + static_cast<std::size_t>(t.pad_y) * slot.stride + static_cast<std::size_t>(t.pad_x) * 3;
-  if (!place_exact(planes, crop, t, inner, slot.stride) && !place_planes(planes, crop, t, inner, slot.stride)) {
+  const auto yuv = yuv_layout(frame_->format);
+  const bool placed = yuv && (place_exact(*yuv, planes, crop, t, inner, slot.stride) ||
+                              place_planes(*yuv, planes, crop, t, inner, slot.stride));
+  if (!placed) {
     SwsContext* s = scaler(crop.width, crop.height, t.resized_width, t.resized_height);
     if (s == nullptr) return place_picture(picture(), slot, p);
     std::array<std::uint8_t*, 4> out{inner, nullptr, nullptr, nullptr};
