@@ -267,6 +267,9 @@ ReadStatus FfmpegSource::read_packet(std::string& error) {
   if (draining_) return ReadStatus::frame;  // the decoder was sent its end: it answers EOF at last
   arm_deadline();
   const int rc = av_read_frame(format_.get(), packet_.get());
+  // Stopped while it waited (key frames only can pass over packets for half
+  // a second in one call): no fault of the source; the caller sees the stop.
+  if (rc == AVERROR_EXIT && interrupted_ != nullptr && interrupted_()) return ReadStatus::pending;
   // A file that cannot be read on ends there (a damaged or still-growing
   // file): its frames so far were shown, and a reopen would repeat them.
   if (rc < 0 && rc != AVERROR_EXIT && !live_) {

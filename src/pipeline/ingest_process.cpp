@@ -68,6 +68,7 @@ std::unique_ptr<ingest::FrameSource> open_with_retry(Camera& cam) {
   while (!stop_requested()) {
     auto source = ingest::open_source(cam.config, &stop_requested);
     if (source) return std::move(*source);
+    if (stop_requested()) break;  // the stop cut the opening short: no fault of the source
     cam.status.source_errors.fetch_add(1, std::memory_order_relaxed);
     cam.status.state.store(static_cast<std::uint32_t>(CameraState::retrying), std::memory_order_relaxed);
     say(cam.config,
