@@ -26,8 +26,14 @@ struct SynthArgs {
   int keyint = 30;
   int bframes = 0;
   bool full_range = false;
+  bool hevc = false;
   bool mjpeg = false;
 };
+
+ingest::VideoCodec codec_of(const SynthArgs& a) {
+  if (a.hevc) return ingest::VideoCodec::hevc;
+  return a.mjpeg ? ingest::VideoCodec::mjpeg : ingest::VideoCodec::h264;
+}
 
 int run_video(const SynthArgs& a) {
   const auto written = ingest::write_synthetic_clip({.path = a.video,
@@ -39,9 +45,9 @@ int run_video(const SynthArgs& a) {
                                                      .bframes = a.bframes,
                                                      .seed = a.seed,
                                                      .full_range = a.full_range,
-                                                     .mjpeg = a.mjpeg});
+                                                     .codec = codec_of(a)});
   if (!written) return fail(written.error());
-  std::string kind = fmt::format("a key frame every {}", a.keyint);
+  std::string kind = fmt::format("{}, a key frame every {}", a.hevc ? "HEVC" : "H.264", a.keyint);
   if (a.mjpeg) kind = "MJPEG, every frame a key frame";
   if (!a.mjpeg && a.full_range) kind += ", full range";
   fmt::print("wrote {} frames ({}x{}, {} fps, {}) to {}\n", a.frames, a.width, a.height, a.fps, kind, a.video);
@@ -100,13 +106,15 @@ void add_synth_command(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<SynthArgs>();
   auto* cmd = app.add_subcommand("synth", "Write synthetic-camera frames and YOLO labels to a folder, or a video");
   cmd->add_option("--out,-o", a->out, "Output folder (images/, labels/, hidden/, classes.txt)");
-  cmd->add_option("--video", a->video, "Write an H.264 clip instead (.mp4, .mkv)");
+  cmd->add_option("--video", a->video, "Write an H.264 clip instead (.mp4, .mkv; see --hevc and --mjpeg)");
   cmd->add_option("--fps", a->fps, "The clip's frame rate")->check(CLI::Range(1, 240));
   cmd->add_option("--keyint", a->keyint, "The clip's frames from one key frame to the next")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--bframes", a->bframes, "The clip's B-frames between references")->check(CLI::Range(0, 16));
   cmd->add_flag("--full-range", a->full_range, "The clip in JPEG's full range, as many IP cameras send H.264");
-  cmd->add_flag("--mjpeg", a->mjpeg, "An MJPEG clip (4:2:2, full range), as USB and many IP cameras send (.avi, .mkv)");
+  auto* hevc = cmd->add_flag("--hevc", a->hevc, "An HEVC (H.265) clip, as many newer IP cameras send (.mp4, .mkv)");
+  cmd->add_flag("--mjpeg", a->mjpeg, "An MJPEG clip (4:2:2, full range), as USB and many IP cameras send (.avi, .mkv)")
+      ->excludes(hevc);
   cmd->add_option("--frames", a->frames, "Frames per camera")->check(CLI::Range(1, 1000000));
   cmd->add_option("--cameras", a->cameras, "Cameras (seeds seed, seed+1, ...)")->check(CLI::Range(1, 10000));
   cmd->add_option("--width", a->width, "Frame width")->check(CLI::Range(32, 8192));

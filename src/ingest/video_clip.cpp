@@ -48,12 +48,36 @@ struct Output {
 };
 
 AVPixelFormat pixel_format(const ClipOptions& o) {
-  if (o.mjpeg) return AV_PIX_FMT_YUVJ422P;
+  if (o.codec == VideoCodec::mjpeg) return AV_PIX_FMT_YUVJ422P;
   return o.full_range ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P;
 }
 
+const char* encoder_name(VideoCodec codec) {
+  switch (codec) {
+    case VideoCodec::hevc: return "libx265";
+    case VideoCodec::mjpeg: return "mjpeg";
+    case VideoCodec::h264: break;
+  }
+  return "libx264";
+}
+
+// veryfast: a camera-like bitrate at a tolerable encode time; no scene-cut
+// key frames, so key frames come exactly every keyint frames. x265 says its
+// settings on stderr unless told not to, and opens its GOPs unless told not
+// to (cameras close them: every key frame starts afresh).
+void set_encoder_options(AVCodecContext& codec, VideoCodec kind) {
+  if (kind == VideoCodec::mjpeg) return;
+  av_opt_set(codec.priv_data, "preset", "veryfast", 0);
+  if (kind == VideoCodec::h264) {
+    av_opt_set(codec.priv_data, "x264-params", "scenecut=0", 0);
+    return;
+  }
+  codec.flags |= AV_CODEC_FLAG_CLOSED_GOP;
+  av_opt_set(codec.priv_data, "x265-params", "scenecut=0:log-level=error", 0);
+}
+
 std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o) {
-  const char* name = o.mjpeg ? "mjpeg" : "libx264";
+  const char* name = encoder_name(o.codec);
   const AVCodec* encoder = avcodec_find_encoder_by_name(name);
   if (encoder == nullptr)
     return std::unexpected(fmt::format("this FFmpeg has no {} encoder (Debian's libavcodec59 has)", name));
@@ -63,7 +87,7 @@ std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o)
   out.codec->time_base = AVRational{1, o.fps};
   out.codec->framerate = AVRational{o.fps, 1};
   out.codec->pix_fmt = pixel_format(o);
-  out.codec->color_range = o.full_range || o.mjpeg ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+  out.codec->color_range = o.full_range || o.codec == VideoCodec::mjpeg ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
   out.codec->gop_size = o.keyint;
   out.codec->keyint_min = o.keyint;
   out.codec->max_b_frames = o.bframes;
@@ -78,12 +102,7 @@ std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o)
   out.codec->rc_buffer_size = static_cast<int>(2 * bitrate);
   out.codec->thread_count = 0;  // writing the clip is set-up, not the measured part: every core
   if ((out.format->oformat->flags & AVFMT_GLOBALHEADER) != 0) out.codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-  // veryfast: a camera-like bitrate at a tolerable encode time; no scene-cut
-  // key frames, so key frames come exactly every keyint frames.
-  if (!o.mjpeg) {
-    av_opt_set(out.codec->priv_data, "preset", "veryfast", 0);
-    av_opt_set(out.codec->priv_data, "x264-params", "scenecut=0", 0);
-  }
+  set_encoder_options(*out.codec, o.codec);
   if (const int rc = avcodec_open2(out.codec, encoder, nullptr); rc < 0) {
     return std::unexpected(fmt::format("{} refused {}x{} at {} fps: {}", name, o.width, o.height, o.fps, av_error(rc)));
   }

@@ -1,6 +1,6 @@
 // The FFmpeg decoder path: the same detections as the OpenCV path (with and
 // without a region of interest), key frames only, unused non-reference
-// frames left undecoded, loops, and bad files said in one line.
+// frames left undecoded (H.264 and HEVC), loops, and bad files said in one line.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -174,8 +174,8 @@ TEST(FfmpegSource, SameDetectionsAsTheOpenCvPathOnFullRangeAndMjpeg720pClips) {
   const auto clip = write_clip(dir, {.width = 1280, .height = 720, .frames = 24, .seed = 3, .full_range = true});
   expect_same_detections(clip, shapes_model(), 24);
   // MJPEG's 4:2:2 at the same scale.
-  const auto mjpeg =
-      write_clip(dir, {.path = "mjpeg.avi", .width = 1280, .height = 720, .frames = 24, .seed = 3, .mjpeg = true});
+  const auto mjpeg = write_clip(
+      dir, {.path = "mjpeg.avi", .width = 1280, .height = 720, .frames = 24, .seed = 3, .codec = VideoCodec::mjpeg});
   expect_same_detections(mjpeg, shapes_model(), 24);
 }
 
@@ -232,7 +232,8 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsAtAWholeNumberScale) {
   }
   // MJPEG's 4:2:2 (a chroma row for every row), as USB and many IP cameras send it.
   const auto mjpeg = write_clip(
-      dir, {.path = "mjpeg.avi", .width = 1920, .height = 1080, .frames = kFrames, .seed = 5, .mjpeg = true});
+      dir,
+      {.path = "mjpeg.avi", .width = 1920, .height = 1080, .frames = kFrames, .seed = 5, .codec = VideoCodec::mjpeg});
   for (const int side : {640, 320}) {
     EXPECT_EQ(frames_differing(camera(mjpeg, Decoder::ffmpeg), camera(mjpeg, Decoder::opencv), side, kFrames), 0)
         << "MJPEG into " << side;
@@ -271,13 +272,31 @@ TEST(FfmpegSource, TheOpenCvPathsVeryPixelsWhereThePictureShrinksLittle) {
       dir, {.path = "full.mp4", .width = 640, .height = 480, .frames = kFrames, .seed = 7, .full_range = true});
   EXPECT_EQ(same(full, 640), 0) << "640x480 of full range into 640";
   EXPECT_EQ(same(full, 560), 0) << "640x480 of full range into 560x420";
-  const auto mjpeg =
-      write_clip(dir, {.path = "mjpeg.avi", .width = 640, .height = 480, .frames = kFrames, .seed = 7, .mjpeg = true});
+  const auto mjpeg = write_clip(
+      dir,
+      {.path = "mjpeg.avi", .width = 640, .height = 480, .frames = kFrames, .seed = 7, .codec = VideoCodec::mjpeg});
   EXPECT_EQ(same(mjpeg, 640), 0) << "640x480 MJPEG into 640";
   EXPECT_EQ(same(mjpeg, 560), 0) << "640x480 MJPEG into 560x420";
   // 4:2:2 lets a region of interest start on an odd row.
   EXPECT_EQ(same(mjpeg, 640, config::Roi{.x = 100, .y = 41, .width = 333, .height = 401}), 0)
       << "an MJPEG region of interest at an odd row, of odd size";
+}
+
+// HEVC (H.265), as many newer IP cameras send: its decoder gives the same
+// planes (a 1080p picture cropped from 1088 coded rows, as H.264's is), so
+// the FFmpeg path takes the same exact ways, to the byte.
+TEST(FfmpegSource, TheOpenCvPathsVeryPixelsOnHevc) {
+  const TempDir dir;
+  constexpr int kFrames = 8;
+  const auto clip =
+      write_clip(dir, {.width = 1920, .height = 1080, .frames = kFrames, .seed = 9, .codec = VideoCodec::hevc});
+  for (const int side : {640, 320}) {
+    EXPECT_EQ(frames_differing(camera(clip, Decoder::ffmpeg), camera(clip, Decoder::opencv), side, kFrames), 0)
+        << "1080p HEVC into " << side;
+  }
+  const config::Roi roi{.x = 240, .y = 120, .width = 960, .height = 540};
+  EXPECT_EQ(frames_differing(camera(clip, Decoder::ffmpeg, roi), camera(clip, Decoder::opencv, roi), 320, kFrames), 0)
+      << "an HEVC region of interest";
 }
 
 // Both paths scored against the synthetic scene's own truth: the FFmpeg
@@ -329,26 +348,29 @@ TEST(FfmpegSource, AsAccurateAsTheOpenCvPathAgainstTheTruth) {
 }
 
 // A source of 3 s of 30 fps video with a key frame every second, decoding key frames only.
-std::unique_ptr<FrameSource> keyframes_of_three_seconds(const TempDir& dir) {
-  const auto clip = write_clip(dir, {.width = 320, .height = 240, .frames = 90, .keyint = 30});
+std::unique_ptr<FrameSource> keyframes_of_three_seconds(const TempDir& dir, VideoCodec codec = VideoCodec::h264) {
+  const auto clip = write_clip(dir, {.width = 320, .height = 240, .frames = 90, .keyint = 30, .codec = codec});
   auto source = open(camera(clip, Decoder::ffmpeg));
   if (source) source->keyframes_only(true);
   return source;
 }
 
 TEST(FfmpegSource, KeyFramesOnlyDecodesOnlyKeyFrames) {
-  const TempDir dir;
-  auto source = keyframes_of_three_seconds(dir);
-  ASSERT_TRUE(source);
-  std::string error;
-  std::vector<double> times;
-  while (source->next(error) == ReadStatus::frame) times.push_back(source->frame_time().value_or(-1));
-  EXPECT_EQ(source->decode_counts().decoded, 3U);
-  EXPECT_EQ(source->decode_counts().not_decoded, 87U);
-  ASSERT_EQ(times.size(), 3U);
-  EXPECT_NEAR(times[0], 0.0, 1e-6);
-  EXPECT_NEAR(times[1], 1.0, 1e-6);  // frame 30 of 30 fps
-  EXPECT_NEAR(times[2], 2.0, 1e-6);
+  for (const auto codec : {VideoCodec::h264, VideoCodec::hevc}) {
+    const TempDir dir;
+    auto source = keyframes_of_three_seconds(dir, codec);
+    ASSERT_TRUE(source);
+    std::string error;
+    std::vector<double> times;
+    while (source->next(error) == ReadStatus::frame) times.push_back(source->frame_time().value_or(-1));
+    const bool hevc = codec == VideoCodec::hevc;
+    EXPECT_EQ(source->decode_counts().decoded, 3U) << "HEVC: " << hevc;
+    EXPECT_EQ(source->decode_counts().not_decoded, 87U) << "HEVC: " << hevc;
+    ASSERT_EQ(times.size(), 3U) << "HEVC: " << hevc;
+    EXPECT_NEAR(times[0], 0.0, 1e-6);
+    EXPECT_NEAR(times[1], 1.0, 1e-6);  // frame 30 of 30 fps
+    EXPECT_NEAR(times[2], 2.0, 1e-6);
+  }
 }
 
 TEST(FfmpegSource, EveryFrameAgainRightAfterAKeyFrame) {
@@ -369,19 +391,23 @@ TEST(FfmpegSource, EveryFrameAgainRightAfterAKeyFrame) {
 }
 
 TEST(FfmpegSource, UnusedNonReferenceFramesAreNotDecoded) {
-  const TempDir dir;
-  // One B-frame between references: x264 makes every B-frame a non-reference one.
-  const auto clip = write_clip(dir, {.width = 320, .height = 240, .frames = 60, .keyint = 30, .bframes = 1});
-  auto source = open(camera(clip, Decoder::ffmpeg));
-  ASSERT_TRUE(source);
-  source->next_unused(true);
-  std::string error;
-  int frames = 0;
-  while (source->next(error) == ReadStatus::frame) ++frames;
-  const auto counts = source->decode_counts();
-  EXPECT_EQ(counts.decoded + counts.not_decoded, 60U);
-  EXPECT_GE(counts.not_decoded, 20U) << "about every other frame is a non-reference B-frame";
-  EXPECT_EQ(static_cast<std::uint64_t>(frames), counts.decoded);
+  for (const auto codec : {VideoCodec::h264, VideoCodec::hevc}) {
+    const TempDir dir;
+    // One B-frame between references: x264 and x265 make every such B-frame a non-reference one.
+    const auto clip =
+        write_clip(dir, {.width = 320, .height = 240, .frames = 60, .keyint = 30, .bframes = 1, .codec = codec});
+    auto source = open(camera(clip, Decoder::ffmpeg));
+    ASSERT_TRUE(source);
+    source->next_unused(true);
+    std::string error;
+    int frames = 0;
+    while (source->next(error) == ReadStatus::frame) ++frames;
+    const auto counts = source->decode_counts();
+    const bool hevc = codec == VideoCodec::hevc;
+    EXPECT_EQ(counts.decoded + counts.not_decoded, 60U) << "HEVC: " << hevc;
+    EXPECT_GE(counts.not_decoded, 20U) << "about every other frame is a non-reference B-frame; HEVC: " << hevc;
+    EXPECT_EQ(static_cast<std::uint64_t>(frames), counts.decoded) << "HEVC: " << hevc;
+  }
 }
 
 TEST(FfmpegSource, LoopsKeepTheFileTimeGoing) {

@@ -1011,7 +1011,7 @@ cameras:
 }
 
 // A live RTSP stream (GStreamer's RTSP server on loopback) is ingested; the
-// server dying and coming back is survived. `codec`: mjpeg or h264;
+// server dying and coming back is survived. `codec`: mjpeg, h264 or h265;
 // `camera_options`: the camera's decoder and decoding.
 void Pipeline::rtsp_outage(const std::string& codec, const std::string& camera_options) {
   const int port = free_port();
@@ -1061,6 +1061,49 @@ TEST_F(Pipeline, RtspMjpegStreamThroughOpenCvSurvivesAnOutage) {
 
 TEST_F(Pipeline, RtspH264StreamThroughFfmpegSurvivesAnOutage) {
   rtsp_outage("h264", "decoder: ffmpeg, decode: auto");
+}
+
+// H.265, as many newer IP cameras send it by default.
+TEST_F(Pipeline, RtspH265StreamThroughFfmpegSurvivesAnOutage) {
+  rtsp_outage("h265", "decoder: ffmpeg, decode: auto");
+}
+
+// Key frames only on live streams: the packets' key flags come from
+// FFmpeg's parser over RTP, for H.264 and H.265 alike. Only key frames are
+// decoded (one in 15 here), and a stop that comes while the source passes
+// over packets is a stop, not a stream fault: no error line, no source error.
+TEST_F(Pipeline, RtspKeyFramesOnlyAreDecodedAndStopCleanly) {
+  for (const std::string codec : {"h264", "h265"}) {
+    const int port = free_port();
+    const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
+    auto s = shmyolo::test::spawn({"/usr/bin/python3", server, std::to_string(port), "320", "240", "15", codec});
+    std::string seen;
+    ASSERT_TRUE(shmyolo::test::read_until(s.stdout_fd, "ready", std::chrono::seconds(20), &seen)) << seen;
+    const auto config = write_config(R"(name: keys
+model: {path: )" + kShapes + R"(}
+workers: {count: 1}
+cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
+                                     std::to_string(port) + R"(/live", decoder: ffmpeg, decode: keyframes}]
+)");
+    std::filesystem::remove(jsonl());
+    auto run =
+        shmyolo::test::spawn({shmyolo::test::shmyolo_bin(), "run", config.string(), "--stats-json", stats().string()});
+    const bool streamed = wait_for_results(3, std::chrono::seconds(60));  // a key frame a second
+    const auto stopped = shmyolo::test::interrupt(run, std::chrono::seconds(60));
+    stop(s);
+    ASSERT_EQ(stopped.exit_code, 0) << codec << ": " << stopped.output;
+    EXPECT_TRUE(streamed) << codec << ": " << stopped.output;
+    EXPECT_EQ(stopped.output.find("camera live:"), std::string::npos) << codec << ": " << stopped.output;
+    const auto cam = final_stats()["cameras"][0];
+    EXPECT_EQ(cam["source_errors"].get<int>(), 0) << codec;
+    const auto decoded = cam["decoded"].get<std::uint64_t>();
+    const auto passed_over = cam["not_decoded"].get<std::uint64_t>();
+    EXPECT_GE(decoded, 3U) << codec;
+    // A key frame in every 15 packets; the first key frame may come after up to 14 others.
+    EXPECT_GE(passed_over, 14 * (decoded - 1)) << codec << ": " << decoded << " decoded";
+    EXPECT_LE(passed_over, 14 * (decoded + 1)) << codec << ": " << decoded << " decoded";
+    EXPECT_TRUE(shm_.entries().empty());
+  }
 }
 
 // MJPEG over RTP decodes to JPEG's full range (YUVJ), which the FFmpeg path

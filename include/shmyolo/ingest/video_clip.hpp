@@ -1,7 +1,7 @@
-// The synthetic camera's scene written as an H.264 video file (libx264
-// through FFmpeg's libraries): a camera-like clip with a fixed key-frame
-// interval, for `shmyolo synth --video`, `shmyolo bench cameras` and tests,
-// so no clip has to be downloaded.
+// The synthetic camera's scene written as a video file through FFmpeg's
+// libraries (H.264 by libx264, HEVC by libx265, or MJPEG): a camera-like clip
+// with a fixed key-frame interval, for `shmyolo synth --video`, `shmyolo
+// bench cameras` and tests, so no clip has to be downloaded.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,10 @@
 #include <string>
 
 namespace shmyolo::ingest {
+
+// What cameras send: H.264, HEVC (H.265, the default of many newer IP
+// cameras) or MJPEG (USB cameras, many IP cameras).
+enum class VideoCodec { h264, hevc, mjpeg };
 
 struct ClipOptions {
   std::filesystem::path path{};  // the container follows the extension (.mp4, .mkv, ...)
@@ -23,9 +27,9 @@ struct ClipOptions {
   int min_objects = 1;
   int max_objects = 4;
   bool full_range = false;  // JPEG's range (YUVJ420P), as many IP cameras' H.264 is; else limited (YUV420P)
-  // MJPEG instead of H.264: 4:2:2 of JPEG's range (YUVJ422P), every frame a
-  // key frame, as USB cameras and many IP cameras send it.
-  bool mjpeg = false;
+  // MJPEG is always 4:2:2 of JPEG's range (YUVJ422P), every frame a key
+  // frame, as USB cameras and many IP cameras send it.
+  VideoCodec codec = VideoCodec::h264;
 };
 
 // Writes the clip; the message says what failed.

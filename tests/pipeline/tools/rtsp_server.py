@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """A real RTSP server for the pipeline tests: GStreamer's gst-rtsp-server
 (Debian's gir1.2-gst-rtsp-server-1.0) serving a moving test pattern as
-MJPEG or H.264 (x264, a key frame every second, as cameras send) over RTP at
-rtsp://127.0.0.1:PORT/live.
+MJPEG, H.264 or H.265 (x264 or x265, a key frame every second, no B-frames,
+as cameras send) over RTP at rtsp://127.0.0.1:PORT/live.
 
-    rtsp_server.py PORT [WIDTH HEIGHT FPS [mjpeg|h264]]
+    rtsp_server.py PORT [WIDTH HEIGHT FPS [mjpeg|h264|h265]]
 
 Prints "ready" once it listens; stops on SIGTERM.
 """
@@ -24,6 +24,10 @@ def main():
     if codec == "h264":
         encode = (f"x264enc tune=zerolatency speed-preset=veryfast key-int-max={fps} bframes=0 "
                   "! rtph264pay name=pay0 pt=96 config-interval=1")
+    elif codec == "h265":
+        # zerolatency: no B-frames, as cameras send.
+        encode = (f"x265enc tune=zerolatency speed-preset=veryfast key-int-max={fps} "
+                  "! rtph265pay name=pay0 pt=96 config-interval=1")
     else:
         encode = "jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26"
     Gst.init(None)
