@@ -94,7 +94,8 @@ std::expected<void, std::string> open_encoder(Output& out, const ClipOptions& o)
   // A camera's bitrate: 6 Mbit/s at 1080p30 (what IP cameras send by
   // default), in proportion for other sizes and rates. Without the cap the
   // synthetic sensor noise would be kept at about 50 Mbit/s, and decoding
-  // would cost far more than a real camera's stream.
+  // would cost far more than a real camera's stream. HEVC gets the same, so the
+  // two codecs compare at one bitrate (a camera set to HEVC may send less).
   const double pixels_per_s = static_cast<double>(o.width) * o.height * o.fps;
   const auto bitrate = static_cast<std::int64_t>(std::max(2e5, 6e6 * pixels_per_s / (1920.0 * 1080 * 30)));
   out.codec->bit_rate = bitrate;
