@@ -47,9 +47,9 @@ int run_video(const SynthArgs& a) {
                                                      .full_range = a.full_range,
                                                      .codec = codec_of(a)});
   if (!written) return fail(written.error());
-  std::string kind = fmt::format("{}, a key frame every {}", a.hevc ? "HEVC" : "H.264", a.keyint);
-  if (a.mjpeg) kind = "MJPEG, every frame a key frame";
-  if (!a.mjpeg && a.full_range) kind += ", full range";
+  std::string kind = a.mjpeg ? "MJPEG, every frame a key frame"
+                             : fmt::format("{}, a key frame every {}{}", a.hevc ? "HEVC" : "H.264", a.keyint,
+                                           a.full_range ? ", full range" : "");
   fmt::print("wrote {} frames ({}x{}, {} fps, {}) to {}\n", a.frames, a.width, a.height, a.fps, kind, a.video);
   return 0;
 }

@@ -357,16 +357,16 @@ std::unique_ptr<FrameSource> keyframes_of_three_seconds(const TempDir& dir, Vide
 
 TEST(FfmpegSource, KeyFramesOnlyDecodesOnlyKeyFrames) {
   for (const auto codec : {VideoCodec::h264, VideoCodec::hevc}) {
+    SCOPED_TRACE(codec == VideoCodec::hevc ? "HEVC" : "H.264");
     const TempDir dir;
     auto source = keyframes_of_three_seconds(dir, codec);
     ASSERT_TRUE(source);
     std::string error;
     std::vector<double> times;
     while (source->next(error) == ReadStatus::frame) times.push_back(source->frame_time().value_or(-1));
-    const bool hevc = codec == VideoCodec::hevc;
-    EXPECT_EQ(source->decode_counts().decoded, 3U) << "HEVC: " << hevc;
-    EXPECT_EQ(source->decode_counts().not_decoded, 87U) << "HEVC: " << hevc;
-    ASSERT_EQ(times.size(), 3U) << "HEVC: " << hevc;
+    EXPECT_EQ(source->decode_counts().decoded, 3U);
+    EXPECT_EQ(source->decode_counts().not_decoded, 87U);
+    ASSERT_EQ(times.size(), 3U);
     EXPECT_NEAR(times[0], 0.0, 1e-6);
     EXPECT_NEAR(times[1], 1.0, 1e-6);  // frame 30 of 30 fps
     EXPECT_NEAR(times[2], 2.0, 1e-6);
@@ -392,6 +392,7 @@ TEST(FfmpegSource, EveryFrameAgainRightAfterAKeyFrame) {
 
 TEST(FfmpegSource, UnusedNonReferenceFramesAreNotDecoded) {
   for (const auto codec : {VideoCodec::h264, VideoCodec::hevc}) {
+    SCOPED_TRACE(codec == VideoCodec::hevc ? "HEVC" : "H.264");
     const TempDir dir;
     // One B-frame between references: x264 and x265 make every such B-frame a non-reference one.
     const auto clip =
@@ -403,10 +404,9 @@ TEST(FfmpegSource, UnusedNonReferenceFramesAreNotDecoded) {
     int frames = 0;
     while (source->next(error) == ReadStatus::frame) ++frames;
     const auto counts = source->decode_counts();
-    const bool hevc = codec == VideoCodec::hevc;
-    EXPECT_EQ(counts.decoded + counts.not_decoded, 60U) << "HEVC: " << hevc;
-    EXPECT_GE(counts.not_decoded, 20U) << "about every other frame is a non-reference B-frame; HEVC: " << hevc;
-    EXPECT_EQ(static_cast<std::uint64_t>(frames), counts.decoded) << "HEVC: " << hevc;
+    EXPECT_EQ(counts.decoded + counts.not_decoded, 60U);
+    EXPECT_GE(counts.not_decoded, 20U) << "about every other frame is a non-reference B-frame";
+    EXPECT_EQ(static_cast<std::uint64_t>(frames), counts.decoded);
   }
 }
 

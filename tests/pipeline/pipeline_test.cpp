@@ -49,6 +49,8 @@ class Pipeline : public ::testing::Test {
   std::filesystem::path jsonl() const { return dir_.path() / "out.jsonl"; }
   void expect_clean_stop(int sig, bool to_group);
   void rtsp_outage(const std::string& codec, const std::string& camera_options);
+  // GStreamer's RTSP server on loopback (tools/rtsp_server.py) at 15 fps, started and listening.
+  static shmyolo::test::Spawned start_rtsp_server(int port, int width, int height, const std::string& codec);
   void break_model_and_kill_worker(const std::string& name, const std::string& workers, shmyolo::test::Spawned& child);
   std::filesystem::path stats() const { return dir_.path() / "stats.json"; }
 
@@ -1013,15 +1015,18 @@ cameras:
 // A live RTSP stream (GStreamer's RTSP server on loopback) is ingested; the
 // server dying and coming back is survived. `codec`: mjpeg, h264 or h265;
 // `camera_options`: the camera's decoder and decoding.
+shmyolo::test::Spawned Pipeline::start_rtsp_server(int port, int width, int height, const std::string& codec) {
+  const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
+  auto s = shmyolo::test::spawn(
+      {"/usr/bin/python3", server, std::to_string(port), std::to_string(width), std::to_string(height), "15", codec});
+  std::string seen;
+  EXPECT_TRUE(shmyolo::test::read_until(s.stdout_fd, "ready", std::chrono::seconds(20), &seen)) << seen;
+  return s;
+}
+
 void Pipeline::rtsp_outage(const std::string& codec, const std::string& camera_options) {
   const int port = free_port();
-  const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
-  const auto start_server = [&] {
-    auto s = shmyolo::test::spawn({"/usr/bin/python3", server, std::to_string(port), "640", "480", "15", codec});
-    std::string seen;
-    EXPECT_TRUE(shmyolo::test::read_until(s.stdout_fd, "ready", std::chrono::seconds(20), &seen)) << seen;
-    return s;
-  };
+  const auto start_server = [&] { return start_rtsp_server(port, 640, 480, codec); };
   auto first = start_server();
   const auto config = write_config(R"(name: rtsp
 model: {path: )" + kShapes + R"(}
@@ -1074,11 +1079,10 @@ TEST_F(Pipeline, RtspH265StreamThroughFfmpegSurvivesAnOutage) {
 // over packets is a stop, not a stream fault: no error line, no source error.
 TEST_F(Pipeline, RtspKeyFramesOnlyAreDecodedAndStopCleanly) {
   for (const std::string codec : {"h264", "h265"}) {
+    SCOPED_TRACE(codec);
     const int port = free_port();
-    const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
-    auto s = shmyolo::test::spawn({"/usr/bin/python3", server, std::to_string(port), "320", "240", "15", codec});
-    std::string seen;
-    ASSERT_TRUE(shmyolo::test::read_until(s.stdout_fd, "ready", std::chrono::seconds(20), &seen)) << seen;
+    auto s = start_rtsp_server(port, 320, 240, codec);
+    ASSERT_FALSE(HasFailure());
     const auto config = write_config(R"(name: keys
 model: {path: )" + kShapes + R"(}
 workers: {count: 1}
@@ -1091,17 +1095,17 @@ cameras: [{name: live, source: "rtsp://127.0.0.1:)" +
     const bool streamed = wait_for_results(3, std::chrono::seconds(60));  // a key frame a second
     const auto stopped = shmyolo::test::interrupt(run, std::chrono::seconds(60));
     stop(s);
-    ASSERT_EQ(stopped.exit_code, 0) << codec << ": " << stopped.output;
-    EXPECT_TRUE(streamed) << codec << ": " << stopped.output;
-    EXPECT_EQ(stopped.output.find("camera live:"), std::string::npos) << codec << ": " << stopped.output;
+    ASSERT_EQ(stopped.exit_code, 0) << stopped.output;
+    EXPECT_TRUE(streamed) << stopped.output;
+    EXPECT_EQ(stopped.output.find("camera live:"), std::string::npos) << stopped.output;
     const auto cam = final_stats()["cameras"][0];
-    EXPECT_EQ(cam["source_errors"].get<int>(), 0) << codec;
+    EXPECT_EQ(cam["source_errors"].get<int>(), 0);
     const auto decoded = cam["decoded"].get<std::uint64_t>();
     const auto passed_over = cam["not_decoded"].get<std::uint64_t>();
-    EXPECT_GE(decoded, 3U) << codec;
+    EXPECT_GE(decoded, 3U);
     // A key frame in every 15 packets; the first key frame may come after up to 14 others.
-    EXPECT_GE(passed_over, 14 * (decoded - 1)) << codec << ": " << decoded << " decoded";
-    EXPECT_LE(passed_over, 14 * (decoded + 1)) << codec << ": " << decoded << " decoded";
+    EXPECT_GE(passed_over, 14 * (decoded - 1)) << decoded << " decoded";
+    EXPECT_LE(passed_over, 14 * (decoded + 1)) << decoded << " decoded";
     EXPECT_TRUE(shm_.entries().empty());
   }
 }
