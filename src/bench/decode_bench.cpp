@@ -47,14 +47,16 @@ DecodeWay measure(const DecodeBenchOptions& o, const std::string& name, config::
   const double start = own_cpu_ms();
   const auto began = std::chrono::steady_clock::now();
   const double fps = (*source)->native_fps();
-  std::uint64_t read = 0;
   while (true) {
+    const auto counts = (*source)->decode_counts();
+    const std::uint64_t gone = counts.decoded + counts.not_decoded;
+    if (gone >= static_cast<std::uint64_t>(o.frames)) break;
+    // Paced by the frames of the stream gone through, passed-over ones
+    // included, so that key frames only come a key-frame interval apart.
     if (o.paced && fps > 0) {
       std::this_thread::sleep_until(began + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                std::chrono::duration<double>(static_cast<double>(read++) / fps)));
+                                                std::chrono::duration<double>(static_cast<double>(gone) / fps)));
     }
-    const auto counts = (*source)->decode_counts();
-    if (counts.decoded + counts.not_decoded >= static_cast<std::uint64_t>(o.frames)) break;
     const ingest::ReadStatus got = (*source)->next(why);
     if (got == ingest::ReadStatus::pending) continue;
     if (got != ingest::ReadStatus::frame) {
@@ -104,9 +106,10 @@ SlotMatch compare_slots(const DecodeBenchOptions& o, std::string& error) {
 
 }  // namespace
 
-DecodeWay decode_floor(const DecodeBenchOptions& o, std::string& error) {
+DecodeWay decode_floor(const DecodeBenchOptions& o, bool keyframes_only, std::string& error) {
   cv::setNumThreads(0);
-  return measure(o, "ffmpeg decode only (the floor)", config::Decoder::ffmpeg, false, false, error);
+  return measure(o, keyframes_only ? "ffmpeg key frames only, decode only" : "ffmpeg decode only (the floor)",
+                 config::Decoder::ffmpeg, false, keyframes_only, error);
 }
 
 DecodeBenchReport run_decode_bench(const DecodeBenchOptions& o) {

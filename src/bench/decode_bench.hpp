@@ -42,8 +42,9 @@ struct DecodeBenchReport {
 };
 
 [[nodiscard]] DecodeBenchReport run_decode_bench(const DecodeBenchOptions& options);
-// The floor alone: FFmpeg's decoder's CPU ms per frame of the file, one thread.
-[[nodiscard]] DecodeWay decode_floor(const DecodeBenchOptions& options, std::string& error);
+// The floor alone: FFmpeg's decoder's CPU ms per frame of the file, one
+// thread; with `keyframes_only`, what decoding only its key frames costs.
+[[nodiscard]] DecodeWay decode_floor(const DecodeBenchOptions& options, bool keyframes_only, std::string& error);
 [[nodiscard]] std::string decode_table(const DecodeBenchOptions& options, const DecodeBenchReport& report);
 
 }  // namespace shmyolo::bench
