@@ -576,6 +576,34 @@ TEST(Http, UploadsAndCameraFramesShareTheWorkers) {
   for (const auto& e : dir.entries()) ADD_FAILURE() << "left behind: " << e;
 }
 
+namespace {
+
+// One Server-Sent Event: its `event:` name and its `data:` line.
+struct SseEvent {
+  std::string type;
+  std::string data;
+};
+
+// The complete events of a stream read so far (each ends with a blank line);
+// comments (keep-alives) are left out.
+std::vector<SseEvent> sse_events(const std::string& stream) {
+  std::vector<SseEvent> out;
+  std::size_t begin = 0;
+  for (auto end = stream.find("\n\n"); end != std::string::npos; end = stream.find("\n\n", begin)) {
+    SseEvent e;
+    std::istringstream block(stream.substr(begin, end - begin));
+    for (std::string line; std::getline(block, line);) {
+      if (line.starts_with("event: ")) e.type = line.substr(7);
+      if (line.starts_with("data: ")) e.data = line.substr(6);
+    }
+    if (!e.type.empty()) out.push_back(std::move(e));
+    begin = end + 2;
+  }
+  return out;
+}
+
+}  // namespace
+
 // The live view of the cameras: statistics, the newest frame with the boxes
 // of that very frame, and the event stream, against real synthetic cameras.
 TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
@@ -648,21 +676,20 @@ TEST(Http, CamerasLatestFrameAndEventsShowTheLivePipeline) {
   EXPECT_EQ(unknown->status, 404);
   EXPECT_NE(json::parse(unknown->body)["error"].get<std::string>().find("door, yard"), std::string::npos);
 
-  // Events: one "detections" event per frame of the chosen camera, in order.
+  // Events: one "detections" event per frame of the chosen camera, in order;
+  // track events of that camera (tracking is on) may come between them.
   std::string stream;
   httplib::Client events("127.0.0.1", service.port());
   events.set_read_timeout(10, 0);
   const auto r = events.Get("/v1/events?camera=door", [&](const char* data, std::size_t n) {
     stream.append(data, n);
-    std::size_t seen = 0;
-    for (auto at = stream.find("\n\n"); at != std::string::npos; at = stream.find("\n\n", at + 2)) ++seen;
-    return seen < 10;
+    return std::ranges::count(sse_events(stream), std::string("detections"), &SseEvent::type) < 10;
   });
   std::vector<std::uint64_t> seqs;
-  for (std::size_t at = stream.find("data: "); at != std::string::npos; at = stream.find("data: ", at + 1)) {
-    const auto line = json::parse(stream.substr(at + 6, stream.find('\n', at) - at - 6));
-    EXPECT_EQ(line["camera"], "door");
-    seqs.push_back(line["seq"].get<std::uint64_t>());
+  for (const SseEvent& e : sse_events(stream)) {
+    const auto line = json::parse(e.data);
+    EXPECT_EQ(line.value("camera", ""), "door") << e.type << ": " << e.data;
+    if (e.type == "detections") seqs.push_back(line.at("seq").get<std::uint64_t>());
   }
   EXPECT_GE(seqs.size(), 10U) << stream;
   EXPECT_TRUE(std::ranges::is_sorted(seqs)) << stream;
