@@ -49,8 +49,13 @@ class Pipeline : public ::testing::Test {
   std::filesystem::path jsonl() const { return dir_.path() / "out.jsonl"; }
   void expect_clean_stop(int sig, bool to_group);
   void rtsp_outage(const std::string& codec, const std::string& camera_options);
-  // GStreamer's RTSP server on loopback (tools/rtsp_server.py) at 15 fps, started and listening.
-  static shmyolo::test::Spawned start_rtsp_server(int port, int width, int height, const std::string& codec);
+  // GStreamer's RTSP server on loopback (tools/rtsp_server.py) at 15 fps; `ready`: it said it listens
+  // within 20 s (a failure is reported with its output when not).
+  struct RtspServer {
+    shmyolo::test::Spawned process;
+    bool ready = false;
+  };
+  static RtspServer start_rtsp_server(int port, int width, int height, const std::string& codec);
   void break_model_and_kill_worker(const std::string& name, const std::string& workers, shmyolo::test::Spawned& child);
   std::filesystem::path stats() const { return dir_.path() / "stats.json"; }
 
@@ -1012,21 +1017,22 @@ cameras:
   EXPECT_EQ(final_stats()["cameras"][0]["state"], "finished");
 }
 
+Pipeline::RtspServer Pipeline::start_rtsp_server(int port, int width, int height, const std::string& codec) {
+  const std::string script = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
+  RtspServer server{.process = shmyolo::test::spawn({"/usr/bin/python3", script, std::to_string(port),
+                                                     std::to_string(width), std::to_string(height), "15", codec})};
+  std::string seen;
+  server.ready = shmyolo::test::read_until(server.process.stdout_fd, "ready", std::chrono::seconds(20), &seen);
+  EXPECT_TRUE(server.ready) << seen;
+  return server;
+}
+
 // A live RTSP stream (GStreamer's RTSP server on loopback) is ingested; the
 // server dying and coming back is survived. `codec`: mjpeg, h264 or h265;
 // `camera_options`: the camera's decoder and decoding.
-shmyolo::test::Spawned Pipeline::start_rtsp_server(int port, int width, int height, const std::string& codec) {
-  const std::string server = shmyolo::test::source_dir() + "/tests/pipeline/tools/rtsp_server.py";
-  auto s = shmyolo::test::spawn(
-      {"/usr/bin/python3", server, std::to_string(port), std::to_string(width), std::to_string(height), "15", codec});
-  std::string seen;
-  EXPECT_TRUE(shmyolo::test::read_until(s.stdout_fd, "ready", std::chrono::seconds(20), &seen)) << seen;
-  return s;
-}
-
 void Pipeline::rtsp_outage(const std::string& codec, const std::string& camera_options) {
   const int port = free_port();
-  const auto start_server = [&] { return start_rtsp_server(port, 640, 480, codec); };
+  const auto start_server = [&] { return start_rtsp_server(port, 640, 480, codec).process; };
   auto first = start_server();
   const auto config = write_config(R"(name: rtsp
 model: {path: )" + kShapes + R"(}
@@ -1081,8 +1087,9 @@ TEST_F(Pipeline, RtspKeyFramesOnlyAreDecodedAndStopCleanly) {
   for (const std::string codec : {"h264", "h265"}) {
     SCOPED_TRACE(codec);
     const int port = free_port();
-    auto s = start_rtsp_server(port, 320, 240, codec);
-    ASSERT_FALSE(HasFailure());
+    const RtspServer server = start_rtsp_server(port, 320, 240, codec);
+    ASSERT_TRUE(server.ready);
+    const shmyolo::test::Spawned& s = server.process;
     const auto config = write_config(R"(name: keys
 model: {path: )" + kShapes + R"(}
 workers: {count: 1}
